@@ -1,0 +1,43 @@
+package layers
+
+import (
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/mat"
+)
+
+// ReLU is the rectified linear unit, y = max(0, x), with
+// dy/dx = 1 for x > 0 and 0 otherwise (PyTorch's choice at x = 0).
+type ReLU struct{ activation }
+
+var _ = add(framework.Plugin[framework.Layer]{Name: "relu", Doc: "y = max(0, x)",
+	New: func() framework.Layer { return &ReLU{} }})
+
+// Forward is written out (not through mapForward) because it is on the
+// hot path of every benchmark network.
+func (r *ReLU) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
+	r.x = x
+	r.y.Resize(x.Rows, x.Cols)
+	y := r.y.Data
+	for i, v := range x.Data[:len(y)] {
+		y[i] = max(v, 0)
+	}
+	return &r.y
+}
+
+// Backward passes the gradient where the input was positive.
+func (r *ReLU) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
+	if !want {
+		return nil
+	}
+	r.dx.Resize(dy.Rows, dy.Cols)
+	dx := r.dx.Data
+	xs := r.x.Data[:len(dx)]
+	for i, g := range dy.Data[:len(dx)] {
+		if xs[i] > 0 {
+			dx[i] = g
+		} else {
+			dx[i] = 0
+		}
+	}
+	return &r.dx
+}

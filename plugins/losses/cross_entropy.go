@@ -1,0 +1,70 @@
+package losses
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/mat"
+)
+
+// CrossEntropy is PyTorch's nn.CrossEntropyLoss on logits x and integer
+// class labels c: softmax and negative log-likelihood in one step,
+//
+//	log p_j = x_j − logsumexp(x),  logsumexp(x) = m + log Σ_k e^(x_k − m),  m = max_k x_k
+//	ℓ = −[(1 − ε)·log p_c + (ε/K) Σ_k log p_k]
+//	∂ℓ/∂x_j = p_j − (1 − ε)·[j = c] − ε/K
+//
+// averaged over the batch, with ε = label_smoothing (0 by default).
+// Log-sum-exp keeps the loss finite for logits of any finite size.
+type CrossEntropy struct {
+	LabelSmoothing float64 `opt:"label_smoothing" default:"0" range:"[0,1]" doc:"ε: mix the one-hot target with the uniform distribution"`
+}
+
+var _ = add(framework.Plugin[framework.Loss]{Name: "cross_entropy", Doc: "softmax + negative log-likelihood on class labels (CrossEntropyLoss)",
+	New: func() framework.Loss { return &CrossEntropy{} }})
+
+// Check requires classification with one output (logit) per class.
+func (*CrossEntropy) Check(task framework.Task, outputs, targets int) error {
+	if task != framework.Classification {
+		return fmt.Errorf("cross_entropy needs class labels, but the data is %s (use mse, huber or mae)", task)
+	}
+	if outputs != targets {
+		return fmt.Errorf("the model has %d outputs but the data has %d classes: cross_entropy needs one logit per class", outputs, targets)
+	}
+	return nil
+}
+
+// Eval computes the mean loss and its gradient.
+func (c *CrossEntropy) Eval(pred *mat.Matrix, t framework.Targets, grad *mat.Matrix) float64 {
+	grad.Resize(pred.Rows, pred.Cols)
+	b := float64(pred.Rows)
+	k := float64(pred.Cols)
+	eps := c.LabelSmoothing
+	var sum float64
+	for i := 0; i < pred.Rows; i++ {
+		x, g := pred.Row(i), grad.Row(i)
+		m := float64(x[0])
+		for _, v := range x {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range x {
+			s += math.Exp(float64(v) - m)
+		}
+		lse := m + math.Log(s)
+		label := int(t.Labels[i])
+		var sumLogP float64
+		for j, v := range x {
+			logp := float64(v) - lse
+			sumLogP += logp
+			q := eps / k
+			if j == label {
+				q += 1 - eps
+			}
+			g[j] = float32((math.Exp(logp) - q) / b)
+		}
+		sum += -(1-eps)*(float64(x[label])-lse) - eps/k*sumLogP
+	}
+	return sum / b
+}

@@ -1,0 +1,22 @@
+// Package losses holds the built-in loss plugins, one file each. Importing
+// the package registers them in framework.Losses; Register adds them to any
+// other registry.
+package losses
+
+import "github.com/gradsweep/gradsweep/framework"
+
+var builtins []framework.Plugin[framework.Loss]
+
+func add(p framework.Plugin[framework.Loss]) bool {
+	builtins = append(builtins, p)
+	return true
+}
+
+// Register adds every built-in loss to r.
+func Register(r *framework.Registry[framework.Loss]) {
+	for _, p := range builtins {
+		r.Register(p)
+	}
+}
+
+func init() { Register(framework.Losses) }

@@ -1,0 +1,64 @@
+package optimizers
+
+import (
+	"math"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// NAdam is torch.optim.NAdam (Dozat): Adam with Nesterov momentum and
+// momentum decay ψ:
+//
+//	g ← g + λθ
+//	μₜ   = β₁·(1 − ½·0.96^(t·ψ))
+//	μₜ₊₁ = β₁·(1 − ½·0.96^((t+1)·ψ))
+//	m ← β₁·m + (1 − β₁)·g
+//	v ← β₂·v + (1 − β₂)·g²
+//	m̂ = μₜ₊₁·m / (1 − Π_{i≤t+1} μᵢ) + (1 − μₜ)·g / (1 − Π_{i≤t} μᵢ)
+//	v̂ = v / (1 − β₂ᵗ)
+//	θ ← θ − γ·m̂ / (√v̂ + ε)
+type NAdam struct {
+	Beta1         float64 `opt:"beta1" default:"0.9" range:"[0,1)" doc:"β₁: decay of the first moment"`
+	Beta2         float64 `opt:"beta2" default:"0.999" range:"[0,1)" doc:"β₂: decay of the second moment"`
+	Eps           float64 `opt:"eps" default:"1e-8" range:"(0,]" doc:"ε added to √v̂"`
+	MomentumDecay float64 `opt:"momentum_decay" default:"0.004" range:"[0,]" doc:"ψ: momentum schedule decay"`
+	WeightDecay   float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
+	state         states[nadamState]
+}
+
+type nadamState struct {
+	m, v      []float32
+	step      int
+	muProduct float32 // Π_{i≤t} μᵢ, kept in float32 as torch keeps it
+}
+
+var _ = add(framework.Plugin[framework.Optimizer]{Name: "nadam", Doc: "Adam with Nesterov momentum",
+	New: func() framework.Optimizer { return &NAdam{} }})
+
+// Step applies the NAdam update.
+func (o *NAdam) Step(params []*framework.Param, lr float64) {
+	b1, b2, eps, wd := float32(o.Beta1), float32(o.Beta2), float32(o.Eps), float32(o.WeightDecay)
+	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
+	for _, p := range params {
+		st := o.state.get(p, func(n int) *nadamState {
+			return &nadamState{m: make([]float32, n), v: make([]float32, n), muProduct: 1}
+		})
+		st.step++
+		t := float64(st.step)
+		mu := o.Beta1 * (1 - 0.5*math.Pow(0.96, t*o.MomentumDecay))
+		muNext := o.Beta1 * (1 - 0.5*math.Pow(0.96, (t+1)*o.MomentumDecay))
+		st.muProduct *= float32(mu)
+		mp := float64(st.muProduct)
+		bc2 := float32(1 - math.Pow(o.Beta2, t))
+		cg := float32(lr * (1 - mu) / (1 - mp))
+		cm := float32(lr * muNext / (1 - mp*muNext))
+		for i := range p.Value {
+			g := grad(p, i, wd)
+			st.m[i] = b1*st.m[i] + c1*g
+			st.v[i] = b2*st.v[i] + c2*g*g
+			denom := float32(math.Sqrt(float64(st.v[i]/bc2))) + eps
+			p.Value[i] -= cg * g / denom
+			p.Value[i] -= cm * st.m[i] / denom
+		}
+	}
+}

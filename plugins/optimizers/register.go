@@ -1,0 +1,56 @@
+// Package optimizers holds the built-in optimizer plugins, one file each,
+// the whole family tree of the seed note: sgd; momentum and nesterov (fixing
+// the direction); adagrad, rmsprop and adadelta (fixing the step size);
+// adam, adamw and nadam (both). Each follows the update rule PyTorch
+// documents for its torch.optim counterpart, with the same defaults, state
+// and placement of eps, so results can be compared number for number.
+//
+// Notation in the doc comments: θ parameter, g gradient, γ learning rate,
+// λ weight_decay, t the parameter's step count (1 on the first step).
+// Arithmetic is float32, as PyTorch's on float32 tensors; scalars derived
+// from t (bias corrections) are computed in float64 and rounded once.
+package optimizers
+
+import "github.com/gradsweep/gradsweep/framework"
+
+var builtins []framework.Plugin[framework.Optimizer]
+
+func add(p framework.Plugin[framework.Optimizer]) bool {
+	builtins = append(builtins, p)
+	return true
+}
+
+// Register adds every built-in optimizer to r.
+func Register(r *framework.Registry[framework.Optimizer]) {
+	for _, p := range builtins {
+		r.Register(p)
+	}
+}
+
+func init() { Register(framework.Optimizers) }
+
+// states keeps an optimizer's per-parameter state, created on the
+// parameter's first step and keyed by its name (so it could be saved).
+type states[S any] map[string]*S
+
+// get returns the state of p, creating it with make on first use.
+func (s *states[S]) get(p *framework.Param, make func(n int) *S) *S {
+	if *s == nil {
+		*s = states[S]{}
+	}
+	st, ok := (*s)[p.Name]
+	if !ok {
+		st = make(len(p.Value))
+		(*s)[p.Name] = st
+	}
+	return st
+}
+
+// grad is g + λθ for element i: L2 weight decay folded into the gradient,
+// as torch.optim does for every optimizer but AdamW.
+func grad(p *framework.Param, i int, wd float32) float32 {
+	if wd == 0 {
+		return p.Grad[i]
+	}
+	return p.Grad[i] + wd*p.Value[i]
+}

@@ -1,0 +1,59 @@
+package optimizers
+
+import (
+	"math"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// RMSprop is torch.optim.RMSprop:
+//
+//	g ← g + λθ
+//	v ← α·v + (1 − α)·g²
+//	ṽ ← v;  centered: ḡ ← α·ḡ + (1 − α)·g,  ṽ ← v − ḡ²
+//	μ > 0:  b ← μ·b + g/(√ṽ + ε),  θ ← θ − γ·b
+//	μ = 0:  θ ← θ − γ·g/(√ṽ + ε)
+//
+// Adagrad with a moving average instead of a sum, so old gradients fade and
+// steps do not shrink to nothing.
+type RMSprop struct {
+	Alpha       float64 `opt:"alpha" default:"0.99" range:"[0,1)" doc:"α: decay of the squared-gradient average"`
+	Eps         float64 `opt:"eps" default:"1e-8" range:"(0,]" doc:"ε added to √ṽ"`
+	Momentum    float64 `opt:"momentum" default:"0" range:"[0,1)" doc:"μ: momentum on the scaled step"`
+	Centered    bool    `opt:"centered" default:"false" doc:"subtract the squared mean gradient (variance estimate)"`
+	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
+	state       states[rmspropState]
+}
+
+type rmspropState struct{ v, gAvg, b []float32 }
+
+var _ = add(framework.Plugin[framework.Optimizer]{Name: "rmsprop", Doc: "step scaled by a moving RMS of gradients",
+	New: func() framework.Optimizer { return &RMSprop{} }})
+
+// Step applies the RMSprop update.
+func (o *RMSprop) Step(params []*framework.Param, lr float64) {
+	a, wd, eps, mu := float32(o.Alpha), float32(o.WeightDecay), float32(o.Eps), float32(o.Momentum)
+	ca := float32(1 - o.Alpha)
+	glr := float32(lr)
+	for _, p := range params {
+		st := o.state.get(p, func(n int) *rmspropState {
+			return &rmspropState{v: make([]float32, n), gAvg: make([]float32, n), b: make([]float32, n)}
+		})
+		for i := range p.Value {
+			g := grad(p, i, wd)
+			st.v[i] = a*st.v[i] + ca*g*g
+			vt := st.v[i]
+			if o.Centered {
+				st.gAvg[i] = a*st.gAvg[i] + ca*g
+				vt -= st.gAvg[i] * st.gAvg[i]
+			}
+			denom := float32(math.Sqrt(float64(vt))) + eps
+			if mu > 0 {
+				st.b[i] = mu*st.b[i] + g/denom
+				p.Value[i] -= glr * st.b[i]
+			} else {
+				p.Value[i] -= glr * g / denom
+			}
+		}
+	}
+}

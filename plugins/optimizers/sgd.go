@@ -1,0 +1,36 @@
+package optimizers
+
+import "github.com/gradsweep/gradsweep/framework"
+
+// SGD is plain gradient descent, torch.optim.SGD with momentum 0:
+//
+//	g ← g + λθ
+//	θ ← θ − γ·g
+//
+// Whether this is (full-batch) GD, stochastic GD or mini-batch GD is decided
+// by the batch size, not the optimizer: the gradient is the mean over the
+// batch.
+type SGD struct {
+	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
+}
+
+var _ = add(framework.Plugin[framework.Optimizer]{Name: "sgd", Doc: "θ ← θ − γ·g (GD, SGD or mini-batch by batch size)",
+	New: func() framework.Optimizer { return &SGD{} }})
+
+// Step applies θ ← θ − γ(g + λθ).
+func (o *SGD) Step(params []*framework.Param, lr float64) {
+	wd := float32(o.WeightDecay)
+	nlr := -float32(lr)
+	for _, p := range params {
+		v := p.Value
+		if wd == 0 {
+			for i, g := range p.Grad[:len(v)] {
+				v[i] += nlr * g
+			}
+			continue
+		}
+		for i := range v {
+			v[i] += nlr * grad(p, i, wd)
+		}
+	}
+}
