@@ -137,6 +137,7 @@ type Trainer struct {
 	Observer  Observer // may be nil
 
 	rng   *rand.Rand
+	state *trainState
 	order []int
 	batch batchBuf
 	grad  mat.Matrix
@@ -181,70 +182,51 @@ func (b *batchBuf) gather(d *Dataset, idx []int) Targets {
 // bad configuration); divergence, interruption (ctx cancelled) and pruning
 // are results.
 func (t *Trainer) Train(ctx context.Context, train, val *Dataset) (Result, error) {
+	return t.TrainUntil(ctx, train, val, t.Config.Epochs)
+}
+
+// TrainUntil trains on from where the last call stopped up to epoch until
+// (at most the configured epochs), so a pruner can pause trials at rungs.
+// A paused trial's result has Status Running.
+func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int) (Result, error) {
+	if t.state == nil {
+		if err := t.begin(train); err != nil {
+			return Result{}, err
+		}
+	}
+	st := t.state
+	if st.finished {
+		return st.res, nil
+	}
 	cfg := t.Config
 	n := train.Len()
-	if n == 0 {
-		return Result{}, fmt.Errorf("train: no training samples")
-	}
-	if cfg.Epochs <= 0 {
-		return Result{}, fmt.Errorf("train: epochs must be ≥ 1, got %d", cfg.Epochs)
-	}
-	if !(cfg.LearningRate > 0) || math.IsInf(cfg.LearningRate, 0) {
-		return Result{}, fmt.Errorf("train: learning rate must be > 0, got %v", cfg.LearningRate)
-	}
-	if cfg.BatchSize > n {
-		return Result{}, fmt.Errorf("train: batch size %d is larger than the %d training samples", cfg.BatchSize, n)
-	}
-	batch := cfg.BatchSize
-	if batch <= 0 {
-		batch = n
-	}
-	iters := IterationsPerEpoch(n, batch, cfg.DropLast)
-	if iters == 0 {
-		return Result{}, fmt.Errorf("train: drop_last leaves no full batch of %d in %d samples", batch, n)
-	}
-	divergeFactor := cfg.DivergeFactor
-	if divergeFactor == 0 {
-		divergeFactor = 1e4
-	}
-	if t.rng == nil {
-		t.rng = NewTrainRand(cfg.Seed, 1)
-	}
-	if len(t.order) != n {
-		t.order = make([]int, n)
-	}
-	for i := range t.order {
-		t.order[i] = i
-	}
-
-	res := Result{Status: Completed, StopReason: "max_epochs", BestValLoss: math.NaN(), LastFiniteLoss: math.NaN(),
-		Final: EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}}
-	start := time.Now()
-	explodeAt := math.Inf(1)
-	sinceBest, bestMonitored := 0, math.NaN()
+	segment := time.Now()
+	elapsed := func() float64 { return st.seconds + time.Since(segment).Seconds() }
+	defer func() { st.seconds = elapsed() }()
 	params := t.Model.Params()
 	lr := cfg.LearningRate
 	done := ctx.Done()
+	res := &st.res
 
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+	for epoch := st.epoch + 1; epoch <= min(until, cfg.Epochs); epoch++ {
 		epochStart := time.Now()
 		if cfg.Shuffle {
 			t.rng.Shuffle(n, func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
 		}
 		var lossSum float64 // Σ batch_loss × batch_size, float64
 		var correct, seen int
-		for it := 0; it < iters; it++ {
+		for it := 0; it < st.iters; it++ {
 			select {
 			case <-done:
-				return t.finish(res, Interrupted, "interrupted", start), nil
+				return t.finish(Interrupted, "interrupted", elapsed()), nil
 			default:
 			}
-			if cfg.MaxSeconds > 0 && time.Since(start).Seconds() >= cfg.MaxSeconds {
-				return t.finish(res, Completed, "max_seconds", start), nil
+			if cfg.MaxSeconds > 0 && elapsed() >= cfg.MaxSeconds {
+				return t.finish(Completed, "max_seconds", elapsed()), nil
 			}
 			iterStart := time.Now()
-			lo := it * batch
-			hi := min(lo+batch, n)
+			lo := it * st.batch
+			hi := min(lo+st.batch, n)
 			tg := t.batch.gather(train, t.order[lo:hi])
 			bs := hi - lo
 
@@ -252,12 +234,16 @@ func (t *Trainer) Train(ctx context.Context, train, val *Dataset) (Result, error
 			loss := t.Loss.Eval(pred, tg, &t.grad)
 			res.Iterations++
 			res.Samples += bs
-			if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > explodeAt {
+			if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > st.explodeAt {
 				res.DivergedIteration = res.Iterations
-				return t.finish(res, Diverged, "diverged", start), nil
+				if t.Observer != nil {
+					t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
+						Seconds: time.Since(iterStart).Seconds()})
+				}
+				return t.finish(Diverged, "diverged", elapsed()), nil
 			}
-			if res.Iterations == 1 && divergeFactor > 0 {
-				explodeAt = divergeFactor * math.Max(1, loss)
+			if res.Iterations == 1 && st.divergeFactor > 0 {
+				st.explodeAt = st.divergeFactor * math.Max(1, loss)
 			}
 			res.LastFiniteLoss = loss
 			if tg.Labels != nil {
@@ -272,61 +258,125 @@ func (t *Trainer) Train(ctx context.Context, train, val *Dataset) (Result, error
 					Seconds: time.Since(iterStart).Seconds()})
 			}
 		}
-		st := EpochStats{Epoch: epoch, Iteration: res.Iterations, Samples: res.Samples,
+		es := EpochStats{Epoch: epoch, Iteration: res.Iterations, Samples: res.Samples,
 			TrainLoss: lossSum / float64(seen), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
 		if train.Task == Classification {
-			st.TrainAccuracy = float64(correct) / float64(seen)
+			es.TrainAccuracy = float64(correct) / float64(seen)
 		}
 		if val != nil && val.Len() > 0 {
-			st.ValLoss, st.ValAccuracy = t.Evaluate(val)
-			if math.IsNaN(st.ValLoss) || math.IsInf(st.ValLoss, 0) {
-				res.DivergedIteration = res.Iterations
-				res.Final = st
-				return t.finish(res, Diverged, "diverged", start), nil
-			}
+			es.ValLoss, es.ValAccuracy = t.Evaluate(val)
 		}
-		st.Seconds = time.Since(start).Seconds()
-		st.EpochSeconds = time.Since(epochStart).Seconds()
+		es.Seconds = elapsed()
+		es.EpochSeconds = time.Since(epochStart).Seconds()
+		st.epoch = epoch
 		res.Epochs = epoch
-		res.Final = st
+		res.Final = es
+		if math.IsNaN(es.ValLoss) && val != nil && val.Len() > 0 || math.IsInf(es.ValLoss, 0) {
+			res.DivergedIteration = res.Iterations
+			return t.finish(Diverged, "diverged", elapsed()), nil
+		}
 
 		// Early stopping watches val_loss (train_loss without a validation
 		// split), as Keras' EarlyStopping does: an epoch improves only if it
 		// beats the best so far by more than MinDelta.
-		monitored := st.ValLoss
+		monitored := es.ValLoss
 		if math.IsNaN(monitored) {
-			monitored = st.TrainLoss
+			monitored = es.TrainLoss
 		}
-		if math.IsNaN(bestMonitored) || monitored < bestMonitored-cfg.MinDelta {
-			bestMonitored, sinceBest = monitored, 0
+		if math.IsNaN(st.bestMonitored) || monitored < st.bestMonitored-cfg.MinDelta {
+			st.bestMonitored, st.sinceBest = monitored, 0
 		} else {
-			sinceBest++
+			st.sinceBest++
 		}
-		if !math.IsNaN(st.ValLoss) && (math.IsNaN(res.BestValLoss) || st.ValLoss < res.BestValLoss) {
-			res.BestValLoss, res.BestEpoch = st.ValLoss, epoch
+		if !math.IsNaN(es.ValLoss) && (math.IsNaN(res.BestValLoss) || es.ValLoss < res.BestValLoss) {
+			res.BestValLoss, res.BestEpoch = es.ValLoss, epoch
 		}
 		decision := Continue
 		if t.Observer != nil {
-			decision = t.Observer.Epoch(st)
+			decision = t.Observer.Epoch(es)
 		}
-		if cfg.HasTargetLoss && !res.TargetReached && st.TrainLoss <= cfg.TargetLoss {
-			res.TargetReached, res.TargetIteration, res.TargetSeconds = true, res.Iterations, st.Seconds
-			return t.finish(res, Completed, "target_loss", start), nil
+		if cfg.HasTargetLoss && !res.TargetReached && es.TrainLoss <= cfg.TargetLoss {
+			res.TargetReached, res.TargetIteration, res.TargetSeconds = true, res.Iterations, es.Seconds
+			return t.finish(Completed, "target_loss", elapsed()), nil
 		}
 		if decision == Prune {
-			return t.finish(res, Pruned, "pruned", start), nil
+			return t.Prune(), nil
 		}
-		if cfg.Patience > 0 && sinceBest >= cfg.Patience {
-			return t.finish(res, Completed, "early_stopping", start), nil
+		if cfg.Patience > 0 && st.sinceBest >= cfg.Patience {
+			return t.finish(Completed, "early_stopping", elapsed()), nil
 		}
 	}
-	return t.finish(res, Completed, "max_epochs", start), nil
+	if st.epoch >= cfg.Epochs {
+		return t.finish(Completed, "max_epochs", elapsed()), nil
+	}
+	res.Status, res.StopReason, res.Seconds = Running, "paused", elapsed()
+	return *res, nil
 }
 
-func (t *Trainer) finish(res Result, s Status, reason string, start time.Time) Result {
-	res.Status, res.StopReason = s, reason
-	res.Seconds = time.Since(start).Seconds()
-	return res
+// trainState is what carries over between TrainUntil calls.
+type trainState struct {
+	res           Result
+	epoch         int
+	iters, batch  int
+	divergeFactor float64
+	explodeAt     float64
+	sinceBest     int
+	bestMonitored float64
+	seconds       float64
+	finished      bool
+}
+
+func (t *Trainer) begin(train *Dataset) error {
+	cfg := t.Config
+	n := train.Len()
+	if n == 0 {
+		return fmt.Errorf("train: no training samples")
+	}
+	if cfg.Epochs <= 0 {
+		return fmt.Errorf("train: epochs must be ≥ 1, got %d", cfg.Epochs)
+	}
+	if !(cfg.LearningRate > 0) || math.IsInf(cfg.LearningRate, 0) {
+		return fmt.Errorf("train: learning rate must be > 0, got %v", cfg.LearningRate)
+	}
+	if cfg.BatchSize > n {
+		return fmt.Errorf("train: batch size %d is larger than the %d training samples", cfg.BatchSize, n)
+	}
+	st := &trainState{batch: cfg.BatchSize, divergeFactor: cfg.DivergeFactor, explodeAt: math.Inf(1), bestMonitored: math.NaN()}
+	if st.batch <= 0 {
+		st.batch = n
+	}
+	st.iters = IterationsPerEpoch(n, st.batch, cfg.DropLast)
+	if st.iters == 0 {
+		return fmt.Errorf("train: drop_last leaves no full batch of %d in %d samples", st.batch, n)
+	}
+	if st.divergeFactor == 0 {
+		st.divergeFactor = 1e4
+	}
+	if t.rng == nil {
+		t.rng = NewTrainRand(cfg.Seed, 1)
+	}
+	t.order = make([]int, n)
+	for i := range t.order {
+		t.order[i] = i
+	}
+	st.res = Result{Status: Running, BestValLoss: math.NaN(), LastFiniteLoss: math.NaN(),
+		Final: EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}}
+	t.state = st
+	return nil
+}
+
+// Prune ends a paused trial as pruned.
+func (t *Trainer) Prune() Result {
+	if t.state == nil {
+		return Result{Status: Pruned, StopReason: "pruned"}
+	}
+	return t.finish(Pruned, "pruned", t.state.seconds)
+}
+
+func (t *Trainer) finish(s Status, reason string, seconds float64) Result {
+	t.state.finished = true
+	t.state.res.Status, t.state.res.StopReason, t.state.res.Seconds = s, reason, seconds
+	return t.state.res
 }
 
 // evalChunk bounds the rows evaluated at once, so evaluating a large

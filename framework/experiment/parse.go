@@ -1,0 +1,423 @@
+// Package experiment reads experiment files (YAML), checks them, and
+// expands them into the fixed, ordered list of trials a sweep runs.
+//
+// An experiment is a base document (dataset, model, loss, optimizer,
+// training) plus what varies: grid (a cartesian product over dotted paths
+// into the document), random (seeded sampling), include/exclude (coupled
+// settings) and repeats. Every trial's settings are the base document with
+// its overrides applied, flattened to dotted keys.
+package experiment
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// Error is a problem in an experiment file, located by line and key.
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Axis is one grid dimension: a dotted path and the values it takes.
+type Axis struct {
+	Path   string
+	Values []any
+}
+
+// Distribution is how random search samples one path.
+type Distribution struct {
+	Path   string
+	Kind   string  // log_uniform, uniform, int_uniform, choice
+	Low    float64 // uniform kinds
+	High   float64
+	Choice []any // choice
+}
+
+// Pruner configures early stopping of whole trials.
+type Pruner struct {
+	Type string // median or asha (synchronous successive halving)
+	// median: a trial is pruned at a check epoch (every Interval epochs from
+	// Warmup on) if its monitored value is worse than the median of the
+	// earlier trials' values at that epoch, once StartupTrials have reported.
+	Warmup        int
+	Interval      int
+	StartupTrials int
+	// asha: rungs at MinEpochs·Eta^k epochs; at each rung only the best
+	// 1/Eta of the trials go on.
+	MinEpochs int
+	Eta       int
+}
+
+// Experiment is a parsed and checked experiment file.
+type Experiment struct {
+	File    string
+	Source  []byte
+	Hash    string // sha256 of the canonical document (key order and formatting do not matter)
+	Name    string
+	Seed    uint64
+	Repeats int
+	Metric  string // ranking metric
+	// PairedSeeds gives repeat r of every grid point the same seed, so
+	// points are compared on the same initial weights and data order.
+	PairedSeeds bool
+	Base        map[string]any // the base document: dataset, model, loss, optimizer, training
+	Grid        []Axis
+	Random      []Distribution
+	RandomN     int
+	Include     []map[string]any // each a sub-grid: path → value or list of values
+	Exclude     []map[string]any // path → value or list of values; a matching point is dropped
+	Pruner      *Pruner
+	// BatchLossEvery thins the recorded per-iteration batch loss: every
+	// n-th iteration is stored (the first and any non-finite one always).
+	BatchLossEvery int
+	InitFrom       string // safetensors file to start every trial from
+	KeepBest       bool   // save the best trial's weights beside the database
+
+	lines map[string]int // dotted path → line in the file
+}
+
+// Load reads and parses an experiment file.
+func Load(path string) (*Experiment, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	return Parse(b, path)
+}
+
+var topKeys = []string{"name", "description", "seed", "dataset", "model", "loss", "optimizer", "training",
+	"grid", "random", "include", "exclude", "repeats", "pruner", "metric", "paired_seeds", "record", "init_from", "keep_best"}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// Metrics a sweep can be ranked by.
+var Metrics = []string{"val_loss", "val_accuracy", "train_loss", "train_accuracy", "time_to_target"}
+
+// Parse parses and checks an experiment document. file names it in errors.
+func Parse(src []byte, file string) (*Experiment, error) {
+	var root yaml.Node
+	if len(bytes.TrimSpace(src)) == 0 {
+		return nil, &Error{File: file, Msg: "empty experiment file"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	if err := dec.Decode(&root); err != nil {
+		return nil, yamlError(file, err)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &Error{File: file, Msg: "empty experiment file"}
+	}
+	lines := map[string]int{}
+	v, err := convert(root.Content[0], "", lines, file)
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, &Error{File: file, Line: root.Content[0].Line, Msg: "an experiment file must be a mapping of keys (name, dataset, model, ...)"}
+	}
+	e := &Experiment{File: file, Source: src, lines: lines, Repeats: 1, Metric: "val_loss", BatchLossEvery: 1}
+	if err := e.load(doc); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	line := 0
+	if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
+	return &Error{File: file, Line: line, Msg: "malformed YAML: " + msg}
+}
+
+// convert turns a YAML node into plain Go values (map[string]any, []any,
+// string, int, float64, bool, nil), recording each path's line.
+func convert(n *yaml.Node, path string, lines map[string]int, file string) (any, error) {
+	lines[path] = n.Line
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return convert(n.Content[0], path, lines, file)
+	case yaml.AliasNode:
+		return nil, &Error{File: file, Line: n.Line, Key: path, Msg: "YAML aliases are not supported"}
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return nil, &Error{File: file, Line: k.Line, Key: path, Msg: "keys must be plain strings"}
+			}
+			key := k.Value
+			if k.Tag == "!!merge" {
+				return nil, &Error{File: file, Line: k.Line, Key: path, Msg: "YAML merge keys are not supported"}
+			}
+			if _, dup := m[key]; dup {
+				return nil, &Error{File: file, Line: k.Line, Key: join(path, key), Msg: "key given twice"}
+			}
+			v, err := convert(vn, join(path, key), lines, file)
+			if err != nil {
+				return nil, err
+			}
+			lines[join(path, key)] = k.Line
+			m[key] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		out := make([]any, 0, len(n.Content))
+		for i, c := range n.Content {
+			v, err := convert(c, join(path, strconv.Itoa(i)), lines, file)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, &Error{File: file, Line: n.Line, Key: path, Msg: err.Error()}
+		}
+		switch x := v.(type) {
+		case int:
+			return x, nil
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, &Error{File: file, Line: n.Line, Key: path, Msg: fmt.Sprintf("%v is not a finite number", x)}
+			}
+			return x, nil
+		case string, bool, nil:
+			return x, nil
+		default: // timestamps, big ints, binary
+			return n.Value, nil
+		}
+	}
+	return nil, &Error{File: file, Line: n.Line, Key: path, Msg: "unsupported YAML node"}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// errAt builds an error located at path (or its nearest located parent).
+func (e *Experiment) errAt(path, format string, args ...any) error {
+	line := 0
+	for p := path; ; {
+		if l, ok := e.lines[p]; ok {
+			line = l
+			break
+		}
+		i := strings.LastIndex(p, ".")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return &Error{File: e.File, Line: line, Key: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *Experiment) load(doc map[string]any) error {
+	for _, k := range sortedKeys(doc) {
+		if !contains(topKeys, k) {
+			return e.errAt(k, "%v", framework.UnknownNameError("key", k, topKeys))
+		}
+	}
+	name, ok := doc["name"].(string)
+	if !ok || name == "" {
+		return e.errAt("name", "a sweep needs a name (a string)")
+	}
+	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
+		return e.errAt("name", "%q is not a safe sweep name: use letters, digits, '.', '_' and '-' (it names folders and files), with no '/' or '..'", name)
+	}
+	e.Name = name
+	if s, ok := doc["seed"]; ok {
+		n, ok := s.(int)
+		if !ok || n < 0 {
+			return e.errAt("seed", "must be a non-negative integer, got %v", s)
+		}
+		e.Seed = uint64(n)
+	}
+	if r, ok := doc["repeats"]; ok {
+		n, ok := r.(int)
+		if !ok || n < 1 || n > 1000 {
+			return e.errAt("repeats", "must be an integer from 1 to 1000, got %v", r)
+		}
+		e.Repeats = n
+	}
+	if m, ok := doc["metric"]; ok {
+		s, _ := m.(string)
+		if !contains(Metrics, s) {
+			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), Metrics))
+		}
+		e.Metric = s
+	}
+	if p, ok := doc["paired_seeds"]; ok {
+		b, ok := p.(bool)
+		if !ok {
+			return e.errAt("paired_seeds", "must be true or false")
+		}
+		e.PairedSeeds = b
+	}
+	if p, ok := doc["init_from"]; ok {
+		s, ok := p.(string)
+		if !ok || s == "" {
+			return e.errAt("init_from", "must be a path to a .safetensors file")
+		}
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(filepath.Dir(e.File), s)
+		}
+		e.InitFrom = s
+	}
+	if p, ok := doc["keep_best"]; ok {
+		b, ok := p.(bool)
+		if !ok {
+			return e.errAt("keep_best", "must be true or false")
+		}
+		e.KeepBest = b
+	}
+	if r, ok := doc["record"]; ok {
+		m, ok := r.(map[string]any)
+		if !ok {
+			return e.errAt("record", "must be a mapping, e.g. {batch_loss_every: 10}")
+		}
+		for _, k := range sortedKeys(m) {
+			if k != "batch_loss_every" {
+				return e.errAt("record."+k, "%v", framework.UnknownNameError("key", k, []string{"batch_loss_every"}))
+			}
+			n, ok := m[k].(int)
+			if !ok || n < 0 {
+				return e.errAt("record."+k, "must be an integer ≥ 0 (0 records no batch losses)")
+			}
+			e.BatchLossEvery = n
+		}
+	}
+	base := map[string]any{}
+	for _, k := range []string{"dataset", "model", "loss", "optimizer", "training"} {
+		v, ok := doc[k]
+		if !ok {
+			if k == "optimizer" {
+				v = map[string]any{"type": "sgd"}
+			} else {
+				return e.errAt(k, "missing (every experiment needs dataset, model, loss and training)")
+			}
+		}
+		base[k] = normalizePlugin(k, v)
+	}
+	if err := e.checkBase(base); err != nil {
+		return err
+	}
+	e.Base = base
+	if err := e.loadGrid(doc); err != nil {
+		return err
+	}
+	if err := e.loadPruner(doc); err != nil {
+		return err
+	}
+	if n := e.maxTrials(); n > MaxTrials {
+		return e.errAt("grid", "expands to %.0f trials; the limit is %d (split the sweep, or use random: {trials: N})", n, MaxTrials)
+	}
+	canon, _ := json.Marshal(map[string]any{"doc": stripDescription(doc)})
+	sum := sha256.Sum256(canon)
+	e.Hash = hex.EncodeToString(sum[:])[:16]
+	return nil
+}
+
+func stripDescription(doc map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range doc {
+		if k != "description" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// normalizePlugin turns the shorthand `loss: mse` into {type: mse}.
+func normalizePlugin(key string, v any) any {
+	if s, ok := v.(string); ok && (key == "loss" || key == "optimizer") {
+		return map[string]any{"type": s}
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxTrials bounds the trials one experiment may expand to.
+const MaxTrials = 200_000
+
+// maxTrials is an upper bound of the trial count (before exclusions), in
+// float64 so a huge product cannot overflow.
+func (e *Experiment) maxTrials() float64 {
+	n := 1.0
+	for _, a := range e.Grid {
+		n *= float64(len(a.Values))
+	}
+	if e.RandomN > 0 {
+		n *= float64(e.RandomN)
+	}
+	for _, inc := range e.Include {
+		m := 1.0
+		for _, v := range inc {
+			m *= float64(len(valuesOf(v)))
+		}
+		n += m
+	}
+	return n * float64(e.Repeats)
+}
+
+// Line is the line of the file where a dotted key (or its nearest parent)
+// is written, or 0.
+func (e *Experiment) Line(key string) int {
+	if err, ok := e.errAt(key, "").(*Error); ok {
+		return err.Line
+	}
+	return 0
+}

@@ -1,0 +1,91 @@
+package framework
+
+import "time"
+
+// SweepInfo identifies a sweep: one experiment file run against one store.
+type SweepInfo struct {
+	Name       string    // the experiment's name, unique in a store
+	ConfigHash string    // hash of the canonical experiment document
+	Config     string    // the experiment file as run (YAML text)
+	Seed       uint64    // sweep seed; trial seeds derive from it
+	Metric     string    // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
+	Started    time.Time //
+}
+
+// TrialPlan is one trial of a sweep: a grid point and a repeat.
+type TrialPlan struct {
+	ID     string // stable: derived from the sweep name, the grid point's settings and the repeat
+	Sweep  string // sweep name
+	Index  int    // position in the sweep's fixed trial order (0-based)
+	Point  int    // grid point index (0-based); repeats of a point share it
+	Repeat int    // 0-based repeat of the point
+	Seed   uint64 // the trial's seed, derived from the sweep seed and Index
+	// Params holds every setting of the trial as dotted keys, as in grid:
+	// "training.learning_rate": 0.1, "optimizer.type": "adam", ...
+	Params map[string]any
+	// Varied lists the keys of Params that the grid or random search set.
+	Varied []string
+}
+
+// TrialOutcome is a finished trial as recorded.
+type TrialOutcome struct {
+	Status Status
+	Error  string // for failed trials
+	Result Result // the trainer's result (zero for failed trials that never trained)
+	Ended  time.Time
+}
+
+// Sink receives what a sweep produces: the SQLite store, live metrics and
+// progress displays implement it. Calls for one trial come from one
+// goroutine in order; calls for different trials may be concurrent, so a
+// Sink must be safe for concurrent use. Sinks must not block training for
+// long (buffer, batch, drop).
+type Sink interface {
+	SweepStarted(s SweepInfo, trials []TrialPlan)
+	TrialStarted(t *TrialPlan)
+	Iteration(t *TrialPlan, s IterationStats)
+	Epoch(t *TrialPlan, s EpochStats)
+	TrialFinished(t *TrialPlan, o TrialOutcome)
+	SweepFinished(s SweepInfo, summary SweepSummary)
+}
+
+// SweepSummary is the state of a sweep when a run ends.
+type SweepSummary struct {
+	Counts      map[Status]int // trials by state
+	Seconds     float64        // wall time of this run
+	Best        *TrialPlan     // best trial so far (nil if none finished)
+	BestValue   float64        // its ranking metric value (mean over repeats of its point)
+	Iterations  int64          // weight updates done in this run
+	SavedIters  int64          // iterations a pruner avoided (estimate: planned − done for pruned trials)
+	Interrupted bool
+}
+
+// SweepData is everything stored about one sweep, as read back by reports
+// and exports (from the database alone).
+type SweepData struct {
+	Info   SweepInfo
+	Trials []TrialData
+}
+
+// TrialData is one trial with its recorded outcome and series.
+type TrialData struct {
+	Plan        TrialPlan
+	Status      Status
+	Error       string
+	StopReason  string
+	Started     time.Time
+	Ended       time.Time
+	Seconds     float64
+	Epochs      int
+	Iterations  int
+	Samples     int
+	Final       EpochStats // last epoch's metrics (NaN where absent)
+	BestValLoss float64
+	// Divergence: the iteration whose loss was not finite or exploded, and
+	// the last finite batch loss before it.
+	DivergedIteration int
+	LastFiniteLoss    float64
+	TimeToTarget      float64 // seconds to reach training.stop.target_loss (NaN if not reached)
+	EpochSeries       []EpochStats
+	BatchLoss         []IterationStats // possibly thinned
+}

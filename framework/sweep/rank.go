@@ -1,0 +1,152 @@
+package sweep
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// metricValue reads a ranking metric from a trial result (NaN if absent).
+func metricValue(metric string, r framework.Result) float64 {
+	switch metric {
+	case "val_loss":
+		return r.Final.ValLoss
+	case "val_accuracy":
+		return r.Final.ValAccuracy
+	case "train_loss":
+		return r.Final.TrainLoss
+	case "train_accuracy":
+		return r.Final.TrainAccuracy
+	case "time_to_target":
+		if r.TargetReached {
+			return r.TargetSeconds
+		}
+	}
+	return math.NaN()
+}
+
+// HigherIsBetter says whether a metric ranks in descending order.
+func HigherIsBetter(metric string) bool {
+	return metric == "val_accuracy" || metric == "train_accuracy"
+}
+
+func better(metric string, a, b float64) bool {
+	if HigherIsBetter(metric) {
+		return a > b
+	}
+	return a < b
+}
+
+// PointScore is one grid point's ranking: the metric's mean and standard
+// deviation over its repeats.
+type PointScore struct {
+	Point    int
+	Plan     framework.TrialPlan // the point's first trial
+	Mean     float64
+	Std      float64 // sample standard deviation (n−1); 0 for one repeat
+	N        int     // repeats with a value
+	Diverged int     // repeats that diverged
+	Failed   int
+}
+
+// Rank groups trials by grid point and orders the points best first by the
+// mean of the metric over repeats; points with a diverged or failed repeat,
+// or without a value, rank last.
+func Rank(metric string, trials []framework.TrialData) []PointScore {
+	byPoint := map[int]*PointScore{}
+	values := map[int][]float64{}
+	var order []int
+	for _, t := range trials {
+		ps, ok := byPoint[t.Plan.Point]
+		if !ok {
+			ps = &PointScore{Point: t.Plan.Point, Plan: t.Plan}
+			byPoint[t.Plan.Point] = ps
+			order = append(order, t.Plan.Point)
+		}
+		switch t.Status {
+		case framework.Diverged:
+			ps.Diverged++
+			continue
+		case framework.Failed:
+			ps.Failed++
+			continue
+		case framework.Completed:
+		default:
+			continue
+		}
+		r := framework.Result{Final: t.Final, TargetReached: !math.IsNaN(t.TimeToTarget), TargetSeconds: t.TimeToTarget}
+		if v := metricValue(metric, r); !math.IsNaN(v) {
+			values[t.Plan.Point] = append(values[t.Plan.Point], v)
+		}
+	}
+	out := make([]PointScore, 0, len(order))
+	for _, p := range order {
+		ps := byPoint[p]
+		v := values[p]
+		ps.N = len(v)
+		ps.Mean, ps.Std = math.NaN(), 0
+		if len(v) > 0 {
+			s := 0.0
+			for _, x := range v {
+				s += x
+			}
+			ps.Mean = s / float64(len(v))
+			if len(v) > 1 {
+				ss := 0.0
+				for _, x := range v {
+					ss += (x - ps.Mean) * (x - ps.Mean)
+				}
+				ps.Std = math.Sqrt(ss / float64(len(v)-1))
+			}
+		}
+		out = append(out, *ps)
+	}
+	rankable := func(p PointScore) bool { return p.Diverged == 0 && p.Failed == 0 && p.N > 0 }
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if rankable(a) != rankable(b) {
+			return rankable(a)
+		}
+		if !rankable(a) {
+			return a.Point < b.Point
+		}
+		if a.Mean != b.Mean {
+			return better(metric, a.Mean, b.Mean)
+		}
+		return a.Point < b.Point
+	})
+	return out
+}
+
+func (r *run) summary(ctx context.Context) framework.SweepSummary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sum := framework.SweepSummary{Counts: map[framework.Status]int{}, Seconds: time.Since(r.start).Seconds(),
+		Iterations: r.iters.Load(), SavedIters: r.saved.Load(), Interrupted: ctx.Err() != nil, BestValue: math.NaN()}
+	for s, n := range r.counts {
+		if n != 0 {
+			sum.Counts[s] = n
+		}
+	}
+	var trials []framework.TrialData
+	for _, f := range r.outcomes {
+		trials = append(trials, framework.TrialData{Plan: f.plan, Status: f.out.Status, Final: f.out.Result.Final,
+			TimeToTarget: targetTime(f.out.Result)})
+	}
+	sort.Slice(trials, func(i, j int) bool { return trials[i].Plan.Index < trials[j].Plan.Index })
+	if ranked := Rank(r.prep.Exp.Metric, trials); len(ranked) > 0 && ranked[0].N > 0 && ranked[0].Diverged == 0 && ranked[0].Failed == 0 {
+		best := ranked[0].Plan
+		sum.Best, sum.BestValue = &best, ranked[0].Mean
+	}
+	return sum
+}
+
+func targetTime(r framework.Result) float64 {
+	if r.TargetReached {
+		return r.TargetSeconds
+	}
+	return math.NaN()
+}

@@ -1,0 +1,277 @@
+// Package sweep runs an experiment's trials on a pool of workers, feeding
+// every number to the sinks (SQLite store, live metrics, progress), and
+// ranks the results. Each trial trains on one goroutine; results do not
+// depend on the number of workers, since every trial's randomness comes
+// from its own seed and pruning decisions are taken at synchronisation
+// points in trial order.
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/safetensors"
+)
+
+// Store is where trials are claimed and results kept (the SQLite store).
+type Store interface {
+	framework.Sink
+	PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error
+	// Claim atomically takes the next unfinished trial of the sweep.
+	Claim(sweep string) (framework.TrialPlan, bool, error)
+}
+
+// Options configure a run.
+type Options struct {
+	Workers    int              // trials trained at once (default: number of CPUs)
+	Store      Store            // nil: trials are claimed in memory
+	Sinks      []framework.Sink // metrics, progress, ...
+	Force      bool             // replace a stored sweep whose experiment changed
+	FailFast   bool             // stop the sweep at the first failed trial
+	Registries framework.Registries
+	// Shard restricts the run to trials whose index ≡ Shard (mod Shards).
+	Shard, Shards int
+	// WeightsDir receives best.safetensors when the experiment keeps the best weights.
+	WeightsDir string
+}
+
+// Prepared is an experiment checked against the registries and its data:
+// every trial's settings resolve, its data loads, its model builds and its
+// loss fits the data. Nothing has been written anywhere yet.
+type Prepared struct {
+	Exp   *experiment.Experiment
+	Plans []framework.TrialPlan
+	Specs []*experiment.TrialSpec
+	data  map[string]*loaded
+	init  map[string]framework.Tensor
+}
+
+type loaded struct{ train, val *framework.Dataset }
+
+// Prepare checks every trial of e before anything runs. Errors name the
+// experiment file, line and key.
+func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, error) {
+	plans, err := e.Plans()
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{Exp: e, Plans: plans, data: map[string]*loaded{}}
+	if e.InitFrom != "" {
+		ts, _, err := safetensors.ReadFile(e.InitFrom)
+		if err != nil {
+			return nil, &experiment.Error{File: e.File, Key: "init_from", Msg: err.Error()}
+		}
+		p.init = map[string]framework.Tensor{}
+		for k, t := range ts {
+			p.init[k] = framework.Tensor{Shape: t.Shape, Data: t.Data}
+		}
+	}
+	for _, plan := range plans {
+		spec, err := e.Resolve(plan.Params)
+		if err != nil {
+			return nil, err
+		}
+		p.Specs = append(p.Specs, spec)
+		if plan.Repeat > 0 {
+			continue // repeats share the point's settings
+		}
+		if err := p.check(plan, spec, reg); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *Prepared) dataFor(spec *experiment.TrialSpec) (*loaded, error) {
+	key := spec.Dataset.Key()
+	if d, ok := p.data[key]; ok {
+		return d, nil
+	}
+	train, val, err := experiment.LoadData(spec.Dataset, p.Exp.Seed)
+	if err != nil {
+		return nil, err
+	}
+	d := &loaded{train, val}
+	p.data[key] = d
+	return d, nil
+}
+
+func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, reg framework.Registries) error {
+	e := p.Exp
+	// name the grid setting too when the grid set the value
+	at := func(key string, err error) error {
+		line := e.Line(key)
+		for _, v := range plan.Varied {
+			if v == key || strings.HasPrefix(v, key+".") {
+				err = fmt.Errorf("%w (with %s = %v, from line %d)", err, v, plan.Params[v], e.Line("grid."+v))
+			}
+		}
+		return &experiment.Error{File: e.File, Line: line, Key: key, Msg: err.Error()}
+	}
+	d, err := p.dataFor(spec)
+	if err != nil {
+		return at("dataset", err)
+	}
+	if spec.Training.BatchSize > d.train.Len() {
+		return at("training.batch_size", fmt.Errorf("%d is larger than the %d training samples (use \"full\" for full-batch gradient descent)", spec.Training.BatchSize, d.train.Len()))
+	}
+	m, err := framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, framework.NewTrainRand(0, 0))
+	if err != nil {
+		key := "model"
+		var idx int
+		if _, scanErr := fmt.Sscanf(err.Error(), "model layer %d", &idx); scanErr == nil {
+			key = fmt.Sprintf("model.%d", idx)
+		}
+		return at(key, err)
+	}
+	if p.init != nil {
+		if err := m.LoadStateDict(p.init); err != nil {
+			return at("init_from", err)
+		}
+	}
+	loss, err := reg.Losses.New(spec.Loss.Type, spec.Loss.Options)
+	if err != nil {
+		return at("loss", err)
+	}
+	if err := loss.Check(d.train.Task, m.Out, d.train.Outputs()); err != nil {
+		return at("model", fmt.Errorf("the last layer does not fit the loss %s on this data: %w", spec.Loss.Type, err))
+	}
+	if d.train.Task == framework.Classification && m.Out < d.train.Outputs() && !(m.Out == 1 && d.train.Outputs() == 2) {
+		return at("model", fmt.Errorf("%d outputs cannot hold %d classes", m.Out, d.train.Outputs()))
+	}
+	if _, err := reg.Optimizers.New(spec.Optimizer.Type, spec.Optimizer.Options); err != nil {
+		return at("optimizer", err)
+	}
+	return nil
+}
+
+// Info is the sweep's identity as stored.
+func (p *Prepared) Info() framework.SweepInfo {
+	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Started: time.Now()}
+}
+
+// ErrTrialsFailed is returned (wrapped) when the sweep finished but some
+// trials failed.
+var ErrTrialsFailed = errors.New("some trials failed")
+
+// Run trains every unfinished trial of the prepared sweep and returns its
+// summary. Cancelling ctx stops starting trials and interrupts running ones
+// at their next iteration; what finished is kept.
+func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary, error) {
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.NumCPU()
+	}
+	if opt.Registries.Layers == nil {
+		opt.Registries = framework.Default()
+	}
+	plans := p.Plans
+	if opt.Shards > 1 {
+		var mine []framework.TrialPlan
+		for _, pl := range plans {
+			if pl.Index%opt.Shards == opt.Shard {
+				mine = append(mine, pl)
+			}
+		}
+		plans = mine
+	}
+	info := p.Info()
+	if opt.Store != nil {
+		if err := opt.Store.PrepareSweep(info, plans, opt.Force); err != nil {
+			return framework.SweepSummary{}, err
+		}
+	}
+	r := &run{prep: p, opt: opt, info: info, sinks: opt.Sinks, start: time.Now(),
+		counts: map[framework.Status]int{}, outcomes: map[int]*finished{}}
+	if opt.Store != nil {
+		r.sinks = append([]framework.Sink{opt.Store}, opt.Sinks...)
+	}
+	for _, s := range r.sinks {
+		s.SweepStarted(info, plans)
+	}
+	r.queue = newQueue(plans, opt.Store, info.Name)
+	var runErr error
+	if p.Exp.Pruner != nil {
+		runErr = r.runPruned(ctx)
+	} else {
+		runErr = r.runPool(ctx)
+	}
+	sum := r.summary(ctx)
+	for _, s := range r.sinks {
+		s.SweepFinished(info, sum)
+	}
+	if runErr != nil {
+		return sum, runErr
+	}
+	if ctx.Err() != nil {
+		return sum, ctx.Err()
+	}
+	if r.failed.Load() > 0 {
+		return sum, fmt.Errorf("%d trial(s): %w", r.failed.Load(), ErrTrialsFailed)
+	}
+	if p.Exp.KeepBest && r.bestWeights != nil && opt.WeightsDir != "" {
+		if err := r.saveBest(); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+// queue hands out trials: from the store (exactly once across processes)
+// or from the plan list.
+type queue struct {
+	mu    sync.Mutex
+	plans []framework.TrialPlan
+	next  int
+	store Store
+	sweep string
+}
+
+func newQueue(plans []framework.TrialPlan, s Store, sweep string) *queue {
+	return &queue{plans: plans, store: s, sweep: sweep}
+}
+
+func (q *queue) claim() (framework.TrialPlan, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.store != nil {
+		return q.store.Claim(q.sweep)
+	}
+	if q.next >= len(q.plans) {
+		return framework.TrialPlan{}, false, nil
+	}
+	q.next++
+	return q.plans[q.next-1], true, nil
+}
+
+type run struct {
+	prep   *Prepared
+	opt    Options
+	info   framework.SweepInfo
+	sinks  []framework.Sink
+	start  time.Time
+	queue  *queue
+	failed atomic.Int64
+	iters  atomic.Int64
+	saved  atomic.Int64
+
+	mu          sync.Mutex
+	counts      map[framework.Status]int
+	outcomes    map[int]*finished
+	bestWeights map[string]framework.Tensor
+	bestValue   float64
+	stop        bool
+}
+
+type finished struct {
+	plan framework.TrialPlan
+	out  framework.TrialOutcome
+}

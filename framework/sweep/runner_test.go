@@ -1,0 +1,214 @@
+package sweep_test
+
+import (
+	"context"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/sweep"
+	_ "github.com/gradsweep/gradsweep/plugins"
+)
+
+// collector is an in-memory Sink that keeps every outcome and epoch.
+type collector struct {
+	mu       sync.Mutex
+	outcomes map[string]framework.TrialOutcome
+	epochs   map[string][]framework.EpochStats
+	started  int
+}
+
+func newCollector() *collector {
+	return &collector{outcomes: map[string]framework.TrialOutcome{}, epochs: map[string][]framework.EpochStats{}}
+}
+
+func (c *collector) SweepStarted(framework.SweepInfo, []framework.TrialPlan) {}
+func (c *collector) TrialStarted(*framework.TrialPlan) {
+	c.mu.Lock()
+	c.started++
+	c.mu.Unlock()
+}
+func (c *collector) Iteration(*framework.TrialPlan, framework.IterationStats) {}
+func (c *collector) Epoch(t *framework.TrialPlan, s framework.EpochStats) {
+	c.mu.Lock()
+	c.epochs[t.ID] = append(c.epochs[t.ID], s)
+	c.mu.Unlock()
+}
+func (c *collector) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) {
+	c.mu.Lock()
+	if _, dup := c.outcomes[t.ID]; dup {
+		panic("trial finished twice: " + t.ID)
+	}
+	c.outcomes[t.ID] = o
+	c.mu.Unlock()
+}
+func (c *collector) SweepFinished(framework.SweepInfo, framework.SweepSummary) {}
+
+const src = `name: runner-test
+seed: 9
+dataset: {builtin: iris, validation_split: 0.2, standardize: true}
+model:
+  - {type: dense, units: 8, init: he}
+  - {type: relu}
+  - {type: dense, units: 3}
+loss: cross_entropy
+optimizer: {type: sgd}
+training: {learning_rate: 0.1, batch_size: 16, epochs: 6}
+grid:
+  training.learning_rate: [0.01, 0.1, 30.0]
+  training.batch_size: [1, 16, full]
+  optimizer.type: [sgd, adam]
+repeats: 2
+`
+
+func runWith(t *testing.T, text string, workers int) (*collector, framework.SweepSummary, error) {
+	t.Helper()
+	e, err := experiment.Parse([]byte(text), "runner.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sweep.Prepare(e, framework.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	sum, err := sweep.Run(context.Background(), p, sweep.Options{Workers: workers, Sinks: []framework.Sink{c}})
+	return c, sum, err
+}
+
+// Results are bit-identical whatever the number of workers, and every
+// trial runs exactly once.
+func TestWorkersDoNotChangeResults(t *testing.T) {
+	one, sum1, err := runWith(t, src, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	four, sum4, err := runWith(t, src, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.outcomes) != 36 || len(four.outcomes) != 36 || four.started != 36 {
+		t.Fatalf("%d / %d outcomes, %d started", len(one.outcomes), len(four.outcomes), four.started)
+	}
+	for id, a := range one.outcomes {
+		b := four.outcomes[id]
+		if a.Status != b.Status || !same(a.Result.Final.TrainLoss, b.Result.Final.TrainLoss) ||
+			!same(a.Result.Final.ValLoss, b.Result.Final.ValLoss) || a.Result.Iterations != b.Result.Iterations {
+			t.Errorf("trial %s differs: %+v vs %+v", id, a.Result.Final, b.Result.Final)
+		}
+		ea, eb := one.epochs[id], four.epochs[id]
+		for i := range ea {
+			if !same(ea[i].TrainLoss, eb[i].TrainLoss) {
+				t.Errorf("trial %s epoch %d differs", id, i+1)
+			}
+		}
+	}
+	if sum1.Best == nil || sum4.Best == nil || sum1.Best.ID != sum4.Best.ID || !same(sum1.BestValue, sum4.BestValue) {
+		t.Errorf("best differs: %v vs %v", sum1.Best, sum4.Best)
+	}
+	// learning rate 30 with SGD at batch 1 diverges: a result, ranked last
+	if sum1.Counts[framework.Diverged] == 0 {
+		t.Errorf("no diverged trial at learning rate 30: %v", sum1.Counts)
+	}
+	if lr := sum1.Best.Params["training.learning_rate"]; lr == 30.0 {
+		t.Errorf("a diverging learning rate ranked best")
+	}
+}
+
+func same(a, b float64) bool {
+	return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
+}
+
+// Successive halving prunes deterministically and saves iterations.
+func TestSuccessiveHalving(t *testing.T) {
+	text := strings.Replace(src, "epochs: 6}", "epochs: 9}", 1) + "pruner: {type: asha, min_epochs: 1, eta: 3}\n"
+	a, sumA, err := runWith(t, text, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := runWith(t, text, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned := 0
+	var ids []string
+	for id, o := range a.outcomes {
+		ids = append(ids, id)
+		if o.Status == framework.Pruned {
+			pruned++
+		}
+		if b.outcomes[id].Status != o.Status || b.outcomes[id].Result.Epochs != o.Result.Epochs {
+			t.Errorf("trial %s: %s/%d vs %s/%d", id, o.Status, o.Result.Epochs, b.outcomes[id].Status, b.outcomes[id].Result.Epochs)
+		}
+	}
+	sort.Strings(ids)
+	if pruned == 0 || sumA.SavedIters == 0 {
+		t.Errorf("nothing pruned (%d) or saved (%d)", pruned, sumA.SavedIters)
+	}
+	if sumA.Counts[framework.Pruned] != pruned {
+		t.Errorf("summary counts %v, pruned %d", sumA.Counts, pruned)
+	}
+}
+
+func TestMedianPruner(t *testing.T) {
+	text := src + "pruner: {type: median, warmup_epochs: 2, startup_trials: 4}\n"
+	c, sum, err := runWith(t, text, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Counts[framework.Pruned] == 0 {
+		t.Errorf("median pruner pruned nothing: %v", sum.Counts)
+	}
+	for _, o := range c.outcomes {
+		if o.Status == framework.Pruned && o.Result.Epochs < 2 {
+			t.Errorf("pruned before warm-up: %d epochs", o.Result.Epochs)
+		}
+	}
+}
+
+// Checks that need the data: a batch larger than the data, an output layer
+// of the wrong width, an unknown option; each names the file, line and key.
+func TestPrepareRejects(t *testing.T) {
+	cases := []struct{ from, to, want string }{
+		{"[1, 16, full]", "[1, 500, full]", "runner.yaml:10: training.batch_size: 500 is larger than the 120 training samples (use \"full\" for full-batch gradient descent) (with training.batch_size = 500, from line 13)"},
+		{"{type: dense, units: 3}", "{type: dense, units: 4}", "runner.yaml:4: model: the last layer does not fit"},
+		{"optimizer: {type: sgd}", "optimizer: {type: sgd, momentum: 0.9}", `runner.yaml:9: optimizer: optimizer "sgd": unknown option "momentum"`},
+		{"{type: relu}", "{type: reLU}", `runner.yaml:6: model.1: model layer 1: unknown layer "reLU"`},
+		{"loss: cross_entropy", "loss: mse_loss", `unknown loss "mse_loss"`},
+	}
+	for _, c := range cases {
+		e, err := experiment.Parse([]byte(strings.Replace(src, c.from, c.to, 1)), "runner.yaml")
+		if err == nil {
+			_, err = sweep.Prepare(e, framework.Default())
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s:\n got %v\nwant …%s…", c.to, err, c.want)
+		}
+	}
+}
+
+func TestRank(t *testing.T) {
+	mk := func(point int, st framework.Status, v float64) framework.TrialData {
+		return framework.TrialData{Plan: framework.TrialPlan{Point: point}, Status: st,
+			Final: framework.EpochStats{ValLoss: v, ValAccuracy: 1 - v}}
+	}
+	trials := []framework.TrialData{
+		mk(0, framework.Completed, 0.5), mk(0, framework.Completed, 0.7),
+		mk(1, framework.Completed, 0.2), mk(1, framework.Diverged, math.NaN()),
+		mk(2, framework.Completed, 0.3), mk(2, framework.Completed, 0.3),
+	}
+	r := sweep.Rank("val_loss", trials)
+	if r[0].Point != 2 || r[1].Point != 0 || r[2].Point != 1 {
+		t.Fatalf("order %d %d %d", r[0].Point, r[1].Point, r[2].Point)
+	}
+	if math.Abs(r[1].Mean-0.6) > 1e-12 || math.Abs(r[1].Std-math.Sqrt(0.02)) > 1e-12 {
+		t.Errorf("mean %v std %v", r[1].Mean, r[1].Std)
+	}
+	if acc := sweep.Rank("val_accuracy", trials); acc[0].Point != 2 {
+		t.Errorf("accuracy ranks higher first: %d", acc[0].Point)
+	}
+}
