@@ -2,7 +2,6 @@ package experiment
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -444,16 +443,14 @@ func (e *Experiment) Plans() ([]framework.TrialPlan, error) {
 }
 
 // DeriveSeed mixes the sweep seed with a stream number (the trial index, or
-// the repeat with paired seeds) by SplitMix64, so neighbouring trials get
-// unrelated seeds.
+// the repeat with paired seeds) by SplitMix64's finaliser, so neighbouring
+// trials get unrelated seeds. Seeds keep 53 bits, so they survive JSON
+// (float64) and SQLite (int64) exactly.
 func DeriveSeed(seed, stream uint64) uint64 {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], seed)
-	binary.LittleEndian.PutUint64(b[8:], stream)
 	z := seed ^ (stream+1)*0x9e3779b97f4a7c15
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
 	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	return z ^ (z >> 31)
+	return (z ^ (z >> 31)) >> 11
 }
 
 // Apply returns a copy of the base document with the point's paths set.

@@ -9,8 +9,8 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-// metricValue reads a ranking metric from a trial result (NaN if absent).
-func metricValue(metric string, r framework.Result) float64 {
+// MetricValue reads a ranking metric from a trial result (NaN if absent).
+func MetricValue(metric string, r framework.Result) float64 {
 	switch metric {
 	case "val_loss":
 		return r.Final.ValLoss
@@ -78,7 +78,7 @@ func Rank(metric string, trials []framework.TrialData) []PointScore {
 			continue
 		}
 		r := framework.Result{Final: t.Final, TargetReached: !math.IsNaN(t.TimeToTarget), TargetSeconds: t.TimeToTarget}
-		if v := metricValue(metric, r); !math.IsNaN(v) {
+		if v := MetricValue(metric, r); !math.IsNaN(v) {
 			values[t.Plan.Point] = append(values[t.Plan.Point], v)
 		}
 	}

@@ -139,7 +139,7 @@ func (r *run) finish(a *active) {
 	r.counts[out.Status]++
 	r.outcomes[a.plan.Index] = &finished{plan: a.plan, out: out}
 	if r.prep.Exp.KeepBest && a.trainer != nil && out.Status == framework.Completed {
-		v := metricValue(r.prep.Exp.Metric, out.Result)
+		v := MetricValue(r.prep.Exp.Metric, out.Result)
 		if !math.IsNaN(v) && (r.bestWeights == nil || better(r.prep.Exp.Metric, v, r.bestValue)) {
 			r.bestValue, r.bestWeights = v, a.trainer.Model.StateDict()
 		}

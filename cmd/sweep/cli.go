@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/experiment"
+	_ "github.com/gradsweep/gradsweep/plugins"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1   // runtime error (I/O, database)
+	exitUsage       = 2   // bad usage or bad experiment file
+	exitTrialFailed = 3   // the sweep finished but some trials failed
+	exitInterrupted = 130 // stopped by SIGINT/SIGTERM/SIGUSR1; finished trials are kept
+)
+
+// usageError marks errors that exit with code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+type command struct {
+	name, args, summary string
+	run                 func(env *env, args []string) error
+}
+
+// env is what every command gets: its output streams.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "FILE", "train every trial of an experiment (resumes an interrupted sweep)", cmdRun},
+		{"validate", "FILE", "check an experiment file and its data without running it", cmdValidate},
+		{"list", "", "list the sweeps in the database", cmdList},
+		{"show", "TRIAL|SWEEP", "show one trial (settings, state, metrics) or one sweep", cmdShow},
+		{"best", "SWEEP", "rank the grid points of a sweep by a metric (mean ± std over repeats)", cmdBest},
+		{"export", "SWEEP", "export every trial of a sweep as CSV or JSON", cmdExport},
+		{"report", "SWEEP", "write the HTML report with loss-curve pictures", cmdReport},
+		{"plugins", "", "list every layer, loss and optimizer with its options", cmdPlugins},
+		{"dashboard", "", "write the Grafana dashboard (JSON)", cmdDashboard},
+		{"merge", "OUT.db IN.db...", "merge shard databases into one", cmdMerge},
+		{"bench", "", "time the reference MLP training workload (one JSON line)", cmdBench},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: sweep COMMAND [flags] [args]\n\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %-17s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\n'sweep COMMAND -h' lists a command's flags.")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return exitCode(c.run(e, args[1:]), stderr)
+		}
+	}
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	fmt.Fprintf(stderr, "sweep: %v\n", framework.UnknownNameError("command", args[0], names))
+	return exitUsage
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	var code *exitErr
+	if errors.As(err, &code) {
+		if code.msg != "" {
+			fmt.Fprintf(stderr, "sweep: %s\n", code.msg)
+		}
+		return code.code
+	}
+	fmt.Fprintf(stderr, "sweep: %v\n", err)
+	var u usageError
+	var ee *experiment.Error
+	if errors.As(err, &u) || errors.As(err, &ee) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// exitErr carries a specific exit code.
+type exitErr struct {
+	code int
+	msg  string
+}
+
+func (e *exitErr) Error() string { return e.msg }
+
+// parse parses flags that may come before or after the positional
+// arguments ("sweep run FILE --workers 2"), and checks the count of
+// positional arguments.
+func parse(fs *flag.FlagSet, args []string, minPos, maxPos int, argsHelp string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				var b strings.Builder
+				fs.SetOutput(&b)
+				fmt.Fprintf(&b, "usage: sweep %s [flags] %s\n", fs.Name(), argsHelp)
+				fs.PrintDefaults()
+				return nil, &exitErr{code: exitOK, msg: "\n" + b.String()}
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			if args[0] == "--" {
+				pos = append(pos, args[1:]...)
+				break
+			}
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
+		return nil, usagef("usage: sweep %s [flags] %s", fs.Name(), argsHelp)
+	}
+	return pos, nil
+}
+
+func sortedStatuses(m map[framework.Status]int) []string {
+	var out []string
+	for s, n := range m {
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s %d", s, n))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

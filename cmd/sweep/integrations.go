@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gradsweep/gradsweep/bench"
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/data"
+	"github.com/gradsweep/gradsweep/metrics"
+	"github.com/gradsweep/gradsweep/report"
+	"github.com/gradsweep/gradsweep/store/sqlite"
+)
+
+func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }
+
+// startMetrics serves live metrics when --metrics-addr is given.
+func startMetrics(ctx context.Context, addr string, env *env) (*metrics.Metrics, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	m := metrics.New()
+	bound, err := m.Serve(ctx, addr)
+	if err != nil {
+		return nil, usagef("--metrics-addr %s: %v", addr, err)
+	}
+	fmt.Fprintf(env.stderr, "metrics: http://%s/metrics\n", bound)
+	return m, nil
+}
+
+func pushSummary(url string, info framework.SweepInfo, sum framework.SweepSummary, grouping map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return metrics.PushSummary(ctx, url, "gradsweep", grouping, info, sum)
+}
+
+func writeReport(st *sqlite.Store, sweepName, dir string) error {
+	d, err := st.LoadSweep(sweepName)
+	if err != nil {
+		return notFound(err)
+	}
+	return report.Write(dir, d, report.Options{})
+}
+
+func cmdReport(env *env, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	out := fs.String("out", "", "output `DIR` (default reports/<sweep name>)")
+	pos, err := parse(fs, args, 1, 1, "SWEEP")
+	if err != nil {
+		return err
+	}
+	st, err := openExisting(*db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	dir := *out
+	if dir == "" {
+		dir = "reports/" + pos[0]
+	}
+	if err := writeReport(st, pos[0], dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "report: %s/index.html\n", dir)
+	return nil
+}
+
+func cmdDashboard(env *env, args []string) error {
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	out := fs.String("out", "", "write to `FILE` instead of standard output")
+	if _, err := parse(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	b, err := metrics.Dashboard()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = env.stdout.Write(append(b, '\n'))
+		return err
+	}
+	return os.WriteFile(*out, append(b, '\n'), 0o644)
+}
+
+func cmdMerge(env *env, args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	pos, err := parse(fs, args, 2, -1, "OUT.db IN.db...")
+	if err != nil {
+		return err
+	}
+	for _, in := range pos[1:] {
+		if _, err := statFile(in); err != nil {
+			return usagef("merge: %v", err)
+		}
+	}
+	st, err := sqlite.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, in := range pos[1:] {
+		n, err := st.Merge(in)
+		if err != nil {
+			return usageError{fmt.Errorf("merge %s: %w", in, err)}
+		}
+		fmt.Fprintf(env.stdout, "%s: %d trials added\n", in, n)
+	}
+	return nil
+}
+
+func cmdBench(env *env, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var o bench.Options
+	fs.IntVar(&o.Batch, "batch", 32, "batch size")
+	fs.IntVar(&o.Samples, "samples", 60000, "training images in the pass (the first N, in order)")
+	fs.StringVar(&o.Arch, "arch", "784,128,64,10", "layer widths, input to output")
+	fs.StringVar(&o.Optimizer, "optimizer", "sgd", "sgd, momentum (0.9) or adam (lr/50), as torch_mlp.py")
+	fs.Float64Var(&o.LR, "lr", 0.05, "learning rate")
+	fs.StringVar(&o.MNISTDir, "mnist", os.Getenv("MNIST_DIR"), "MNIST IDX `DIR` (default $MNIST_DIR; \"auto\" finds the GoMNIST module; empty: synthetic data of the same shape)")
+	fs.StringVar(&o.Init, "init", "", "start from the weights in this safetensors `FILE` (torch_mlp.py --save-init)")
+	if _, err := parse(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	if o.MNISTDir == "auto" {
+		dir, err := data.MNISTDir()
+		if err != nil {
+			return err
+		}
+		o.MNISTDir = dir
+	}
+	r, err := bench.Run(o)
+	if err != nil {
+		return usageError{err}
+	}
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(env.stdout, string(b))
+	return nil
+}

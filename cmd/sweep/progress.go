@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/sweep"
+)
+
+// progress shows a sweep's progress: a one-line bar with ETA and the best
+// result so far on a terminal, plain log lines otherwise (CI, pipes).
+type progress struct {
+	mu       sync.Mutex
+	w        io.Writer
+	tty      bool
+	metric   string
+	total    int
+	done     int
+	start    time.Time
+	best     float64
+	bestDesc string
+	last     time.Time
+}
+
+func newProgress(w io.Writer, metric string) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progress{w: w, tty: tty, metric: metric, best: math.NaN()}
+}
+
+func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.TrialPlan) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total, p.start = len(trials), time.Now()
+	fmt.Fprintf(p.w, "sweep %s: %d trials\n", info.Name, len(trials))
+}
+
+func (p *progress) TrialStarted(*framework.TrialPlan)                        {}
+func (p *progress) Iteration(*framework.TrialPlan, framework.IterationStats) {}
+func (p *progress) Epoch(*framework.TrialPlan, framework.EpochStats)         {}
+
+func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	v := sweep.MetricValue(p.metric, o.Result)
+	if o.Status == framework.Completed && !math.IsNaN(v) && (math.IsNaN(p.best) || (sweep.HigherIsBetter(p.metric) == (v > p.best))) {
+		p.best, p.bestDesc = v, describe(*t)
+	}
+	if p.tty {
+		if time.Since(p.last) < 100*time.Millisecond && p.done < p.total {
+			return
+		}
+		p.last = time.Now()
+		fmt.Fprintf(p.w, "\r\033[K%s", p.bar())
+		return
+	}
+	extra := ""
+	switch o.Status {
+	case framework.Diverged:
+		extra = fmt.Sprintf(" at iteration %d (last finite loss %s)", o.Result.DivergedIteration, fmtFloat(o.Result.LastFiniteLoss))
+	case framework.Failed:
+		extra = ": " + firstLine(o.Error)
+	default:
+		extra = fmt.Sprintf(" %s=%s", p.metric, fmtFloat(v))
+	}
+	fmt.Fprintf(p.w, "[%d/%d] trial %s %s%s (%s, %d epochs, %.2fs)\n", p.done, p.total, t.ID, o.Status, extra,
+		describe(*t), o.Result.Epochs, o.Result.Seconds)
+}
+
+func (p *progress) bar() string {
+	const width = 24
+	frac := float64(p.done) / float64(max(p.total, 1))
+	filled := int(frac * width)
+	eta := "?"
+	if p.done > 0 {
+		el := time.Since(p.start)
+		eta = (time.Duration(float64(el)/frac) - el).Round(time.Second).String()
+	}
+	best := ""
+	if !math.IsNaN(p.best) {
+		best = fmt.Sprintf(" best %s=%s (%s)", p.metric, fmtFloat(p.best), p.bestDesc)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d ETA %s%s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.done, p.total, eta, best)
+}
+
+func (p *progress) SweepFinished(framework.SweepInfo, framework.SweepSummary) {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
