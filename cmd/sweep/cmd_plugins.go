@@ -43,7 +43,7 @@ func cmdPlugins(env *env, args []string) error {
 	for _, p := range all {
 		if p.Kind != kind {
 			kind = p.Kind
-			fmt.Fprintf(env.stdout, "\n%ss:\n", strings.ToUpper(kind[:1])+kind[1:])
+			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers"}[kind])
 		}
 		fmt.Fprintf(env.stdout, "  %-22s %s\n", p.Name, p.Doc)
 		for _, o := range p.Options {

@@ -2,7 +2,9 @@ package sweep_test
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/safetensors"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 	_ "github.com/gradsweep/gradsweep/plugins"
 )
@@ -210,5 +213,63 @@ func TestRank(t *testing.T) {
 	}
 	if acc := sweep.Rank("val_accuracy", trials); acc[0].Point != 2 {
 		t.Errorf("accuracy ranks higher first: %d", acc[0].Point)
+	}
+}
+
+// keep_best writes the best trial's weights as safetensors with PyTorch's
+// names; init_from starts a sweep from them (a learning rate too small to
+// move a float32 weight leaves the model exactly as saved, so its
+// validation loss is the saved trial's).
+func TestKeepBestAndInitFrom(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Replace(src, "repeats: 2\n", "repeats: 1\nkeep_best: true\nmetric: val_loss\n", 1)
+	text = strings.Replace(text, "[0.01, 0.1, 30.0]", "[0.01, 0.1]", 1)
+	e, _ := experiment.Parse([]byte(text), filepath.Join(dir, "a.yaml"))
+	p, err := sweep.Prepare(e, framework.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	sum, err := sweep.Run(context.Background(), p, sweep.Options{Workers: 2, Sinks: []framework.Sink{c}, WeightsDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "runner-test.best.safetensors")
+	ts, meta, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ts["0.weight"].Shape) != "[8 4]" || fmt.Sprint(ts["2.bias"].Shape) != "[3]" || len(ts) != 4 || meta["sweep"] != "runner-test" {
+		t.Fatalf("saved tensors: %v %v", len(ts), meta)
+	}
+	best := c.outcomes[sum.Best.ID].Result.Final.ValLoss
+
+	text2 := strings.Replace(src, "repeats: 2\n", "repeats: 1\ninit_from: runner-test.best.safetensors\n", 1)
+	text2 = strings.Replace(text2, "name: runner-test", "name: from-best", 1)
+	i := strings.Index(text2, "grid:")
+	text2 = strings.Replace(text2[:i], "learning_rate: 0.1", "learning_rate: 1.0e-30", 1) + text2[strings.Index(text2, "repeats:"):]
+	text2 = strings.Replace(text2, "batch_size: 16, epochs: 6", "batch_size: full, epochs: 1, shuffle: false", 1)
+	e2, err := experiment.Parse([]byte(text2), filepath.Join(dir, "b.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := sweep.Prepare(e2, framework.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := newCollector()
+	if _, err := sweep.Run(context.Background(), p2, sweep.Options{Workers: 1, Sinks: []framework.Sink{c2}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range c2.outcomes {
+		if got := o.Result.Final.ValLoss; got != best {
+			t.Errorf("started from the saved weights: val_loss %v, the saved trial had %v", got, best)
+		}
+	}
+	// a checkpoint of another architecture is refused before anything runs
+	text3 := strings.Replace(text2, "{type: dense, units: 8, init: he}", "{type: dense, units: 9, init: he}", 1)
+	e3, _ := experiment.Parse([]byte(text3), filepath.Join(dir, "c.yaml"))
+	if _, err := sweep.Prepare(e3, framework.Default()); err == nil || !strings.Contains(err.Error(), "init_from") {
+		t.Errorf("mismatched checkpoint: %v", err)
 	}
 }

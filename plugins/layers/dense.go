@@ -24,7 +24,7 @@ import (
 //	he, kaiming     W ~ N(0, 2/in) (kaiming_normal_, fan_in, ReLU gain); b = 0
 //	zeros           W = 0, b = 0
 type Dense struct {
-	Units       int    `opt:"units" range:"[1,]" doc:"output width (required)"`
+	Units       int    `opt:"units" range:"[1,]" doc:"output width"`
 	Initializer string `opt:"init" default:"uniform" enum:"zeros,uniform,xavier,glorot,he,kaiming" doc:"weight initialisation"`
 	Bias        bool   `opt:"bias" default:"true" doc:"learn an additive bias"`
 

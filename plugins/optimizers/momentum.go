@@ -1,8 +1,6 @@
 package optimizers
 
 import (
-	"fmt"
-
 	"github.com/gradsweep/gradsweep/framework"
 )
 
@@ -20,7 +18,6 @@ type Momentum struct {
 	Momentum    float64 `opt:"momentum" default:"0.9" range:"(0,1)" doc:"μ: fraction of the previous velocity kept"`
 	Dampening   float64 `opt:"dampening" default:"0" range:"[0,1]" doc:"τ: damping of the new gradient in the velocity"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
-	nesterov    bool
 	state       states[velocity]
 }
 
@@ -34,12 +31,18 @@ func newVelocity(n int) *velocity { return &velocity{b: make([]float32, n)} }
 var _ = add(framework.Plugin[framework.Optimizer]{Name: "momentum", Doc: "SGD with momentum (heavy ball)",
 	New: func() framework.Optimizer { return &Momentum{} }})
 
-// Step applies the momentum update (or Nesterov's, see Nesterov).
+// Step applies the momentum update.
 func (o *Momentum) Step(params []*framework.Param, lr float64) {
-	mu, damp, wd := float32(o.Momentum), float32(1-o.Dampening), float32(o.WeightDecay) // 1−τ rounded once
+	velocityStep(params, lr, o.Momentum, o.Dampening, o.WeightDecay, false, &o.state)
+}
+
+// velocityStep is torch.optim.SGD's momentum branch, shared by Momentum
+// and Nesterov.
+func velocityStep(params []*framework.Param, lr, momentum, dampening, weightDecay float64, nesterov bool, state *states[velocity]) {
+	mu, damp, wd := float32(momentum), float32(1-dampening), float32(weightDecay) // 1−τ rounded once
 	nlr := -float32(lr)
 	for _, p := range params {
-		st := o.state.get(p, newVelocity)
+		st := state.get(p, newVelocity)
 		b := st.b
 		for i := range p.Value {
 			g := grad(p, i, wd)
@@ -48,7 +51,7 @@ func (o *Momentum) Step(params []*framework.Param, lr float64) {
 			} else {
 				b[i] = g
 			}
-			if o.nesterov {
+			if nesterov {
 				p.Value[i] += nlr * (g + mu*b[i])
 			} else {
 				p.Value[i] += nlr * b[i]
@@ -67,15 +70,16 @@ func (o *Momentum) Step(params []*framework.Param, lr float64) {
 //	θ ← θ − γ·(g + μ·b)
 //
 // PyTorch requires dampening 0 for Nesterov, so this plugin has none.
-type Nesterov struct{ Momentum }
+type Nesterov struct {
+	Momentum    float64 `opt:"momentum" default:"0.9" range:"(0,1)" doc:"μ: fraction of the previous velocity kept"`
+	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
+	state       states[velocity]
+}
 
 var _ = add(framework.Plugin[framework.Optimizer]{Name: "nesterov", Doc: "SGD with Nesterov momentum (NAG)",
-	New: func() framework.Optimizer { return &Nesterov{Momentum{nesterov: true}} }})
+	New: func() framework.Optimizer { return &Nesterov{} }})
 
-// Validate keeps dampening at 0, as PyTorch does for Nesterov.
-func (o *Nesterov) Validate() error {
-	if o.Dampening != 0 {
-		return fmt.Errorf("nesterov momentum requires dampening 0 (as torch.optim.SGD does)")
-	}
-	return nil
+// Step applies the Nesterov update.
+func (o *Nesterov) Step(params []*framework.Param, lr float64) {
+	velocityStep(params, lr, o.Momentum, 0, o.WeightDecay, true, &o.state)
 }

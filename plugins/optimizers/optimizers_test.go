@@ -237,7 +237,7 @@ func TestBadOptions(t *testing.T) {
 		{"adam", map[string]any{"beta1": 1.0}},
 		{"adam", map[string]any{"betta1": 0.9}},
 		{"sgd", map[string]any{"weight_decay": -1}},
-		{"nesterov", map[string]any{"dampening": 0.1}},
+		{"nesterov", map[string]any{"dampening": 0.1}}, // PyTorch: Nesterov needs dampening 0
 		{"rmsprop", map[string]any{"centered": "maybe"}},
 		{"adagrad", map[string]any{"eps": "x"}},
 	} {
@@ -251,7 +251,9 @@ func TestBadOptions(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
