@@ -100,7 +100,10 @@ func exitCode(err error, stderr io.Writer) int {
 	}
 	var code *exitErr
 	if errors.As(err, &code) {
-		if code.msg != "" {
+		switch {
+		case code.code == exitOK: // help text
+			fmt.Fprint(stderr, strings.TrimPrefix(code.msg, "\n"))
+		case code.msg != "":
 			fmt.Fprintf(stderr, "sweep: %s\n", code.msg)
 		}
 		return code.code

@@ -31,6 +31,7 @@ func describePlugins[T any](r *framework.Registry[T]) []pluginJSON {
 func cmdPlugins(env *env, args []string) error {
 	fs := flag.NewFlagSet("plugins", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print JSON")
+	markdown := fs.Bool("markdown", false, "print Markdown tables (the README's plugin reference)")
 	if _, err := parse(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -38,6 +39,10 @@ func cmdPlugins(env *env, args []string) error {
 	all := append(append(describePlugins(reg.Layers), describePlugins(reg.Losses)...), describePlugins(reg.Optimizers)...)
 	if *asJSON {
 		return writeJSON(env.stdout, all)
+	}
+	if *markdown {
+		writeMarkdown(env, all)
+		return nil
 	}
 	kind := ""
 	for _, p := range all {
@@ -62,4 +67,33 @@ func cmdPlugins(env *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+func writeMarkdown(env *env, all []pluginJSON) {
+	kind := ""
+	for _, p := range all {
+		if p.Kind != kind {
+			kind = p.Kind
+			fmt.Fprintf(env.stdout, "\n| %s | what it computes | options (default, range) |\n| --- | --- | --- |\n", kind)
+		}
+		var opts []string
+		for _, o := range p.Options {
+			d := o.Default
+			if d == "" {
+				d = "required"
+			}
+			extra := ""
+			if o.Range != "" {
+				extra = ", " + o.Range
+			}
+			if len(o.Enum) > 0 {
+				extra = ", one of " + strings.Join(o.Enum, " ")
+			}
+			opts = append(opts, fmt.Sprintf("`%s` (%s%s): %s", o.Name, d, extra, o.Doc))
+		}
+		if len(opts) == 0 {
+			opts = []string{"—"}
+		}
+		fmt.Fprintf(env.stdout, "| `%s` | %s | %s |\n", p.Name, strings.ReplaceAll(p.Doc, "|", "\\|"), strings.ReplaceAll(strings.Join(opts, "<br>"), "|", "\\|"))
+	}
 }

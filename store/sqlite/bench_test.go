@@ -1,0 +1,37 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// BenchmarkIteration measures the Sink's Iteration path end to end (queue,
+// batching, commit).
+func BenchmarkIteration(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	info := sweepInfo("bench", "h")
+	plans := makePlans(info.Name, 1)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		b.Fatal(err)
+	}
+	p := &plans[0]
+	s.TrialStarted(p)
+	b.ResetTimer()
+	for i := range b.N {
+		for len(s.ops) > cap(s.ops)-10 { // measure the writer, not the drops
+			time.Sleep(100 * time.Microsecond)
+		}
+		s.Iteration(p, framework.IterationStats{Epoch: 1, Iteration: i + 1, BatchSize: 32, Loss: 0.5})
+	}
+	if err := s.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(s.Dropped()), "dropped")
+}

@@ -1,0 +1,264 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+func configChanged(name, stored, now string) error {
+	return fmt.Errorf("%w: sweep %q is stored with config hash %s but the experiment now hashes to %s: use --force or rename the sweep",
+		ErrConfigChanged, name, stored, now)
+}
+
+// PrepareSweep stores a sweep and its trials before a run, in one
+// transaction:
+//   - a new sweep is stored with every trial pending;
+//   - a stored sweep with the same config hash keeps its finished
+//     (completed, diverged, failed, pruned) and interrupted trials, turns
+//     running trials whose owner is dead into interrupted, and gets any
+//     trial it lacks as pending;
+//   - a stored sweep with another hash is an error wrapping
+//     ErrConfigChanged, unless force: then its trials and metrics are
+//     deleted and it is stored anew.
+//
+// Nothing is written when an error is returned.
+func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error {
+	if info.Name == "" {
+		return errors.New("prepare sweep: empty sweep name")
+	}
+	for i := range trials {
+		if trials[i].ID == "" {
+			return fmt.Errorf("prepare sweep %q: trial %d has no id", info.Name, trials[i].Index)
+		}
+		if trials[i].Sweep != "" && trials[i].Sweep != info.Name {
+			return fmt.Errorf("prepare sweep %q: trial %s belongs to sweep %q", info.Name, trials[i].ID, trials[i].Sweep)
+		}
+	}
+	now := s.now()
+	err := s.writeTx(func(tx *sql.Tx) error {
+		var hash string
+		err := tx.QueryRow(`SELECT config_hash FROM sweeps WHERE name = ?`, info.Name).Scan(&hash)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return insertSweep(tx, &info, trials, now)
+		case err != nil:
+			return err
+		case hash != info.ConfigHash:
+			if !force {
+				return configChanged(info.Name, hash, info.ConfigHash)
+			}
+			if _, err := tx.Exec(`DELETE FROM sweeps WHERE name = ?`, info.Name); err != nil {
+				return err
+			}
+			return insertSweep(tx, &info, trials, now)
+		}
+		if _, err := s.recoverDead(tx, info.Name); err != nil {
+			return err
+		}
+		if _, err := insertMissingTrials(tx, info.Name, trials); err != nil {
+			return err
+		}
+		_, err = tx.Exec(`UPDATE sweeps SET updated_at = ? WHERE name = ?`, timeText(now), info.Name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("prepare sweep %q: %w", info.Name, err)
+	}
+	return nil
+}
+
+// writeTx runs fn in a BEGIN IMMEDIATE transaction on the write
+// connection, committing if fn returns nil.
+func (s *Store) writeTx(fn func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = s.tryWriteTx(fn); err == nil || !isBusy(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
+	}
+	return err
+}
+
+func (s *Store) tryWriteTx(fn func(*sql.Tx) error) error {
+	tx, err := s.w.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.TrialPlan, now time.Time) error {
+	created := info.Started
+	if created.IsZero() {
+		created = now
+	}
+	if _, err := tx.Exec(`INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, info.Name, info.ConfigHash, info.Config, seedText(info.Seed), info.Metric,
+		timeText(created), timeText(now)); err != nil {
+		return err
+	}
+	_, err := insertMissingTrials(tx, info.Name, trials)
+	return err
+}
+
+// insertMissingTrials inserts the trials whose id is not stored, as
+// pending. A stored id of another sweep is an error.
+func insertMissingTrials(tx *sql.Tx, sweep string, trials []framework.TrialPlan) (int, error) {
+	ins, err := tx.Prepare(`INSERT INTO trials (id, sweep, idx, point, repeat, seed, params, varied, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	added := 0
+	for i := range trials {
+		t := &trials[i]
+		params, err := encodeParams(t.Params)
+		if err != nil {
+			return 0, fmt.Errorf("trial %s: %w", t.ID, err)
+		}
+		varied, err := encodeVaried(t.Varied)
+		if err != nil {
+			return 0, fmt.Errorf("trial %s: %w", t.ID, err)
+		}
+		res, err := ins.Exec(t.ID, sweep, t.Index, t.Point, t.Repeat, seedText(t.Seed), params, varied)
+		if err != nil {
+			return 0, fmt.Errorf("trial %s (index %d): %w", t.ID, t.Index, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			added++
+			continue
+		}
+		var other string
+		if err := tx.QueryRow(`SELECT sweep FROM trials WHERE id = ?`, t.ID).Scan(&other); err != nil {
+			return 0, err
+		}
+		if other != sweep {
+			return 0, fmt.Errorf("trial id %s is already stored for sweep %q", t.ID, other)
+		}
+	}
+	return added, nil
+}
+
+// recoverDead turns the sweep's running trials whose owner is dead into
+// interrupted ones.
+func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
+	rows, err := tx.Query(`SELECT DISTINCT owner FROM trials
+		WHERE sweep = ? AND state = 'running' AND (owner IS NULL OR owner != ?)`, sweep, s.owner)
+	if err != nil {
+		return 0, err
+	}
+	var owners []sql.NullString
+	for rows.Next() {
+		var o sql.NullString
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		owners = append(owners, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range owners {
+		if o.Valid && s.ownerAlive(o.String) {
+			continue
+		}
+		res, err := tx.Exec(`UPDATE trials SET state = 'interrupted'
+			WHERE sweep = ? AND state = 'running' AND owner IS ?`, sweep, o)
+		if err != nil {
+			return 0, err
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
+}
+
+// Claim takes the sweep's next trial to run: the lowest-index trial that is
+// pending or interrupted (running trials of dead owners count as
+// interrupted). It becomes running, owned by this Store, in one
+// transaction, so each trial is claimed once across goroutines and
+// processes. ok is false when no trial is left to claim. An unknown sweep
+// is an error wrapping ErrNotFound.
+func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err error) {
+	err = s.writeTx(func(tx *sql.Tx) error {
+		if _, err := s.recoverDead(tx, sweep); err != nil {
+			return err
+		}
+		var seed, params, varied string
+		err := tx.QueryRow(`UPDATE trials SET state = 'running', owner = ?, started_at = ?
+			WHERE id = (SELECT id FROM trials WHERE sweep = ? AND state IN ('pending', 'interrupted') ORDER BY idx LIMIT 1)
+			  AND state IN ('pending', 'interrupted')
+			RETURNING id, idx, point, repeat, seed, params, varied`,
+			s.owner, timeText(s.now()), sweep).Scan(&plan.ID, &plan.Index, &plan.Point, &plan.Repeat, &seed, &params, &varied)
+		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if err := tx.QueryRow(`SELECT 1 FROM sweeps WHERE name = ?`, sweep).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return s.notFoundSweep(tx, sweep)
+			} else if err != nil {
+				return err
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		plan.Sweep = sweep
+		if plan.Seed, err = parseSeed(seed); err != nil {
+			return err
+		}
+		if plan.Params, err = decodeParams(params); err != nil {
+			return err
+		}
+		if plan.Varied, err = decodeVaried(varied); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return framework.TrialPlan{}, false, fmt.Errorf("claim from sweep %q: %w", sweep, err)
+	}
+	return plan, ok, nil
+}
+
+type queryer interface {
+	Query(string, ...any) (*sql.Rows, error)
+}
+
+func (s *Store) notFoundSweep(q queryer, name string) error {
+	names, err := column(q, `SELECT name FROM sweeps ORDER BY name`)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("sweep %q: %w in %s (sweeps stored: %s)", name, ErrNotFound, s.path, someNames(names, 5))
+}
+
+func column(q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
