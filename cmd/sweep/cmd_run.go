@@ -161,9 +161,6 @@ func cmdRun(env *env, args []string) error {
 	if flushErr := st.Flush(); flushErr != nil && runErr == nil {
 		runErr = flushErr
 	}
-	if n := st.Dropped(); n > 0 {
-		fmt.Fprintf(env.stderr, "sweep: warning: %d per-iteration batch losses were not stored because the database could not keep up; thin them with record: {batch_loss_every: N}\n", n)
-	}
 	if *pushURL != "" {
 		grouping := map[string]string{}
 		if shards > 1 {

@@ -96,7 +96,8 @@ type Experiment struct {
 	Exclude     []map[string]any // path → value or list of values; a matching point is dropped
 	Pruner      *Pruner
 	// BatchLossEvery thins the recorded per-iteration batch loss: every
-	// n-th iteration is stored (the first and any non-finite one always).
+	// n-th iteration is stored (the first and any non-finite one always);
+	// 0 stores none; BatchLossAuto keeps about MaxBatchLossPoints per trial.
 	BatchLossEvery int
 	InitFrom       string // safetensors file to start every trial from
 	KeepBest       bool   // save the best trial's weights beside the database
@@ -143,7 +144,7 @@ func Parse(src []byte, file string) (*Experiment, error) {
 	if !ok {
 		return nil, &Error{File: file, Line: root.Content[0].Line, Msg: "an experiment file must be a mapping of keys (name, dataset, model, ...)"}
 	}
-	e := &Experiment{File: file, Source: src, lines: lines, Repeats: 1, Metric: "val_loss", BatchLossEvery: 1}
+	e := &Experiment{File: file, Source: src, lines: lines, Repeats: 1, Metric: "val_loss", BatchLossEvery: BatchLossAuto}
 	if err := e.load(doc); err != nil {
 		return nil, err
 	}
@@ -316,9 +317,12 @@ func (e *Experiment) load(doc map[string]any) error {
 			if k != "batch_loss_every" {
 				return e.errAt("record."+k, "%v", framework.UnknownNameError("key", k, []string{"batch_loss_every"}))
 			}
+			if m[k] == "auto" {
+				continue
+			}
 			n, ok := m[k].(int)
 			if !ok || n < 0 {
-				return e.errAt("record."+k, "must be an integer ≥ 0 (0 records no batch losses)")
+				return e.errAt("record."+k, "must be auto or an integer ≥ 0 (0 records no batch losses)")
 			}
 			e.BatchLossEvery = n
 		}
@@ -389,6 +393,13 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// BatchLossAuto is record.batch_loss_every: auto, the default: every n-th
+// batch loss with n chosen so a trial stores about MaxBatchLossPoints.
+const (
+	BatchLossAuto      = -1
+	MaxBatchLossPoints = 2000
+)
 
 // MaxTrials bounds the trials one experiment may expand to.
 const MaxTrials = 200_000

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/experiment"
 	"github.com/gradsweep/gradsweep/framework/safetensors"
 )
 
@@ -86,7 +87,12 @@ func (r *run) setup(plan framework.TrialPlan) (a *active, err error) {
 	cfg := spec.Training
 	cfg.Seed = plan.Seed
 	a.trainer = &framework.Trainer{Model: model, Loss: loss, Optimizer: opt, Config: cfg}
-	a.trainer.Observer = &observer{r: r, a: a, every: r.prep.Exp.BatchLossEvery}
+	every := r.prep.Exp.BatchLossEvery
+	if every == experiment.BatchLossAuto {
+		planned := cfg.Epochs * framework.IterationsPerEpoch(d.train.Len(), cfg.BatchSize, cfg.DropLast)
+		every = max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
+	}
+	a.trainer.Observer = &observer{r: r, a: a, every: every}
 	return a, nil
 }
 

@@ -97,22 +97,15 @@ func (s *Store) trialApplies(id string, e *framework.EpochStats, forget bool) ui
 	return m
 }
 
-// send queues o. Iteration events are dropped (and counted) when the queue
-// is full; everything else waits for room.
+// send queues o, waiting for room when the queue is full: nothing given to
+// the store is dropped (back-pressure slows training instead; experiments
+// thin per-iteration losses with record.batch_loss_every).
 func (s *Store) send(o op) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		s.setErr(errors.New("write after Close"))
 		return false
-	}
-	if o.kind == opIteration {
-		select {
-		case s.ops <- o:
-		default:
-			s.dropped.Add(1)
-		}
-		return true
 	}
 	s.ops <- o
 	return true

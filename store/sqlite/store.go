@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,7 +59,6 @@ type Store struct {
 
 	errMu   sync.Mutex
 	err     error // first write error
-	dropped atomic.Int64
 
 	applyMu sync.Mutex
 	applies map[string]*applies // per running trial: which metrics apply
@@ -317,6 +315,3 @@ func (s *Store) setErr(err error) {
 	s.errMu.Unlock()
 }
 
-// Dropped is the number of Iteration events dropped because the write
-// queue was full.
-func (s *Store) Dropped() int64 { return s.dropped.Load() }
