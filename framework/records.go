@@ -25,6 +25,10 @@ type TrialPlan struct {
 	Params map[string]any
 	// Varied lists the keys of Params that the grid or random search set.
 	Varied []string
+	// BatchLossEvery is how a store thins the per-iteration batch loss:
+	// it keeps every n-th (the first and any non-finite one always); 0 or 1
+	// keeps all, a negative value none. Sinks still see every iteration.
+	BatchLossEvery int
 }
 
 // TrialOutcome is a finished trial as recorded.
@@ -36,7 +40,8 @@ type TrialOutcome struct {
 }
 
 // Sink receives what a sweep produces: the SQLite store, live metrics and
-// progress displays implement it. Calls for one trial come from one
+// progress displays implement it. Iteration is called for every weight
+// update. Calls for one trial come from one
 // goroutine in order; calls for different trials may be concurrent, so a
 // Sink must be safe for concurrent use. Sinks must not block training for
 // long (buffer, batch, drop).

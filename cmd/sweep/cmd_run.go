@@ -83,6 +83,9 @@ func shardFromEnv(flagValue string, count int) (shard, shards int, err error) {
 		}
 		return i - lo, n, nil
 	}
+	if count != 0 {
+		return 0, 0, usagef("--shard-count %d without a shard index: JOB_COMPLETION_INDEX (Kubernetes Indexed Job) and SLURM_ARRAY_TASK_ID (Slurm job array) are unset; use --shard I/N", count)
+	}
 	return 0, 1, nil
 }
 
@@ -94,6 +97,7 @@ func cmdRun(env *env, args []string) error {
 	force := fs.Bool("force", false, "replace a stored sweep of the same name whose experiment file changed")
 	failFast := fs.Bool("fail-fast", false, "stop at the first failed trial")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (a bare port binds 127.0.0.1)")
+	linger := fs.Duration("metrics-linger", 0, "keep serving metrics this long after the sweep ends, so a last scrape sees the final state (e.g. 5s)")
 	pushURL := fs.String("pushgateway", "", "push the sweep summary to this Pushgateway `URL` at the end")
 	shardFlag := fs.String("shard", "", "run only shard `I/N` of the grid (I from 0); default from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID")
 	shardCount := fs.Int("shard-count", 0, "number of shards when the index comes from JOB_COMPLETION_INDEX (the Job's completions)")
@@ -171,6 +175,12 @@ func cmdRun(env *env, args []string) error {
 		}
 	}
 	printSummary(env, p, sum, *db)
+	if live != nil && *linger > 0 {
+		select {
+		case <-time.After(*linger):
+		case <-ctx.Done():
+		}
+	}
 	if *reportDir != "" && !errors.Is(runErr, context.Canceled) {
 		dir := *reportDir
 		if dir == "auto" {
@@ -224,5 +234,3 @@ func fmtFloat(v float64) string {
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
-
-var _ = time.Second

@@ -25,19 +25,14 @@ type active struct {
 	err        error
 }
 
-// observer forwards a trial's progress to the sinks, thinning batch
-// losses to every n-th iteration (the first and non-finite ones always).
+// observer forwards a trial's progress to the sinks.
 type observer struct {
-	r     *run
-	a     *active
-	every int
+	r *run
+	a *active
 }
 
 func (o *observer) Iteration(s framework.IterationStats) {
 	o.r.iters.Add(1)
-	if o.every <= 0 || (s.Iteration-1)%o.every != 0 && !math.IsNaN(s.Loss) && !math.IsInf(s.Loss, 0) {
-		return
-	}
 	for _, sink := range o.r.sinks {
 		sink.Iteration(&o.a.plan, s)
 	}
@@ -87,12 +82,16 @@ func (r *run) setup(plan framework.TrialPlan) (a *active, err error) {
 	cfg := spec.Training
 	cfg.Seed = plan.Seed
 	a.trainer = &framework.Trainer{Model: model, Loss: loss, Optimizer: opt, Config: cfg}
-	every := r.prep.Exp.BatchLossEvery
-	if every == experiment.BatchLossAuto {
+	switch every := r.prep.Exp.BatchLossEvery; every {
+	case experiment.BatchLossAuto:
 		planned := cfg.Epochs * framework.IterationsPerEpoch(d.train.Len(), cfg.BatchSize, cfg.DropLast)
-		every = max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
+		a.plan.BatchLossEvery = max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
+	case 0:
+		a.plan.BatchLossEvery = -1
+	default:
+		a.plan.BatchLossEvery = every
 	}
-	a.trainer.Observer = &observer{r: r, a: a, every: every}
+	a.trainer.Observer = &observer{r: r, a: a}
 	return a, nil
 }
 

@@ -140,8 +140,14 @@ func (s *Store) TrialStarted(t *framework.TrialPlan) {
 	s.send(op{kind: opTrialStarted, trial: t.ID, at: s.now()})
 }
 
-// Iteration stores a batch loss (as given: the runner thins them).
+// Iteration stores a batch loss, thinned as the plan says
+// (TrialPlan.BatchLossEvery): the first and any non-finite loss always.
 func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
+	every := t.BatchLossEvery
+	finite := !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0)
+	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
+		return
+	}
 	s.send(op{kind: opIteration, trial: t.ID, it: st})
 }
 

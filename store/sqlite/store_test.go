@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -533,5 +534,41 @@ func TestClaimGoroutines(t *testing.T) {
 	checkExactlyOnce(t, plans, ids)
 	if _, ok, err := stores[1].Claim(info.Name); ok || err != nil {
 		t.Fatalf("claim after all claimed: %v %v", ok, err)
+	}
+}
+
+// The store keeps every n-th batch loss as the plan says, plus the first
+// and every non-finite one; a negative n keeps none but the non-finite.
+func TestBatchLossThinning(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "sweeps.db"))
+	info := sweepInfo("thin", "h1")
+	plans := makePlans(info.Name, 2)
+	s.SweepStarted(info, plans)
+	plans[0].BatchLossEvery, plans[1].BatchLossEvery = 3, -1
+	for i := range plans {
+		s.TrialStarted(&plans[i])
+		for it := 1; it <= 10; it++ {
+			loss := 1.0 / float64(it)
+			if it == 5 {
+				loss = nan
+			}
+			s.Iteration(&plans[i], framework.IterationStats{Epoch: 1, Iteration: it, BatchSize: 1, Loss: loss})
+		}
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"1,4,5,7,10", "5"} {
+		d, err := s.LoadTrial(plans[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range d.BatchLoss {
+			got = append(got, strconv.Itoa(b.Iteration))
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("every %d: stored iterations %v, want %s", plans[i].BatchLossEvery, got, want)
+		}
 	}
 }
