@@ -57,8 +57,8 @@ type Store struct {
 	ops    chan op
 	done   chan struct{} // closed when the writer goroutine ends
 
-	errMu   sync.Mutex
-	err     error // first write error
+	errMu sync.Mutex
+	err   error // first write error
 
 	applyMu sync.Mutex
 	applies map[string]*applies // per running trial: which metrics apply
@@ -314,4 +314,3 @@ func (s *Store) setErr(err error) {
 	}
 	s.errMu.Unlock()
 }
-
