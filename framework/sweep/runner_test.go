@@ -2,8 +2,10 @@ package sweep_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,9 +14,11 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/mat"
 	"github.com/gradsweep/gradsweep/framework/safetensors"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 	_ "github.com/gradsweep/gradsweep/plugins"
+	"github.com/gradsweep/gradsweep/plugins/layers"
 )
 
 // collector is an in-memory Sink that keeps every outcome and epoch.
@@ -271,5 +275,75 @@ func TestKeepBestAndInitFrom(t *testing.T) {
 	e3, _ := experiment.Parse([]byte(text3), filepath.Join(dir, "c.yaml"))
 	if _, err := sweep.Prepare(e3, framework.Default()); err == nil || !strings.Contains(err.Error(), "init_from") {
 		t.Errorf("mismatched checkpoint: %v", err)
+	}
+}
+
+// explosive is a fault-injection layer: it panics in Forward when its
+// option says so, standing in for a buggy plugin.
+type explosive struct {
+	Boom bool `opt:"boom" default:"false" doc:"panic in Forward"`
+}
+
+func (e *explosive) Init(in int, _ *rand.Rand) (int, error) { return in, nil }
+func (e *explosive) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
+	if e.Boom {
+		panic("injected fault")
+	}
+	return x
+}
+func (e *explosive) Backward(dy *mat.Matrix, _ bool) *mat.Matrix { return dy }
+func (e *explosive) Params() []*framework.Param                  { return nil }
+
+func faultRegistries() framework.Registries {
+	reg := framework.Registries{
+		Layers:     framework.NewRegistry[framework.Layer]("layer"),
+		Losses:     framework.Default().Losses,
+		Optimizers: framework.Default().Optimizers,
+	}
+	layers.Register(reg.Layers)
+	reg.Layers.Register(framework.Plugin[framework.Layer]{Name: "explosive", Doc: "panics on demand",
+		New: func() framework.Layer { return &explosive{} }})
+	return reg
+}
+
+// One trial's panic becomes that trial's failure, with its text; the
+// others complete. With FailFast the sweep stops starting trials.
+func TestFailedTrialDoesNotStopOthers(t *testing.T) {
+	text := strings.Replace(src, "  - {type: relu}\n", "  - {type: relu}\n  - {type: explosive}\n", 1)
+	text = strings.Replace(text, "repeats: 2\n", "repeats: 1\ninclude:\n  - {model.2.boom: true, training.learning_rate: 0.5}\n", 1)
+	e, err := experiment.Parse([]byte(text), "fault.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := faultRegistries()
+	p, err := sweep.Prepare(e, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	sum, err := sweep.Run(context.Background(), p, sweep.Options{Workers: 2, Sinks: []framework.Sink{c}, Registries: reg})
+	if !errors.Is(err, sweep.ErrTrialsFailed) {
+		t.Fatalf("err = %v, want ErrTrialsFailed", err)
+	}
+	if sum.Counts[framework.Failed] != 1 || sum.Counts[framework.Completed]+sum.Counts[framework.Diverged] != len(p.Plans)-1 {
+		t.Fatalf("counts %v of %d trials", sum.Counts, len(p.Plans))
+	}
+	for _, o := range c.outcomes {
+		if o.Status == framework.Failed && !strings.Contains(o.Error, "panic: injected fault") {
+			t.Errorf("failure text %q", o.Error)
+		}
+	}
+	// fail-fast: the failing trial first, one worker → nothing after it runs
+	text = strings.Replace(text, "include:\n  - {model.2.boom: true, training.learning_rate: 0.5}\n", "", 1)
+	text = strings.Replace(text, "grid:\n", "grid:\n  model.2.boom: [true, false]\n", 1)
+	e, _ = experiment.Parse([]byte(text), "fault.yaml")
+	p, err = sweep.Prepare(e, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = newCollector()
+	_, err = sweep.Run(context.Background(), p, sweep.Options{Workers: 1, Sinks: []framework.Sink{c}, Registries: reg, FailFast: true})
+	if !errors.Is(err, sweep.ErrTrialsFailed) || len(c.outcomes) != 1 {
+		t.Errorf("fail-fast: %v, %d trials finished", err, len(c.outcomes))
 	}
 }
