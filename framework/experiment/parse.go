@@ -71,7 +71,7 @@ type Pruner struct {
 	Interval      int
 	StartupTrials int
 	// asha: rungs at MinEpochs·Eta^k epochs; at each rung only the best
-	// 1/Eta of the trials go on.
+	// 1/Eta of the grid points (by the mean over their repeats) go on.
 	MinEpochs int
 	Eta       int
 }

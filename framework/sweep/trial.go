@@ -317,16 +317,35 @@ func (r *run) prune(live []*active, epoch int) []*active {
 			}
 			earlier = append(earlier, v)
 		}
-	default: // asha: the best ⌈n/η⌉ go on, ties broken by trial order
-		order := append([]*active(nil), live...)
-		sort.SliceStable(order, func(i, j int) bool { return monitored(order[i]) < monitored(order[j]) })
-		n := (len(order) + pr.Eta - 1) / pr.Eta
-		kept := map[*active]bool{}
-		for _, a := range order[:n] {
-			kept[a] = true
+	default:
+		// asha: the best ⌈n/η⌉ grid points go on. A point is scored by the
+		// mean over its live repeats, so repeats are kept or pruned
+		// together and a lucky seed does not decide; ties go by point order.
+		var points []int
+		scores := map[int][]float64{}
+		for _, a := range live {
+			if _, seen := scores[a.plan.Point]; !seen {
+				points = append(points, a.plan.Point)
+			}
+			scores[a.plan.Point] = append(scores[a.plan.Point], monitored(a))
+		}
+		mean := func(p int) float64 {
+			s := 0.0
+			for _, v := range scores[p] {
+				s += v
+			}
+			if math.IsNaN(s) {
+				return math.Inf(1)
+			}
+			return s / float64(len(scores[p]))
+		}
+		sort.SliceStable(points, func(i, j int) bool { return mean(points[i]) < mean(points[j]) })
+		kept := map[int]bool{}
+		for _, p := range points[:(len(points)+pr.Eta-1)/pr.Eta] {
+			kept[p] = true
 		}
 		for _, a := range live {
-			if kept[a] {
+			if kept[a.plan.Point] {
 				keep = append(keep, a)
 			} else {
 				a.result = a.trainer.Prune()
