@@ -1,0 +1,1013 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// curveSeries is one line of a curve chart.
+type curveSeries struct {
+	label    string // legend text ("" for no entry)
+	pts      []xy
+	col      color.RGBA
+	alpha    uint8 // 0 means opaque
+	width    float64
+	dash     []vg.Length
+	lo, hi   []float64 // optional band (same length as pts)
+	diverged bool      // mark the last drawable point with ×
+	noRange  bool      // do not let this series set the y range
+	dots     bool      // draw a small circle at every point
+}
+
+// curveChart draws loss-like curves. The y range comes from the series
+// that set it (trials that did not diverge), so a blow-up is clipped
+// instead of flattening everything else; log axes are used when values
+// span decades (logXRatio 0 keeps x linear).
+func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w, h int, extra []legendEntry) *figure {
+	var xs, ys, allY []float64
+	for _, s := range series {
+		for _, p := range s.pts {
+			if finite(p.X) && finite(p.Y) {
+				xs = append(xs, p.X)
+				allY = append(allY, p.Y)
+				if !s.noRange {
+					ys = append(ys, p.Y)
+				}
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return nil
+	}
+	if len(ys) == 0 {
+		ys = allY
+	}
+	logX := logXRatio > 0 && scaleFor(xs, logXRatio)
+	logY := scaleFor(ys, 20)
+	p := newPlot(title, xl, yl)
+	xlo, xhi, _ := bounds(xs, logX)
+	ylo, yhi, ok := bounds(ys, logY)
+	if !ok {
+		logY = false
+		ylo, yhi, _ = bounds(ys, false)
+	}
+	// Leave headroom for the × of a trial that diverged above the range.
+	setAxis(&p.X, xlo, xhi, logX)
+	setAxis(&p.Y, ylo, yhi, logY)
+	if xl == "epoch" {
+		p.X.Tick.Marker = niceTicker{integer: true}
+	}
+	if logY {
+		p.Y.Label.Text += " (log scale)"
+	}
+	if logX {
+		p.X.Label.Text += " (log scale)"
+	}
+
+	var entries []legendEntry
+	anyDiverged := false
+	for _, s := range series {
+		if s.lo == nil {
+			continue
+		}
+		xsB := make([]float64, len(s.pts))
+		for i, pt := range s.pts {
+			xsB[i] = pt.X
+		}
+		p.Add(&bandPlot{x: xsB, lo: s.lo, hi: s.hi, fill: withAlpha(s.col, 50), logX: logX, logY: logY})
+	}
+	for _, s := range series {
+		wd := s.width
+		if wd == 0 {
+			wd = 1.5
+		}
+		var col color.Color = s.col
+		if s.alpha != 0 {
+			col = withAlpha(s.col, s.alpha)
+		}
+		l := &linePlot{pts: s.pts, style: draw.LineStyle{Color: col, Width: vg.Points(wd), Dashes: s.dash}, logX: logX, logY: logY}
+		p.Add(l)
+		var thumbs []plot.Thumbnailer
+		if s.lo != nil {
+			thumbs = append(thumbs, &bandPlot{fill: withAlpha(s.col, 50)})
+		}
+		thumbs = append(thumbs, l)
+		if s.dots {
+			m := &markPlot{pts: s.pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
+			p.Add(m)
+			thumbs = append(thumbs, m)
+		}
+		if s.label != "" {
+			entries = append(entries, legendEntry{s.label, thumbs})
+		}
+	}
+	for _, s := range series {
+		if !s.diverged {
+			continue
+		}
+		for i := len(s.pts) - 1; i >= 0; i-- {
+			if keep(s.pts[i], logX, logY) {
+				p.Add(&markPlot{pts: s.pts[i : i+1], glyph: crossStyle(s.col), logX: logX, logY: logY})
+				anyDiverged = true
+				break
+			}
+		}
+	}
+	entries = append(entries, extra...)
+	if anyDiverged {
+		entries = append(entries, legendEntry{"diverged (× at last finite value)", []plot.Thumbnailer{divergedMark()}})
+	}
+	return &figure{plot: p, legend: entries, w: w, h: h}
+}
+
+func curveLabel(kind string) string {
+	if kind == "val_loss" {
+		return "validation loss"
+	}
+	return "training loss"
+}
+
+// trialEpochFigure: train and validation loss per epoch of one trial.
+func (a *analysis) trialEpochFigure(ti *trialInfo, w, h int) *figure {
+	t := ti.T
+	dots := len(t.EpochSeries) <= 40
+	tr := curveSeries{label: "train loss", pts: curveOf(t, "train_loss", "epoch"), col: tab10[0], width: 1.8, dots: dots, diverged: ti.diverged()}
+	va := curveSeries{label: "validation loss", pts: curveOf(t, "val_loss", "epoch"), col: tab10[1], width: 1.8,
+		dash: []vg.Length{vg.Points(5), vg.Points(2.5)}, dots: dots, diverged: ti.diverged()}
+	var series []curveSeries
+	for _, s := range []curveSeries{tr, va} {
+		for _, p := range s.pts {
+			if finite(p.Y) {
+				series = append(series, s)
+				break
+			}
+		}
+	}
+	if len(series) == 0 {
+		return nil
+	}
+	return curveChart(trialTitle(ti, "loss per epoch"), "epoch", "loss", series, 0, w, h, nil)
+}
+
+func trialTitle(ti *trialInfo, what string) string {
+	s := truncate(ti.T.Plan.ID, 40) + ": " + what
+	if ti.T.Status != "" && ti.T.Status != framework.Completed {
+		s += " — " + string(ti.T.Status)
+	}
+	if ti.Label != "" {
+		s += "\n" + truncate(ti.Label, 80)
+	}
+	return s
+}
+
+// maxPlotPoints bounds the points drawn per batch-loss series.
+const maxPlotPoints = 1200
+
+// trialBatchFigure: per-iteration batch loss, with a centred moving
+// average of window iterations when window > 1. Long series are reduced
+// to the min and max of each bucket so the noise band keeps its width.
+func (a *analysis) trialBatchFigure(ti *trialInfo, window, w, h int) *figure {
+	var raw []xy
+	for _, s := range ti.T.BatchLoss {
+		if finite(s.Loss) {
+			raw = append(raw, xy{float64(s.Iteration), s.Loss})
+		}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	series := []curveSeries{{label: "batch loss", pts: envelope(raw, maxPlotPoints), col: tab10[0], alpha: 110, width: 0.7}}
+	if window > 1 && len(raw) > 2 {
+		series = append(series, curveSeries{label: fmt.Sprintf("moving average (%d)", window),
+			pts: thin(movingAverage(raw, window), maxPlotPoints), col: tab10[3], width: 2})
+	}
+	if ti.diverged() {
+		last := raw[len(raw)-1]
+		if t := ti.T; t.DivergedIteration > 1 && finite(t.LastFiniteLoss) {
+			last = xy{float64(t.DivergedIteration - 1), t.LastFiniteLoss}
+		}
+		series = append(series, curveSeries{pts: []xy{last}, col: colDiverged, diverged: true, noRange: false})
+	}
+	return curveChart(trialTitle(ti, "batch loss per iteration"), "iteration (weight update)", "batch loss", series, 0, w, h, nil)
+}
+
+// movingAverage is the centred mean of window points around each point
+// (shrinking at the ends).
+func movingAverage(pts []xy, window int) []xy {
+	n := len(pts)
+	prefix := make([]float64, n+1)
+	for i, p := range pts {
+		prefix[i+1] = prefix[i] + p.Y
+	}
+	out := make([]xy, n)
+	half := window / 2
+	for i := range pts {
+		lo := max(0, i-half)
+		hi := min(n, i+half+1)
+		out[i] = xy{pts[i].X, (prefix[hi] - prefix[lo]) / float64(hi-lo)}
+	}
+	return out
+}
+
+// envelope keeps, for each of about max/2 buckets, the lowest and highest
+// point in x order.
+func envelope(pts []xy, limit int) []xy {
+	if len(pts) <= limit {
+		return pts
+	}
+	size := (len(pts) + limit/2 - 1) / (limit / 2)
+	out := make([]xy, 0, limit+2)
+	for lo := 0; lo < len(pts); lo += size {
+		hi := min(lo+size, len(pts))
+		mi, ma := lo, lo
+		for i := lo; i < hi; i++ {
+			if pts[i].Y < pts[mi].Y {
+				mi = i
+			}
+			if pts[i].Y > pts[ma].Y {
+				ma = i
+			}
+		}
+		if mi > ma {
+			mi, ma = ma, mi
+		}
+		out = append(out, pts[mi])
+		if ma != mi {
+			out = append(out, pts[ma])
+		}
+	}
+	return out
+}
+
+// thin keeps every k-th point (and the last).
+func thin(pts []xy, limit int) []xy {
+	if len(pts) <= limit {
+		return pts
+	}
+	k := (len(pts) + limit - 1) / limit
+	out := make([]xy, 0, limit+1)
+	for i := 0; i < len(pts); i += k {
+		out = append(out, pts[i])
+	}
+	if (len(pts)-1)%k != 0 {
+		out = append(out, pts[len(pts)-1])
+	}
+	return out
+}
+
+// group is a set of trials sharing one value of a parameter.
+type group struct {
+	label  string
+	trials []*trialInfo
+}
+
+// groupsBy splits trials by learning rate ("lr"), batch size ("batch") or
+// optimizer ("optimizer"), in the parameter's natural order.
+func (a *analysis) groupsBy(by string) []group {
+	var out []group
+	switch by {
+	case "lr":
+		for _, lr := range a.lrs {
+			g := group{label: "lr=" + fmtNum(lr)}
+			for _, ti := range a.trials {
+				if ti.HasLR && ti.LR == lr {
+					g.trials = append(g.trials, ti)
+				}
+			}
+			out = append(out, g)
+		}
+	case "batch":
+		for _, b := range a.batches {
+			g := group{label: b.label()}
+			for _, ti := range a.trials {
+				if ti.HasBat && (batchKey{ti.Batch, ti.Full}) == b {
+					g.trials = append(g.trials, ti)
+				}
+			}
+			out = append(out, g)
+		}
+	case "optimizer":
+		if !a.hasOpt {
+			return nil
+		}
+		for _, o := range a.opts {
+			g := group{label: o}
+			if o == "" {
+				g.label = "(unnamed)"
+			}
+			for _, ti := range a.trials {
+				if ti.Opt == o {
+					g.trials = append(g.trials, ti)
+				}
+			}
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func stable(ts []*trialInfo) []*trialInfo {
+	var out []*trialInfo
+	for _, ti := range ts {
+		if !ti.diverged() {
+			out = append(out, ti)
+		}
+	}
+	return out
+}
+
+// overlayFigure draws every trial's loss curve thinly in its group's
+// colour, and the group mean (over trials that did not diverge) boldly.
+func (a *analysis) overlayFigure(by, title string, w, h int) *figure {
+	groups := a.groupsBy(by)
+	if len(groups) < 2 {
+		return nil
+	}
+	var series []curveSeries
+	for gi, g := range groups {
+		col := seriesColor(gi)
+		for _, ti := range g.trials {
+			series = append(series, curveSeries{pts: curveOf(ti.T, a.curve, "epoch"), col: col, alpha: 70, width: 0.7,
+				dash: seriesDash(gi), diverged: ti.diverged(), noRange: ti.diverged()})
+		}
+	}
+	for gi, g := range groups {
+		agg := aggregate(stable(g.trials), a.curve, "epoch")
+		pts := make([]xy, len(agg))
+		for i, ap := range agg {
+			pts[i] = xy{ap.X, ap.Mean}
+		}
+		label := fmt.Sprintf("%s (%d trials)", g.label, len(g.trials))
+		if len(agg) == 0 {
+			label = fmt.Sprintf("%s (%d trials, none finished stably)", g.label, len(g.trials))
+		}
+		series = append(series, curveSeries{label: label, pts: pts, col: seriesColor(gi), width: 2.4, dash: seriesDash(gi)})
+	}
+	return curveChart(title, "epoch", curveLabel(a.curve), series, 0, w, h,
+		[]legendEntry{{"thin: single trials, bold: mean", nil}})
+}
+
+// repeatsFigure: for the best grid points, the mean curve over repeats
+// with a ±1 std band.
+func (a *analysis) repeatsFigure(k, w, h int) *figure {
+	var series []curveSeries
+	for _, p := range a.points {
+		if len(series) == k {
+			break
+		}
+		ts := stable(p.Trials)
+		if len(ts) == 0 {
+			continue
+		}
+		agg := aggregate(ts, a.curve, "epoch")
+		if len(agg) == 0 {
+			continue
+		}
+		i := len(series)
+		s := curveSeries{label: fmt.Sprintf("%s (%d/%d)", orDefault(p.Short, fmt.Sprintf("point %d", p.Point)), len(ts), len(p.Trials)),
+			col: seriesColor(i), width: 2, dash: seriesDash(i)}
+		for _, ap := range agg {
+			s.pts = append(s.pts, xy{ap.X, ap.Mean})
+			sd := ap.Std
+			if !finite(sd) {
+				sd = 0
+			}
+			s.lo = append(s.lo, ap.Mean-sd)
+			s.hi = append(s.hi, ap.Mean+sd)
+		}
+		series = append(series, s)
+	}
+	if len(series) == 0 {
+		return nil
+	}
+	return curveChart(fmt.Sprintf("Repeats: mean ± 1 std of %s (best %d grid points)", curveLabel(a.curve), len(series)),
+		"epoch", curveLabel(a.curve), series, 0, w, h, []legendEntry{{"(n/m: stable repeats / repeats)", nil}})
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// bestPerBatch is, for each batch size, the best grid point using it.
+func (a *analysis) bestPerBatch() []*pointInfo {
+	var out []*pointInfo
+	for _, b := range a.batches {
+		for _, p := range a.points {
+			if p.HasBat && (batchKey{p.Batch, p.Full}) == b {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// gdFigure compares full-batch GD, SGD and mini-batch: each batch size's
+// best setting, mean ± std over repeats, against epochs, iterations or
+// seconds.
+func (a *analysis) gdFigure(x string, w, h int) *figure {
+	pts := a.bestPerBatch()
+	if len(pts) == 0 {
+		return nil
+	}
+	var series []curveSeries
+	for i, p := range pts {
+		ts := stable(p.Trials)
+		div := false
+		if len(ts) == 0 {
+			ts, div = p.Trials, true
+		}
+		agg := aggregate(ts, a.curve, x)
+		label := batchKey{p.Batch, p.Full}.label()
+		var extra []string
+		if p.HasLR {
+			extra = append(extra, "lr="+fmtNum(p.LR))
+		}
+		if len(a.opts) > 1 {
+			extra = append(extra, p.Opt)
+		}
+		if len(extra) > 0 {
+			label += ": " + strings.Join(extra, ", ")
+		}
+		s := curveSeries{label: label, col: seriesColor(i), width: 2, dash: seriesDash(i), diverged: div, noRange: div,
+			dots: len(agg) <= 30}
+		for _, ap := range agg {
+			s.pts = append(s.pts, xy{ap.X, ap.Mean})
+			sd := ap.Std
+			if !finite(sd) {
+				sd = 0
+			}
+			s.lo = append(s.lo, ap.Mean-sd)
+			s.hi = append(s.hi, ap.Mean+sd)
+		}
+		series = append(series, s)
+	}
+	xl, against, ratio := "epoch", "epochs", 0.0
+	switch x {
+	case "iteration":
+		xl, against, ratio = "iterations (weight updates)", "iterations", 100
+	case "seconds":
+		xl, against, ratio = "wall-clock seconds", "wall-clock time", 100
+	}
+	title := fmt.Sprintf("GD vs SGD vs mini-batch: %s against %s", curveLabel(a.curve), against)
+	return curveChart(title, xl, curveLabel(a.curve), series, ratio, w, h,
+		[]legendEntry{{"best setting per batch size,", nil}, {"mean ± 1 std over repeats", nil}})
+}
+
+// colorScale maps metric values to viridis, on a log scale for losses
+// spanning a decade or more.
+type colorScale struct {
+	lo, hi float64
+	log    bool
+}
+
+func newColorScale(vals []float64, higher bool) (colorScale, bool) {
+	lo, hi, ok := bounds(vals, false)
+	if !ok {
+		return colorScale{}, false
+	}
+	s := colorScale{lo: lo, hi: hi, log: !higher && scaleFor(vals, 10)}
+	if s.log {
+		if hi/lo < 1.2 {
+			s.lo, s.hi = lo/1.25, hi*1.25
+		}
+	} else if hi-lo <= 1e-12*math.Max(1, math.Abs(hi)) {
+		d := math.Max(math.Abs(hi)*0.1, 0.5)
+		s.lo, s.hi = lo-d, hi+d
+	}
+	return s, true
+}
+
+func (s colorScale) t(v float64) float64 {
+	if s.log {
+		return (math.Log(v) - math.Log(s.lo)) / (math.Log(s.hi) - math.Log(s.lo))
+	}
+	return (v - s.lo) / (s.hi - s.lo)
+}
+
+func (s colorScale) color(v float64) color.RGBA { return viridis(s.t(v)) }
+
+// heatCell is the best grid point at one learning rate × batch size.
+type heatCell struct {
+	p *pointInfo
+	n int // grid points at this cell
+}
+
+// heatmapGrid collects the cells for one optimizer (all when opt is nil).
+func (a *analysis) heatmapGrid(opt *string) (cells [][]heatCell, multi bool) {
+	cells = make([][]heatCell, len(a.batches))
+	for r := range cells {
+		cells[r] = make([]heatCell, len(a.lrs))
+	}
+	for _, p := range a.points {
+		if !p.HasLR || !p.HasBat || (opt != nil && p.Opt != *opt) {
+			continue
+		}
+		r := slices.IndexFunc(a.batches, func(b batchKey) bool { return b == batchKey{p.Batch, p.Full} })
+		c := slices.Index(a.lrs, p.LR)
+		if r < 0 || c < 0 {
+			continue
+		}
+		cell := &cells[r][c]
+		cell.n++
+		if cell.n > 1 {
+			multi = true
+		}
+		if cell.p == nil || a.cmpPoints(p, cell.p) < 0 {
+			cell.p = p
+		}
+	}
+	return cells, multi
+}
+
+// heatmapScale is the colour scale shared by all heatmaps.
+func (a *analysis) heatmapScale() (colorScale, bool) {
+	var vals []float64
+	for _, p := range a.points {
+		if p.HasLR && p.HasBat && len(p.Values) > 0 {
+			vals = append(vals, p.Mean)
+		}
+	}
+	return newColorScale(vals, a.metric.Higher)
+}
+
+// heatPlot draws the cells of a heatmap on categorical axes.
+type heatPlot struct {
+	cells  [][]heatCell
+	scale  colorScale
+	scaled bool
+	best   [2]int // row, col of the outlined cell (-1: none)
+}
+
+func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	gap := vg.Points(1)
+	for r, row := range h.cells {
+		for col, cell := range row {
+			x0, x1 := trX(float64(col)-0.5)+gap, trX(float64(col)+0.5)-gap
+			y0, y1 := trY(float64(r)-0.5)+gap, trY(float64(r)+0.5)-gap
+			rect := []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}}
+			cw, ch := x1-x0, y1-y0
+			ctr := vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}
+			var fill color.Color = color.White
+			var lines []string
+			pt := cell.p
+			switch {
+			case pt == nil:
+				lines = []string{"not run"}
+			case len(pt.Values) > 0 && h.scaled:
+				fill = h.scale.color(pt.Mean)
+				lines = []string{fmtSig(pt.Mean, 3)}
+				if finite(pt.Std) {
+					lines = append(lines, "±"+fmtSig(pt.Std, 2))
+				}
+				if pt.Diverged > 0 {
+					lines = append(lines, fmt.Sprintf("%d/%d diverged", pt.Diverged, len(pt.Trials)))
+				}
+			case pt.Class == 3:
+				fill = colDivFill
+			default:
+				lines = []string{"no result"}
+			}
+			c.FillPolygon(fill, rect)
+			if fill == color.White {
+				c.StrokeLines(draw.LineStyle{Color: colGrid, Width: vg.Points(1)}, append(rect, rect[0]))
+			}
+			if pt != nil && pt.Class == 3 {
+				// Every repeat diverged: a red × across the cell.
+				ls := draw.LineStyle{Color: colDiverged, Width: vg.Points(2.5)}
+				ix, iy := cw*0.25, ch*0.2
+				c.StrokeLine2(ls, x0+ix, y0+iy, x1-ix, y1-iy)
+				c.StrokeLine2(ls, x0+ix, y1-iy, x1-ix, y0+iy)
+			} else if pt != nil && pt.Diverged > 0 {
+				// Some repeats diverged: a small × in the corner.
+				crossStyle(colDiverged).Shape.DrawGlyph(&c, draw.GlyphStyle{Color: colDiverged, Radius: vg.Points(4)},
+					vg.Point{X: x1 - vg.Points(8), Y: y1 - vg.Points(8)})
+			}
+			if r == h.best[0] && col == h.best[1] {
+				c.StrokeLines(draw.LineStyle{Color: color.Black, Width: vg.Points(3)}, append(rect, rect[0]))
+			}
+			h.cellText(&c, p, lines, fill, ctr, cw, ch)
+		}
+	}
+}
+
+// cellText writes lines centred in a cell, shrinking the font to fit and
+// dropping lines that do not.
+func (h *heatPlot) cellText(c *draw.Canvas, p *plot.Plot, lines []string, fill color.Color, ctr vg.Point, cw, ch vg.Length) {
+	if len(lines) == 0 {
+		return
+	}
+	col := color.Color(color.Black)
+	if luminance(fill) < 0.5 {
+		col = color.White
+	}
+	size := 10.0
+	for ; size >= 6; size -= 0.5 {
+		s := textStyle(p, size)
+		fits := vg.Length(len(lines))*vg.Points(size*1.25) <= ch*0.9
+		for _, l := range lines {
+			if s.Rectangle(l).Size().X > cw*0.92 {
+				fits = false
+			}
+		}
+		if fits {
+			break
+		}
+		if size <= 6 && len(lines) > 1 {
+			lines = lines[:len(lines)-1]
+			size = 10.5
+		}
+	}
+	if size < 6 {
+		return
+	}
+	s := textStyle(p, size)
+	s.Color = col
+	lh := vg.Points(size * 1.25)
+	y := ctr.Y + lh*vg.Length(len(lines)-1)/2
+	for _, l := range lines {
+		c.FillText(s, vg.Point{X: ctr.X, Y: y}, l)
+		y -= lh
+	}
+}
+
+// colorBar draws the colour scale as a vertical bar.
+type colorBar struct{ scale colorScale }
+
+func (b *colorBar) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	const n = 96
+	for k := range n {
+		f0, f1 := float64(k)/n, float64(k+1)/n
+		v0, v1 := b.at(f0), b.at(f1)
+		y0, y1 := trY(v0), trY(v1)
+		if k < n-1 {
+			y1 += vg.Points(0.75) // overlap: no seams between slices
+		}
+		rect := []vg.Point{{X: trX(0), Y: y0}, {X: trX(1), Y: y0}, {X: trX(1), Y: y1}, {X: trX(0), Y: y1}}
+		c.FillPolygon(viridis((f0+f1)/2), rect)
+	}
+}
+
+func (b *colorBar) at(f float64) float64 {
+	s := b.scale
+	if s.log {
+		return math.Exp(math.Log(s.lo) + f*(math.Log(s.hi)-math.Log(s.lo)))
+	}
+	return s.lo + f*(s.hi-s.lo)
+}
+
+// cellThumb draws a legend square for heatmap cells.
+type cellThumb struct {
+	fill              color.Color
+	cross, small, out bool
+}
+
+func (t cellThumb) Thumbnail(c *draw.Canvas) {
+	r := c.Rectangle
+	side := r.Max.Y - r.Min.Y
+	x0 := r.Min.X + (r.Max.X-r.Min.X-side)/2
+	rect := []vg.Point{{X: x0, Y: r.Min.Y}, {X: x0 + side, Y: r.Min.Y}, {X: x0 + side, Y: r.Max.Y}, {X: x0, Y: r.Max.Y}}
+	c.FillPolygon(t.fill, rect)
+	border := draw.LineStyle{Color: color.RGBA{150, 150, 150, 255}, Width: vg.Points(0.5)}
+	if t.out {
+		border = draw.LineStyle{Color: color.Black, Width: vg.Points(2)}
+	}
+	c.StrokeLines(border, append(rect, rect[0]))
+	ls := draw.LineStyle{Color: colDiverged, Width: vg.Points(1.8)}
+	if t.cross {
+		in := side * 0.18
+		c.StrokeLine2(ls, x0+in, r.Min.Y+in, x0+side-in, r.Max.Y-in)
+		c.StrokeLine2(ls, x0+in, r.Max.Y-in, x0+side-in, r.Min.Y+in)
+	}
+	if t.small {
+		ctr := vg.Point{X: x0 + side*0.7, Y: r.Min.Y + side*0.7}
+		thickCross{}.DrawGlyph(c, draw.GlyphStyle{Color: colDiverged, Radius: side * 0.16}, ctr)
+	}
+}
+
+// heatmapFigure: the final ranking metric (mean over repeats) over
+// learning rate × batch size for one optimizer (or all when opt is nil).
+func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
+	if len(a.lrs) == 0 || len(a.batches) == 0 {
+		return nil
+	}
+	cells, multi := a.heatmapGrid(opt)
+	scale, scaled := a.heatmapScale()
+	hp := &heatPlot{cells: cells, scale: scale, scaled: scaled, best: [2]int{-1, -1}}
+	var bestP *pointInfo
+	for r, row := range cells {
+		for c, cell := range row {
+			if cell.p != nil && cell.p.Class <= 1 && (bestP == nil || a.cmpPoints(cell.p, bestP) < 0) {
+				bestP, hp.best = cell.p, [2]int{r, c}
+			}
+		}
+	}
+	title := fmt.Sprintf("Final %s (mean over repeats, %s)", a.metric.Name, a.metric.direction())
+	if opt != nil && a.hasOpt {
+		title = fmt.Sprintf("%s: final %s (mean over repeats, %s)", orDefault(*opt, "(unnamed)"), a.metric.Name, a.metric.direction())
+	}
+	if multi {
+		title += "\nbest over the other varied settings in each cell"
+	}
+	return &figure{w: w, h: h, draw: func(c draw.Canvas) {
+		c = draw.Crop(c, vg.Points(4), -vg.Points(6), vg.Points(4), -vg.Points(4))
+		colW := px(190)
+		p := newPlotGrid(false, false, title, "learning rate (log-spaced categories)", "batch size")
+		p.Title.TextStyle.Font.Size = vg.Points(11.5)
+		p.X.Padding, p.Y.Padding = 0, 0
+		var xt, yt plot.ConstantTicks
+		for i, lr := range a.lrs {
+			xt = append(xt, plot.Tick{Value: float64(i), Label: fmtNum(lr)})
+		}
+		for i, b := range a.batches {
+			label := b.short()
+			if b.Full {
+				label += " GD"
+			} else if b.Size == 1 {
+				label += " SGD"
+			}
+			yt = append(yt, plot.Tick{Value: float64(i), Label: label})
+		}
+		p.X.Min, p.X.Max = -0.5, float64(len(a.lrs))-0.5
+		p.Y.Min, p.Y.Max = -0.5, float64(len(a.batches))-0.5
+		p.X.Tick.Marker, p.Y.Tick.Marker = xt, yt
+		p.Add(hp)
+		p.Draw(draw.Crop(c, 0, -colW, 0, 0))
+
+		top := p.Title.TextStyle.Rectangle(title).Size().Y + p.Title.Padding + vg.Points(6)
+		col := draw.Crop(c, (c.Max.X-c.Min.X)-colW+vg.Points(12), 0, 0, -top)
+		colH := col.Max.Y - col.Min.Y
+		if scaled {
+			cb := plot.New()
+			sansPlot(cb)
+			cb.HideX()
+			cb.Y.Label.Text = a.metric.Name
+			cb.Y.Label.TextStyle.Font.Size = vg.Points(10)
+			cb.Y.Tick.Label.Font.Size = vg.Points(9)
+			cb.Y.Padding = 0
+			cb.X.Min, cb.X.Max = 0, 1
+			setAxis(&cb.Y, scale.lo, scale.hi, scale.log)
+			cb.Add(&colorBar{scale: scale})
+			cb.Draw(draw.Crop(col, 0, -(col.Max.X-col.Min.X)*0.45, colH*0.42, 0))
+		}
+		entries := []legendEntry{
+			{"every repeat diverged", []plot.Thumbnailer{cellThumb{fill: colDivFill, cross: true}}},
+			{"some repeats diverged", []plot.Thumbnailer{cellThumb{fill: viridis(0.6), small: true}}},
+			{"not run / no result", []plot.Thumbnailer{cellThumb{fill: color.White}}},
+			{"best in this chart", []plot.Thumbnailer{cellThumb{fill: viridis(0.9), out: true}}},
+		}
+		lg := newLegend(entries, 30)
+		lg.ThumbnailWidth = vg.Points(14)
+		lg.Padding = vg.Points(4)
+		lg.Draw(draw.Crop(col, 0, 0, 0, -colH*0.62))
+	}}
+}
+
+// optimizerBestFigure: the best grid point's metric per optimizer.
+func (a *analysis) optimizerBestFigure(w, h int) *figure {
+	if !a.hasOpt {
+		return nil
+	}
+	bp := &barPlot{}
+	var names []string
+	for i, o := range a.opts {
+		names = append(names, orDefault(o, "(unnamed)"))
+		var best *pointInfo
+		for _, p := range a.points {
+			if p.Opt == o {
+				best = p
+				break
+			}
+		}
+		bar := bar{col: seriesColor(i), val: math.NaN(), std: math.NaN()}
+		if best != nil && len(best.Values) > 0 {
+			bar.val, bar.std = best.Mean, best.Std
+			bar.text = []string{fmtSig(best.Mean, 4) + pmSig(best.Std), truncate(best.Short, 34)}
+		} else if best != nil && best.Class == 3 {
+			bar.text = []string{"all diverged"}
+			bar.div = true
+		} else {
+			bar.text = []string{"no result"}
+		}
+		bp.bars = append(bp.bars, bar)
+	}
+	hi := 0.0
+	for _, b := range bp.bars {
+		if finite(b.val) {
+			top := b.val
+			if finite(b.std) {
+				top += b.std
+			}
+			hi = math.Max(hi, top)
+		}
+	}
+	if hi <= 0 {
+		hi = 1
+	}
+	p := newPlotGrid(false, true, fmt.Sprintf("Best %s per optimizer (%s)", a.metric.Name, a.metric.direction()), "optimizer",
+		a.metric.Name+" of the best grid point (mean ± std)")
+	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
+	p.Y.Min, p.Y.Max = 0, hi*1.22
+	p.Y.Tick.Marker = niceTicker{}
+	p.X.Padding = 0
+	var xt plot.ConstantTicks
+	for i, n := range names {
+		xt = append(xt, plot.Tick{Value: float64(i), Label: truncate(n, 24)})
+	}
+	p.X.Tick.Marker = xt
+	p.Add(bp)
+	return &figure{plot: p, w: w, h: h}
+}
+
+func pmSig(std float64) string {
+	if !finite(std) {
+		return ""
+	}
+	return " ± " + fmtSig(std, 2)
+}
+
+func pm(std float64) string {
+	if !finite(std) {
+		return ""
+	}
+	return " ± " + fmtNum(std)
+}
+
+type bar struct {
+	col      color.RGBA
+	val, std float64
+	text     []string
+	div      bool
+}
+
+type barPlot struct{ bars []bar }
+
+func (b *barPlot) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	n := len(b.bars)
+	const width = 0.6
+	for i, br := range b.bars {
+		x0, x1 := trX(float64(i)-width/2), trX(float64(i)+width/2)
+		ytext := trY(p.Y.Min) + vg.Points(14)
+		if finite(br.val) {
+			y0, y1 := trY(p.Y.Min), trY(math.Max(p.Y.Min, math.Min(br.val, p.Y.Max)))
+			c.FillPolygon(br.col, []vg.Point{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+			ytext = y1 + vg.Points(10)
+			if finite(br.std) && br.std > 0 {
+				ls := draw.LineStyle{Color: color.Black, Width: vg.Points(1.2)}
+				xm := (x0 + x1) / 2
+				lo := trY(math.Max(p.Y.Min, br.val-br.std))
+				hi := trY(math.Min(p.Y.Max, br.val+br.std))
+				c.StrokeLine2(ls, xm, lo, xm, hi)
+				c.StrokeLine2(ls, xm-vg.Points(4), lo, xm+vg.Points(4), lo)
+				c.StrokeLine2(ls, xm-vg.Points(4), hi, xm+vg.Points(4), hi)
+				ytext = hi + vg.Points(10)
+			}
+		}
+		if br.div {
+			crossStyle(colDiverged).Shape.DrawGlyph(&c, draw.GlyphStyle{Color: colDiverged, Radius: vg.Points(6)},
+				vg.Point{X: (x0 + x1) / 2, Y: trY(p.Y.Min) + vg.Points(10)})
+			ytext += vg.Points(14)
+		}
+		size := 9.0
+		if n > 6 {
+			size = 7.5
+		}
+		s := textStyle(p, size)
+		y := ytext + vg.Points(size*1.3)*vg.Length(len(br.text)-1)
+		for _, l := range br.text {
+			c.FillText(s, vg.Point{X: (x0 + x1) / 2, Y: y}, l)
+			y -= vg.Points(size * 1.3)
+		}
+	}
+}
+
+// optimizerLRFigure: metric against learning rate, one line per
+// optimizer, each point the best setting at that learning rate (mean ±
+// std over repeats); learning rates where every repeat diverged get an ×
+// at the top edge.
+func (a *analysis) optimizerLRFigure(w, h int) *figure {
+	if len(a.lrs) < 2 {
+		return nil
+	}
+	type lrPoint struct {
+		lr  float64
+		p   *pointInfo
+		div bool
+	}
+	opts := a.opts
+	lines := make([][]lrPoint, len(opts))
+	var xs, ys []float64
+	for oi, o := range opts {
+		for _, lr := range a.lrs {
+			var best *pointInfo
+			for _, p := range a.points { // ranked: the first match is the best
+				if p.Opt == o && p.HasLR && p.LR == lr {
+					best = p
+					break
+				}
+			}
+			if best == nil {
+				continue
+			}
+			lp := lrPoint{lr: lr, p: best, div: len(best.Values) == 0 && best.Class == 3}
+			if len(best.Values) > 0 {
+				xs = append(xs, lr)
+				ys = append(ys, best.Mean)
+			}
+			lines[oi] = append(lines[oi], lp)
+		}
+	}
+	if len(ys) == 0 {
+		return nil
+	}
+	logX := scaleFor(a.lrs, 10)
+	logY := !a.metric.Higher && scaleFor(ys, 20)
+	title := fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name)
+	p := newPlot(title, "learning rate", a.metric.Name)
+	if logX {
+		p.X.Label.Text += " (log scale)"
+	}
+	if logY {
+		p.Y.Label.Text += " (log scale)"
+	}
+	xlo, xhi, _ := bounds(a.lrs, logX)
+	ylo, yhi, _ := bounds(ys, logY)
+	setAxis(&p.X, xlo, xhi, logX)
+	setAxis(&p.Y, ylo, yhi, logY)
+	var entries []legendEntry
+	anyDiv := false
+	for oi, ln := range lines {
+		col := seriesColor(oi)
+		var pts, divs []xy
+		eb := &errPlot{col: col, logX: logX, logY: logY}
+		for _, lp := range ln {
+			switch {
+			case len(lp.p.Values) > 0:
+				pts = append(pts, xy{lp.lr, lp.p.Mean})
+				if finite(lp.p.Std) {
+					eb.x = append(eb.x, lp.lr)
+					eb.lo = append(eb.lo, lp.p.Mean-lp.p.Std)
+					eb.hi = append(eb.hi, lp.p.Mean+lp.p.Std)
+				}
+			case lp.div:
+				divs = append(divs, xy{lp.lr, p.Y.Max})
+			}
+		}
+		l := &linePlot{pts: pts, style: draw.LineStyle{Color: col, Width: vg.Points(2), Dashes: seriesDash(oi)}, logX: logX, logY: logY}
+		m := &markPlot{pts: pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
+		p.Add(eb, l, m)
+		if len(divs) > 0 {
+			anyDiv = true
+			// Stagger the crosses of different optimizers so none hides another.
+			p.Add(&markPlot{pts: divs, glyph: crossStyle(col), logX: logX, logY: logY, dy: -vg.Points(11 * float64(oi))})
+		}
+		name := orDefault(opts[oi], "(unnamed)")
+		if !a.hasOpt {
+			name = "all trials"
+		}
+		entries = append(entries, legendEntry{name, []plot.Thumbnailer{l, m}})
+	}
+	if anyDiv {
+		entries = append(entries, legendEntry{"× at top: every repeat diverged", []plot.Thumbnailer{divergedMark()}})
+	}
+	return &figure{plot: p, legend: entries, w: w, h: h}
+}
+
+// errPlot draws vertical error bars.
+type errPlot struct {
+	x, lo, hi  []float64
+	col        color.Color
+	logX, logY bool
+}
+
+func (e *errPlot) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	ls := draw.LineStyle{Color: e.col, Width: vg.Points(1)}
+	for i := range e.x {
+		lo, hi := e.lo[i], e.hi[i]
+		if e.logY && lo <= 0 {
+			lo = p.Y.Min
+		}
+		if !keep(xy{e.x[i], lo}, e.logX, e.logY) || !keep(xy{e.x[i], hi}, e.logX, e.logY) {
+			continue
+		}
+		x := trX(e.x[i])
+		seg := c.ClipLinesXY([]vg.Point{{X: x, Y: trY(lo)}, {X: x, Y: trY(hi)}})
+		c.StrokeLines(ls, seg...)
+	}
+}

@@ -1,0 +1,230 @@
+// Package report turns the stored data of a sweep into a self-contained
+// report folder: an index.html (summary, best settings, a sortable table
+// of all trials, every picture), one page per trial, PNG pictures drawn
+// with gonum.org/v1/plot, and trials.csv / trials.json.
+//
+// The report depends on the data alone (framework.SweepData, as read back
+// from the store); it opens from file:// without network access. Output is
+// deterministic: the same data and options give the same bytes.
+package report
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// Options tune a report. The zero value is ready to use.
+type Options struct {
+	// SmoothWindow > 1 overlays a centred moving average of that many
+	// iterations on the per-iteration batch-loss pictures; 0 or 1 draws
+	// the raw batch loss only.
+	SmoothWindow int
+	// SavedIterations, when set, is the compute saved by pruning as the
+	// sweep reported it (iterations); otherwise it is estimated from the
+	// data as Σ (planned − done epochs) × iterations per epoch over pruned
+	// trials.
+	SavedIterations *int64
+	// Width and Height of the overview pictures in pixels (default 960×540).
+	Width, Height int
+	// TrialWidth and TrialHeight of the per-trial pictures (default 760×400).
+	TrialWidth, TrialHeight int
+	// Workers bounds the pictures drawn in parallel (default GOMAXPROCS).
+	Workers int
+	// RepeatPoints is how many of the best grid points the repeats picture
+	// shows (default 6).
+	RepeatPoints int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Width <= 0 || o.Height <= 0 {
+		o.Width, o.Height = 960, 540
+	}
+	if o.TrialWidth <= 0 || o.TrialHeight <= 0 {
+		o.TrialWidth, o.TrialHeight = 760, 400
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.RepeatPoints <= 0 {
+		o.RepeatPoints = 6
+	}
+	return o
+}
+
+// chart is one overview picture of the index page.
+type chart struct {
+	section string
+	file    string // relative to the report root, slash-separated
+	alt     string
+	caption string
+	fig     *figure
+}
+
+// section order and introductions on the index page.
+var sections = []struct{ id, title, intro string }{
+	{"curves", "Loss curves", "Thin lines are single trials, bold lines the mean of each group over trials that did not diverge; × marks the last finite value of a diverged trial."},
+	{"gd", "GD vs SGD vs mini-batch", "For each batch size, its best setting (mean ± 1 std over repeats) against epochs, weight updates and wall-clock time: SGD updates once per sample, full-batch gradient descent once per epoch."},
+	{"heatmap", "Learning rate × batch size", "Final ranking metric, mean over repeats. Grey cells with a red × are settings where every repeat diverged (past the stability boundary); a small × marks settings where some repeats diverged."},
+	{"optimizers", "Optimizers", "The best grid point of each optimizer, and the metric against learning rate."},
+}
+
+// Write makes a report of d in dir (created if needed; files of an
+// earlier report there are overwritten, other files are left alone):
+//
+//	index.html           summary, best settings, all trials, pictures
+//	trials.csv           one row per trial
+//	trials.json          the sweep and every trial with its epoch series
+//	img/*.png            overview pictures
+//	trials/<id>.html     one page per trial
+//	trials/<id>-*.png    its loss per epoch and batch loss per iteration
+//
+// NaN and infinite values never stop a report: they are left out of the
+// pictures (diverged trials are drawn up to their last finite value) and
+// shown as empty cells in the tables.
+func Write(dir string, d *framework.SweepData, opt Options) error {
+	if d == nil {
+		return errors.New("report: no sweep data")
+	}
+	opt = opt.withDefaults()
+	a := analyze(d)
+	for _, sub := range []string{"", "img", "trials"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+
+	charts, notes := a.charts(opt)
+	type job struct {
+		path string
+		fig  *figure
+	}
+	var jobs []job
+	for _, c := range charts {
+		jobs = append(jobs, job{c.file, c.fig})
+	}
+	for _, ti := range a.trials {
+		if f := a.trialEpochFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
+			ti.EpochPNG = "trials/" + ti.File + "-epochs.png"
+			jobs = append(jobs, job{ti.EpochPNG, f})
+		}
+		if f := a.trialBatchFigure(ti, opt.SmoothWindow, opt.TrialWidth, opt.TrialHeight); f != nil {
+			ti.BatchPNG = "trials/" + ti.File + "-batches.png"
+			jobs = append(jobs, job{ti.BatchPNG, f})
+		}
+	}
+
+	// Draw the pictures in parallel; each is independent, so the output
+	// does not depend on the schedule.
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		first  error
+		failed []string // pictures that could not be drawn
+		next   = make(chan job)
+	)
+	for range min(opt.Workers, max(1, len(jobs))) {
+		wg.Go(func() {
+			for j := range next {
+				img, failure := j.fig.render()
+				err := writePNG(filepath.Join(dir, filepath.FromSlash(j.path)), img)
+				putRGBA(img)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("report: %w", err)
+				}
+				if failure != "" {
+					failed = append(failed, j.path+": "+failure)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+
+	slices.Sort(failed)
+	if err := writeIndex(dir, a, opt, charts, notes, failed); err != nil {
+		return err
+	}
+	for i, ti := range a.trials {
+		var prev, next *trialInfo
+		if i > 0 {
+			prev = a.trials[i-1]
+		}
+		if i+1 < len(a.trials) {
+			next = a.trials[i+1]
+		}
+		if err := writeTrialPage(dir, a, ti, prev, next); err != nil {
+			return err
+		}
+	}
+	if err := writeCSV(filepath.Join(dir, "trials.csv"), a); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(dir, "trials.json"), a)
+}
+
+// charts lists the overview pictures that the data supports, and notes
+// saying why the others are missing.
+func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) {
+	notes = map[string][]string{}
+	w, h := opt.Width, opt.Height
+	add := func(section, file, alt, caption string, f *figure, missing string) {
+		if f == nil {
+			if missing != "" {
+				notes[section] = append(notes[section], missing)
+			}
+			return
+		}
+		out = append(out, chart{section, file, alt, caption, f})
+	}
+	cl := curveLabel(a.curve)
+	add("curves", "img/curves-by-lr.png", cl+" by learning rate", "Grouped by learning rate.",
+		a.overlayFigure("lr", cl+" by learning rate", w, h), "Learning rate: fewer than two values, no grouping.")
+	add("curves", "img/curves-by-batch.png", cl+" by batch size", "Grouped by batch size.",
+		a.overlayFigure("batch", cl+" by batch size", w, h), "Batch size: fewer than two values, no grouping.")
+	add("curves", "img/curves-by-optimizer.png", cl+" by optimizer", "Grouped by optimizer.",
+		a.overlayFigure("optimizer", cl+" by optimizer", w, h), "Optimizer: fewer than two values, no grouping.")
+	add("curves", "img/repeats.png", "repeats: mean and std band", "Repeats of the best grid points (same settings, different seeds): mean line with a ±1 std band.",
+		a.repeatsFigure(opt.RepeatPoints, w, h), "")
+
+	gdMissing := "No batch size recorded: no GD / SGD comparison."
+	add("gd", "img/gd-sgd-epochs.png", "GD vs SGD vs mini-batch against epochs", "Against epochs (passes over the data).",
+		a.gdFigure("epoch", w, h), gdMissing)
+	add("gd", "img/gd-sgd-iterations.png", "GD vs SGD vs mini-batch against iterations", "Against iterations (weight updates).",
+		a.gdFigure("iteration", w, h), "")
+	add("gd", "img/gd-sgd-seconds.png", "GD vs SGD vs mini-batch against seconds", "Against wall-clock seconds of training.",
+		a.gdFigure("seconds", w, h), "")
+
+	hmMissing := "No learning rate or batch size recorded: no heatmap."
+	if a.hasOpt && len(a.opts) > 1 {
+		for i, o := range a.opts {
+			o := o
+			add("heatmap", fmt.Sprintf("img/heatmap-%d-%s.png", i+1, safeName(orDefault(o, "unnamed"))),
+				"heatmap of "+o, "Optimizer "+orDefault(o, "(unnamed)")+" (all heatmaps share one colour scale).",
+				a.heatmapFigure(&o, w, h), hmMissing)
+			hmMissing = ""
+		}
+	} else {
+		add("heatmap", "img/heatmap.png", "heatmap of the ranking metric", "", a.heatmapFigure(nil, w, h), hmMissing)
+	}
+
+	add("optimizers", "img/optimizer-best.png", "best metric per optimizer", "Best grid point of each optimizer (bar: mean, whisker: ±1 std over repeats).",
+		a.optimizerBestFigure(w, h), "No optimizer recorded.")
+	add("optimizers", "img/optimizer-lr.png", "metric against learning rate per optimizer", "At each learning rate the best setting of each optimizer.",
+		a.optimizerLRFigure(w, h), "Fewer than two learning rates: no learning-rate curve.")
+	return out, notes
+}
