@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/sweep"
 )
 
 // Parameter keys the report knows about.
@@ -123,7 +124,8 @@ type pointInfo struct {
 	Std    float64 // sample std (NaN with fewer than two values)
 	// counts by state
 	Diverged, Failed, Pruned int
-	Class                    int // ranking class: 0 stable, 1 some repeats diverged, 2 no result, 3 all diverged
+	Class                    int // 0 stable, 1 some repeats diverged, 2 no result, 3 all diverged
+	Rank                     int // position in sweep.Rank's order, best first
 	Best                     *trialInfo
 	LR                       float64
 	HasLR                    bool
@@ -429,6 +431,15 @@ func analyze(d *framework.SweepData) *analysis {
 		}
 		a.points = append(a.points, p)
 	}
+	// Order and mean ± std come from sweep.Rank, so the report and
+	// 'sweep best' always agree.
+	for i, r := range sweep.Rank(a.metric.Name, d.Trials) {
+		for _, p := range a.points {
+			if p.Point == r.Point {
+				p.Rank, p.Mean, p.Std = i, r.Mean, r.Std
+			}
+		}
+	}
 	slices.SortStableFunc(a.points, a.cmpPoints)
 	for _, ti := range a.trials {
 		if finite(ti.Metric) && (a.best == nil || a.metric.better(ti.Metric, a.best.Metric)) {
@@ -460,20 +471,8 @@ func analyze(d *framework.SweepData) *analysis {
 	return a
 }
 
-// cmpPoints orders grid points best first: by class, then by mean metric
-// in the metric's direction, then by point index.
-func (a *analysis) cmpPoints(x, y *pointInfo) int {
-	if c := cmp.Compare(x.Class, y.Class); c != 0 {
-		return c
-	}
-	if len(x.Values) > 0 && len(y.Values) > 0 && x.Mean != y.Mean {
-		if a.metric.better(x.Mean, y.Mean) {
-			return -1
-		}
-		return 1
-	}
-	return cmp.Compare(x.Point, y.Point)
-}
+// cmpPoints orders grid points best first, as sweep.Rank does.
+func (a *analysis) cmpPoints(x, y *pointInfo) int { return cmp.Compare(x.Rank, y.Rank) }
 
 // labelOf names a setting by its varied parameters.
 func (a *analysis) labelOf(params map[string]any) string {

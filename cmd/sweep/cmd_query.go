@@ -258,7 +258,7 @@ func cmdBest(env *env, args []string) error {
 			Params   map[string]any `json:"params"`
 			Metric   string         `json:"metric"`
 			Mean     *float64       `json:"mean"`
-			Std      float64        `json:"std"`
+			Std      *float64       `json:"std"`
 			Repeats  int            `json:"repeats"`
 			Diverged int            `json:"diverged"`
 			Failed   int            `json:"failed"`
@@ -271,7 +271,12 @@ func cmdBest(env *env, args []string) error {
 				v := r.Mean
 				mean = &v
 			}
-			out = append(out, rowJSON{Rank: i + 1, Point: r.Point, Params: varied(r.Plan), Metric: m, Mean: mean, Std: r.Std,
+			var std *float64
+			if !math.IsNaN(r.Std) {
+				v := r.Std
+				std = &v
+			}
+			out = append(out, rowJSON{Rank: i + 1, Point: r.Point, Params: varied(r.Plan), Metric: m, Mean: mean, Std: std,
 				Repeats: r.N, Diverged: r.Diverged, Failed: r.Failed, Trial: r.Plan.ID})
 		}
 		return writeJSON(env.stdout, out)

@@ -236,3 +236,17 @@ func TestTooManyTrials(t *testing.T) {
 		t.Errorf("huge grid: %v", err)
 	}
 }
+
+func TestDefaultMetric(t *testing.T) {
+	e, _ := experiment.Parse([]byte(base), "x.yaml")
+	if e.Metric != "val_loss" {
+		t.Errorf("with a validation split: %s", e.Metric)
+	}
+	noVal := strings.Replace(base, "{builtin: iris, validation_split: 0.2}", "{builtin: iris}", 1)
+	if e, _ := experiment.Parse([]byte(noVal), "x.yaml"); e.Metric != "train_loss" {
+		t.Errorf("without a validation split: %s", e.Metric)
+	}
+	if _, err := experiment.Parse([]byte(noVal+"metric: val_accuracy\n"), "x.yaml"); err == nil || !strings.Contains(err.Error(), "x.yaml:11: metric: val_accuracy needs a validation split") {
+		t.Errorf("val metric without split: %v", err)
+	}
+}

@@ -277,12 +277,13 @@ func (e *Experiment) load(doc map[string]any) error {
 		}
 		e.Repeats = n
 	}
+	metricSet := false
 	if m, ok := doc["metric"]; ok {
 		s, _ := m.(string)
 		if !contains(Metrics, s) {
 			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), Metrics))
 		}
-		e.Metric = s
+		e.Metric, metricSet = s, true
 	}
 	if p, ok := doc["paired_seeds"]; ok {
 		b, ok := p.(bool)
@@ -341,6 +342,17 @@ func (e *Experiment) load(doc map[string]any) error {
 	}
 	if err := e.checkBase(base); err != nil {
 		return err
+	}
+	// Ranking defaults to val_loss, or train_loss without a validation split;
+	// a validation metric without one is an error, not a sweep of NaNs.
+	split, _ := number(base["dataset"].(map[string]any)["validation_split"])
+	grid, _ := doc["grid"].(map[string]any)
+	if _, varied := grid["dataset.validation_split"]; !varied && !(split > 0) {
+		if !metricSet {
+			e.Metric = "train_loss"
+		} else if strings.HasPrefix(e.Metric, "val_") {
+			return e.errAt("metric", "%s needs a validation split: set dataset.validation_split (e.g. 0.2) or rank by train_loss", e.Metric)
+		}
 	}
 	e.Base = base
 	if err := e.loadGrid(doc); err != nil {

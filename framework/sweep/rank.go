@@ -46,15 +46,17 @@ type PointScore struct {
 	Point    int
 	Plan     framework.TrialPlan // the point's first trial
 	Mean     float64
-	Std      float64 // sample standard deviation (n−1); 0 for one repeat
+	Std      float64 // sample standard deviation (n−1); NaN for fewer than two values
 	N        int     // repeats with a value
 	Diverged int     // repeats that diverged
 	Failed   int
 }
 
 // Rank groups trials by grid point and orders the points best first by the
-// mean of the metric over repeats; points with a diverged or failed repeat,
-// or without a value, rank last.
+// mean of the metric over repeats. Points with a diverged or failed repeat,
+// or without a value, rank after every stable point, in this order: some
+// repeats diverged or failed (by the mean of the others), no value yet,
+// every repeat diverged or failed.
 func Rank(metric string, trials []framework.TrialData) []PointScore {
 	byPoint := map[int]*PointScore{}
 	values := map[int][]float64{}
@@ -87,7 +89,7 @@ func Rank(metric string, trials []framework.TrialData) []PointScore {
 		ps := byPoint[p]
 		v := values[p]
 		ps.N = len(v)
-		ps.Mean, ps.Std = math.NaN(), 0
+		ps.Mean, ps.Std = math.NaN(), math.NaN()
 		if len(v) > 0 {
 			s := 0.0
 			for _, x := range v {
@@ -104,21 +106,33 @@ func Rank(metric string, trials []framework.TrialData) []PointScore {
 		}
 		out = append(out, *ps)
 	}
-	rankable := func(p PointScore) bool { return p.Diverged == 0 && p.Failed == 0 && p.N > 0 }
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
-		if rankable(a) != rankable(b) {
-			return rankable(a)
+		if ca, cb := a.class(), b.class(); ca != cb {
+			return ca < cb
 		}
-		if !rankable(a) {
-			return a.Point < b.Point
-		}
-		if a.Mean != b.Mean {
+		if a.N > 0 && b.N > 0 && a.Mean != b.Mean {
 			return better(metric, a.Mean, b.Mean)
 		}
 		return a.Point < b.Point
 	})
 	return out
+}
+
+// Stable reports whether every repeat of the point finished with a value.
+func (p PointScore) Stable() bool { return p.class() == 0 }
+
+func (p PointScore) class() int {
+	bad := p.Diverged + p.Failed
+	switch {
+	case p.N > 0 && bad == 0:
+		return 0
+	case p.N > 0:
+		return 1
+	case bad == 0:
+		return 2
+	}
+	return 3
 }
 
 func (r *run) summary(ctx context.Context) framework.SweepSummary {
@@ -137,7 +151,7 @@ func (r *run) summary(ctx context.Context) framework.SweepSummary {
 			TimeToTarget: targetTime(f.out.Result)})
 	}
 	sort.Slice(trials, func(i, j int) bool { return trials[i].Plan.Index < trials[j].Plan.Index })
-	if ranked := Rank(r.prep.Exp.Metric, trials); len(ranked) > 0 && ranked[0].N > 0 && ranked[0].Diverged == 0 && ranked[0].Failed == 0 {
+	if ranked := Rank(r.prep.Exp.Metric, trials); len(ranked) > 0 && ranked[0].Stable() {
 		best := ranked[0].Plan
 		sum.Best, sum.BestValue = &best, ranked[0].Mean
 	}

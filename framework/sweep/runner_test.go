@@ -213,7 +213,7 @@ func TestRank(t *testing.T) {
 	if r[0].Point != 2 || r[1].Point != 0 || r[2].Point != 1 {
 		t.Fatalf("order %d %d %d", r[0].Point, r[1].Point, r[2].Point)
 	}
-	if math.Abs(r[1].Mean-0.6) > 1e-12 || math.Abs(r[1].Std-math.Sqrt(0.02)) > 1e-12 {
+	if math.Abs(r[1].Mean-0.6) > 1e-12 || math.Abs(r[1].Std-math.Sqrt(0.02)) > 1e-12 || !math.IsNaN(r[2].Std) {
 		t.Errorf("mean %v std %v", r[1].Mean, r[1].Std)
 	}
 	if acc := sweep.Rank("val_accuracy", trials); acc[0].Point != 2 {

@@ -370,6 +370,10 @@ func (r *run) saveBest() error {
 	for k, t := range r.bestWeights {
 		ts[k] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
 	}
-	path := filepath.Join(r.opt.WeightsDir, r.info.Name+".best.safetensors")
+	name := r.info.Name + ".best.safetensors"
+	if r.opt.Shards > 1 { // shards may share a folder: one file each
+		name = fmt.Sprintf("%s.shard-%d-of-%d.best.safetensors", r.info.Name, r.opt.Shard, r.opt.Shards)
+	}
+	path := filepath.Join(r.opt.WeightsDir, name)
 	return safetensors.WriteFile(path, ts, map[string]string{"sweep": r.info.Name, "metric": r.prep.Exp.Metric})
 }
