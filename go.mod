@@ -1,6 +1,6 @@
 module github.com/gradsweep/gradsweep
 
-go 1.26
+go 1.26.0
 
 require (
 	git.sr.ht/~sbinet/gg v0.7.0
