@@ -163,3 +163,22 @@ func isSnakeCase(s string) bool {
 	}
 	return true
 }
+
+// Builtins collects a plugin package's plugins (each file adds its own from
+// a package-level var, so all are collected before any init runs) and
+// registers them into the default registry or a fresh one.
+type Builtins[T any] struct{ plugins []Plugin[T] }
+
+// Add collects p; it returns true so that a plugin file can write
+// `var _ = builtins.Add(...)`.
+func (b *Builtins[T]) Add(p Plugin[T]) bool {
+	b.plugins = append(b.plugins, p)
+	return true
+}
+
+// RegisterInto registers every collected plugin in r.
+func (b *Builtins[T]) RegisterInto(r *Registry[T]) {
+	for _, p := range b.plugins {
+		r.Register(p)
+	}
+}

@@ -28,6 +28,21 @@ func openExisting(path string) (*sqlite.Store, error) {
 	return sqlite.Open(path)
 }
 
+// parseAndOpen parses a query command's flags and arguments and opens its
+// (existing) database.
+func parseAndOpen(fs *flag.FlagSet, db *string, args []string, nargs int, argsHelp string) ([]string, *sqlite.Store, error) {
+	pos, err := parse(fs, args, nargs, nargs, argsHelp)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openExisting(*db)
+	return pos, st, err
+}
+
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "sweeps.db", "SQLite database `file`")
+}
+
 func notFound(err error) error {
 	if errors.Is(err, sqlite.ErrNotFound) {
 		return usageError{err}
@@ -43,12 +58,9 @@ func writeJSON(w io.Writer, v any) error {
 
 func cmdList(env *env, args []string) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if _, err := parse(fs, args, 0, 0, ""); err != nil {
-		return err
-	}
-	st, err := openExisting(*db)
+	_, st, err := parseAndOpen(fs, db, args, 0, "")
 	if err != nil {
 		return err
 	}
@@ -148,13 +160,9 @@ func toJSON(t *framework.TrialData) trialJSON {
 
 func cmdShow(env *env, args []string) error {
 	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	db := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1, 1, "TRIAL|SWEEP")
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(*db)
+	pos, st, err := parseAndOpen(fs, db, args, 1, "TRIAL|SWEEP")
 	if err != nil {
 		return err
 	}
@@ -226,20 +234,17 @@ func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 
 func cmdBest(env *env, args []string) error {
 	fs := flag.NewFlagSet("best", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	db := dbFlag(fs)
 	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(experiment.Metrics, ", ")+" (default: the sweep's)")
 	top := fs.Int("top", 10, "show the best `N` grid points")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, 1, 1, "SWEEP")
+	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}
 	if *metric != "" && !contains(experiment.Metrics, *metric) {
+		st.Close()
 		return usageError{framework.UnknownNameError("metric", *metric, experiment.Metrics)}
-	}
-	st, err := openExisting(*db)
-	if err != nil {
-		return err
 	}
 	defer st.Close()
 	d, err := st.LoadSweep(pos[0])
@@ -312,18 +317,15 @@ func varied(p framework.TrialPlan) map[string]any {
 
 func cmdExport(env *env, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	db := dbFlag(fs)
 	format := fs.String("format", "csv", "csv or json")
-	pos, err := parse(fs, args, 1, 1, "SWEEP")
+	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}
 	if *format != "csv" && *format != "json" {
+		st.Close()
 		return usagef("--format must be csv or json, got %q", *format)
-	}
-	st, err := openExisting(*db)
-	if err != nil {
-		return err
 	}
 	defer st.Close()
 	d, err := st.LoadSweep(pos[0])

@@ -48,13 +48,9 @@ func writeReport(st *sqlite.Store, sweepName, dir string) error {
 
 func cmdReport(env *env, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file`")
+	db := dbFlag(fs)
 	out := fs.String("out", "", "output `DIR` (default reports/<sweep name>)")
-	pos, err := parse(fs, args, 1, 1, "SWEEP")
-	if err != nil {
-		return err
-	}
-	st, err := openExisting(*db)
+	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}

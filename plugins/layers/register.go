@@ -5,20 +5,11 @@ package layers
 
 import "github.com/gradsweep/gradsweep/framework"
 
-var builtins []framework.Plugin[framework.Layer]
+var builtins framework.Builtins[framework.Layer]
 
-// add queues a plugin for registration; plugin files call it from a
-// package-level var so every plugin is queued before init runs.
-func add(p framework.Plugin[framework.Layer]) bool {
-	builtins = append(builtins, p)
-	return true
-}
+func add(p framework.Plugin[framework.Layer]) bool { return builtins.Add(p) }
 
 // Register adds every built-in layer to r.
-func Register(r *framework.Registry[framework.Layer]) {
-	for _, p := range builtins {
-		r.Register(p)
-	}
-}
+func Register(r *framework.Registry[framework.Layer]) { builtins.RegisterInto(r) }
 
 func init() { Register(framework.Layers) }

@@ -5,18 +5,11 @@ package losses
 
 import "github.com/gradsweep/gradsweep/framework"
 
-var builtins []framework.Plugin[framework.Loss]
+var builtins framework.Builtins[framework.Loss]
 
-func add(p framework.Plugin[framework.Loss]) bool {
-	builtins = append(builtins, p)
-	return true
-}
+func add(p framework.Plugin[framework.Loss]) bool { return builtins.Add(p) }
 
 // Register adds every built-in loss to r.
-func Register(r *framework.Registry[framework.Loss]) {
-	for _, p := range builtins {
-		r.Register(p)
-	}
-}
+func Register(r *framework.Registry[framework.Loss]) { builtins.RegisterInto(r) }
 
 func init() { Register(framework.Losses) }

@@ -13,19 +13,12 @@ package optimizers
 
 import "github.com/gradsweep/gradsweep/framework"
 
-var builtins []framework.Plugin[framework.Optimizer]
+var builtins framework.Builtins[framework.Optimizer]
 
-func add(p framework.Plugin[framework.Optimizer]) bool {
-	builtins = append(builtins, p)
-	return true
-}
+func add(p framework.Plugin[framework.Optimizer]) bool { return builtins.Add(p) }
 
 // Register adds every built-in optimizer to r.
-func Register(r *framework.Registry[framework.Optimizer]) {
-	for _, p := range builtins {
-		r.Register(p)
-	}
-}
+func Register(r *framework.Registry[framework.Optimizer]) { builtins.RegisterInto(r) }
 
 func init() { Register(framework.Optimizers) }
 
