@@ -2,6 +2,8 @@ package gemm
 
 // Portable is the pure-Go reference implementation of Sgemm. It accumulates
 // each element of C in float32, in order of increasing k, after applying beta.
+// Every product is computed (no skipping of zeros), so a NaN or Inf in an
+// input reaches C as it does in the fast kernels.
 func Portable(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	for i := 0; i < m; i++ {
 		ci := c[i*ldc : i*ldc+n]
@@ -20,9 +22,6 @@ func Portable(transA, transB bool, m, n, k int, a []float32, lda int, b []float3
 				aip = a[p*lda+i]
 			} else {
 				aip = a[i*lda+p]
-			}
-			if aip == 0 {
-				continue
 			}
 			if transB {
 				for j := range ci {
