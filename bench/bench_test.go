@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -35,9 +36,9 @@ func BenchmarkPassBatch1(b *testing.B)   { benchmarkPass(b, 1) }
 func BenchmarkPassBatch32(b *testing.B)  { benchmarkPass(b, 32) }
 func BenchmarkPassBatch256(b *testing.B) { benchmarkPass(b, 256) }
 
-// TestMeanLossMatchesReference checks the benchmark's arithmetic on a
-// tiny run: the mean loss is the sample-weighted mean of batch losses and
-// the first batch loss of an untrained 10-class model is near log(10).
+// TestBenchRuns checks the benchmark on a tiny run: counts add up, the mean
+// loss of an untrained 10-class model is near log(10), and bad
+// architectures are refused.
 func TestBenchRuns(t *testing.T) {
 	r, err := Run(Options{Batch: 8, Samples: 64, Arch: "784-16-10"})
 	if err != nil {
@@ -49,7 +50,13 @@ func TestBenchRuns(t *testing.T) {
 	if r.MeanLoss < 1.5 || r.MeanLoss > 3.5 {
 		t.Errorf("mean loss %v of an untrained 10-class model, want ≈ log 10", r.MeanLoss)
 	}
-	if _, err := Run(Options{Batch: 8, Samples: 64, Arch: "785-10"}); err == nil {
-		t.Error("arch width not matching the data accepted")
+	d, _, _ := Data("", 16, 784, 10)
+	if _, err := Trainer(Options{Batch: 8, Arch: "785-10"}, d); err == nil || !strings.Contains(err.Error(), "does not match the data's 784 features") {
+		t.Errorf("arch width not matching the data: %v", err)
+	}
+	for _, bad := range []string{"784", "784,0,10", "784,a,10", "-784,10"} {
+		if _, err := ParseArch(bad); err == nil {
+			t.Errorf("ParseArch(%q) accepted", bad)
+		}
 	}
 }

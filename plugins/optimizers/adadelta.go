@@ -1,9 +1,8 @@
 package optimizers
 
 import (
-	"math"
-
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // Adadelta is torch.optim.Adadelta:
@@ -30,19 +29,16 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "adadelta", Doc: "RMSpro
 
 // Step applies the Adadelta update.
 func (o *Adadelta) Step(params []*framework.Param, lr float64) {
-	rho, wd, eps := float32(o.Rho), float32(o.WeightDecay), float32(o.Eps)
-	cr := float32(1 - o.Rho)
-	glr := float32(lr)
+	c := vec.AdadeltaParams{
+		Rho: float32(o.Rho), CRho: float32(1 - o.Rho),
+		Eps: float32(o.Eps),
+		LR:  float32(lr),
+		WD:  float32(o.WeightDecay),
+	}
 	for _, p := range params {
 		st := o.state.get(p, func(n int) *adadeltaState {
 			return &adadeltaState{v: make([]float32, n), u: make([]float32, n)}
 		})
-		for i := range p.Value {
-			g := grad(p, i, wd)
-			st.v[i] = rho*st.v[i] + cr*g*g
-			d := float32(math.Sqrt(float64(st.u[i]+eps))) / float32(math.Sqrt(float64(st.v[i]+eps))) * g
-			st.u[i] = rho*st.u[i] + cr*d*d
-			p.Value[i] -= glr * d
-		}
+		vec.Adadelta(p.Value, p.Grad, st.v, st.u, c)
 	}
 }

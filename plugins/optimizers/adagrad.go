@@ -1,9 +1,8 @@
 package optimizers
 
 import (
-	"math"
-
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // Adagrad is torch.optim.Adagrad:
@@ -33,7 +32,7 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "adagrad", Doc: "per-wei
 
 // Step applies the Adagrad update.
 func (o *Adagrad) Step(params []*framework.Param, lr float64) {
-	wd, eps := float32(o.WeightDecay), float32(o.Eps)
+	c := vec.AdagradParams{Eps: float32(o.Eps), WD: float32(o.WeightDecay)}
 	for _, p := range params {
 		st := o.state.get(p, func(n int) *adagradState {
 			s := &adagradState{sum: make([]float32, n)}
@@ -43,11 +42,7 @@ func (o *Adagrad) Step(params []*framework.Param, lr float64) {
 			return s
 		})
 		st.step++
-		clr := float32(lr / (1 + float64(st.step-1)*o.LRDecay))
-		for i := range p.Value {
-			g := grad(p, i, wd)
-			st.sum[i] += g * g
-			p.Value[i] -= clr * g / (float32(math.Sqrt(float64(st.sum[i]))) + eps)
-		}
+		c.CLR = float32(lr / (1 + float64(st.step-1)*o.LRDecay))
+		vec.Adagrad(p.Value, p.Grad, st.sum, c) // s ← s + g²; θ ← θ − γ̃·g/(√s + ε)
 	}
 }

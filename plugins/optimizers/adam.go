@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // Adam is torch.optim.Adam (Kingma & Ba), momentum and RMSprop combined:
@@ -52,30 +53,21 @@ func newAdamState(n int) *adamState {
 func (o *adamCore) step(params []*framework.Param, lr float64, l2 float32, decoupled float64) {
 	// 1−β is computed in float64 and rounded once, as torch does with its
 	// Python-float coefficients.
-	b1, b2, eps := float32(o.Beta1), float32(o.Beta2), float32(o.Eps)
-	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
+	c := vec.AdamParams{
+		B1: float32(o.Beta1), C1: float32(1 - o.Beta1),
+		B2: float32(o.Beta2), C2: float32(1 - o.Beta2),
+		Eps:     float32(o.Eps),
+		WD:      l2,
+		Keep:    float32(1 - lr*decoupled), // 1 (no decay) when decoupled = 0
+		AMSGrad: o.AMSGrad,
+	}
 	for _, p := range params {
 		st := o.state.get(p, newAdamState)
 		st.step++
 		t := float64(st.step)
-		bc1 := 1 - math.Pow(o.Beta1, t)
-		bc2Sqrt := float32(math.Sqrt(1 - math.Pow(o.Beta2, t)))
-		stepSize := float32(lr / bc1)
-		keep := float32(1 - lr*decoupled)
-		for i := range p.Value {
-			if decoupled != 0 {
-				p.Value[i] *= keep
-			}
-			g := grad(p, i, l2)
-			st.m[i] = b1*st.m[i] + c1*g
-			st.v[i] = b2*st.v[i] + c2*g*g
-			v := st.v[i]
-			if o.AMSGrad {
-				st.vmax[i] = max(st.vmax[i], v)
-				v = st.vmax[i]
-			}
-			denom := float32(math.Sqrt(float64(v)))/bc2Sqrt + eps
-			p.Value[i] -= stepSize * st.m[i] / denom
-		}
+		c.BC2Sqrt = float32(math.Sqrt(1 - math.Pow(o.Beta2, t)))
+		c.StepSize = float32(lr / (1 - math.Pow(o.Beta1, t)))
+		// θ ← θ·keep; m ← β₁m + c₁g; v ← β₂v + c₂g·g; θ ← θ − s·m/(√v/bc + ε)
+		vec.Adam(p.Value, p.Grad, st.m, st.v, st.vmax, c)
 	}
 }

@@ -2,6 +2,7 @@ package optimizers
 
 import (
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // Momentum is torch.optim.SGD(momentum=μ, dampening=τ, nesterov=False):
@@ -39,24 +40,17 @@ func (o *Momentum) Step(params []*framework.Param, lr float64) {
 // velocityStep is torch.optim.SGD's momentum branch, shared by Momentum
 // and Nesterov.
 func velocityStep(params []*framework.Param, lr, momentum, dampening, weightDecay float64, nesterov bool, state *states[velocity]) {
-	mu, damp, wd := float32(momentum), float32(1-dampening), float32(weightDecay) // 1−τ rounded once
-	nlr := -float32(lr)
+	c := vec.MomentumParams{
+		NegLR:    -float32(lr),
+		Mu:       float32(momentum),
+		Damp:     float32(1 - dampening), // 1−τ rounded once
+		WD:       float32(weightDecay),
+		Nesterov: nesterov,
+	}
 	for _, p := range params {
 		st := state.get(p, newVelocity)
-		b := st.b
-		for i := range p.Value {
-			g := grad(p, i, wd)
-			if st.started {
-				b[i] = mu*b[i] + damp*g
-			} else {
-				b[i] = g
-			}
-			if nesterov {
-				p.Value[i] += nlr * (g + mu*b[i])
-			} else {
-				p.Value[i] += nlr * b[i]
-			}
-		}
+		c.First = !st.started
+		vec.Momentum(p.Value, p.Grad, st.b, c)
 		st.started = true
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // NAdam is torch.optim.NAdam (Dozat): Adam with Nesterov momentum and
@@ -37,8 +38,12 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "nadam", Doc: "Adam with
 
 // Step applies the NAdam update.
 func (o *NAdam) Step(params []*framework.Param, lr float64) {
-	b1, b2, eps, wd := float32(o.Beta1), float32(o.Beta2), float32(o.Eps), float32(o.WeightDecay)
-	c1, c2 := float32(1-o.Beta1), float32(1-o.Beta2)
+	c := vec.NAdamParams{
+		B1: float32(o.Beta1), C1: float32(1 - o.Beta1),
+		B2: float32(o.Beta2), C2: float32(1 - o.Beta2),
+		Eps: float32(o.Eps),
+		WD:  float32(o.WeightDecay),
+	}
 	for _, p := range params {
 		st := o.state.get(p, func(n int) *nadamState {
 			return &nadamState{m: make([]float32, n), v: make([]float32, n), muProduct: 1}
@@ -49,16 +54,10 @@ func (o *NAdam) Step(params []*framework.Param, lr float64) {
 		muNext := o.Beta1 * (1 - 0.5*math.Pow(0.96, (t+1)*o.MomentumDecay))
 		st.muProduct *= float32(mu)
 		mp := float64(st.muProduct)
-		bc2 := float32(1 - math.Pow(o.Beta2, t))
-		cg := float32(lr * (1 - mu) / (1 - mp))
-		cm := float32(lr * muNext / (1 - mp*muNext))
-		for i := range p.Value {
-			g := grad(p, i, wd)
-			st.m[i] = b1*st.m[i] + c1*g
-			st.v[i] = b2*st.v[i] + c2*g*g
-			denom := float32(math.Sqrt(float64(st.v[i]/bc2))) + eps
-			p.Value[i] -= cg * g / denom
-			p.Value[i] -= cm * st.m[i] / denom
-		}
+		c.BC2 = float32(1 - math.Pow(o.Beta2, t))
+		c.CG = float32(lr * (1 - mu) / (1 - mp))
+		c.CM = float32(lr * muNext / (1 - mp*muNext))
+		// m, v as Adam; d = √(v/bc) + ε; θ ← θ − cg·g/d − cm·m/d
+		vec.NAdam(p.Value, p.Grad, st.m, st.v, c)
 	}
 }

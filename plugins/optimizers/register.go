@@ -8,7 +8,13 @@
 // Notation in the doc comments: θ parameter, g gradient, γ learning rate,
 // λ weight_decay, t the parameter's step count (1 on the first step).
 // Arithmetic is float32, as PyTorch's on float32 tensors; scalars derived
-// from t (bias corrections) are computed in float64 and rounded once.
+// from t (bias corrections) are computed in float64 and rounded once. L2
+// weight decay is folded into the gradient, g ← g + λθ, as torch.optim does
+// for every optimizer but AdamW.
+//
+// The element-wise updates run in one pass per parameter through the
+// kernels of internal/vec (AVX-512 or AVX2 where available), which round
+// every float32 operation exactly as the plain Go loop of each rule would.
 package optimizers
 
 import "github.com/gradsweep/gradsweep/framework"
@@ -37,13 +43,4 @@ func (s *states[S]) get(p *framework.Param, make func(n int) *S) *S {
 		(*s)[p.Name] = st
 	}
 	return st
-}
-
-// grad is g + λθ for element i: L2 weight decay folded into the gradient,
-// as torch.optim does for every optimizer but AdamW.
-func grad(p *framework.Param, i int, wd float32) float32 {
-	if wd == 0 {
-		return p.Grad[i]
-	}
-	return p.Grad[i] + wd*p.Value[i]
 }

@@ -1,9 +1,8 @@
 package optimizers
 
 import (
-	"math"
-
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // RMSprop is torch.optim.RMSprop:
@@ -32,28 +31,18 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "rmsprop", Doc: "step sc
 
 // Step applies the RMSprop update.
 func (o *RMSprop) Step(params []*framework.Param, lr float64) {
-	a, wd, eps, mu := float32(o.Alpha), float32(o.WeightDecay), float32(o.Eps), float32(o.Momentum)
-	ca := float32(1 - o.Alpha)
-	glr := float32(lr)
+	c := vec.RMSpropParams{
+		Alpha: float32(o.Alpha), CAlpha: float32(1 - o.Alpha),
+		Eps:      float32(o.Eps),
+		Mu:       float32(o.Momentum), // the velocity b is used when μ > 0
+		LR:       float32(lr),
+		WD:       float32(o.WeightDecay),
+		Centered: o.Centered,
+	}
 	for _, p := range params {
 		st := o.state.get(p, func(n int) *rmspropState {
 			return &rmspropState{v: make([]float32, n), gAvg: make([]float32, n), b: make([]float32, n)}
 		})
-		for i := range p.Value {
-			g := grad(p, i, wd)
-			st.v[i] = a*st.v[i] + ca*g*g
-			vt := st.v[i]
-			if o.Centered {
-				st.gAvg[i] = a*st.gAvg[i] + ca*g
-				vt -= st.gAvg[i] * st.gAvg[i]
-			}
-			denom := float32(math.Sqrt(float64(vt))) + eps
-			if mu > 0 {
-				st.b[i] = mu*st.b[i] + g/denom
-				p.Value[i] -= glr * st.b[i]
-			} else {
-				p.Value[i] -= glr * g / denom
-			}
-		}
+		vec.RMSprop(p.Value, p.Grad, st.v, st.gAvg, st.b, c)
 	}
 }

@@ -1,6 +1,9 @@
 package optimizers
 
-import "github.com/gradsweep/gradsweep/framework"
+import (
+	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/internal/vec"
+)
 
 // SGD is plain gradient descent, torch.optim.SGD with momentum 0:
 //
@@ -22,15 +25,6 @@ func (o *SGD) Step(params []*framework.Param, lr float64) {
 	wd := float32(o.WeightDecay)
 	nlr := -float32(lr)
 	for _, p := range params {
-		v := p.Value
-		if wd == 0 {
-			for i, g := range p.Grad[:len(v)] {
-				v[i] += nlr * g
-			}
-			continue
-		}
-		for i := range v {
-			v[i] += nlr * grad(p, i, wd)
-		}
+		vec.SGD(p.Value, p.Grad, nlr, wd) // θ ← θ + (−γ)·g
 	}
 }
