@@ -54,7 +54,7 @@ func TestBenchRuns(t *testing.T) {
 	if _, err := Trainer(Options{Batch: 8, Arch: "785-10"}, d); err == nil || !strings.Contains(err.Error(), "does not match the data's 784 features") {
 		t.Errorf("arch width not matching the data: %v", err)
 	}
-	for _, bad := range []string{"784", "784,0,10", "784,a,10", "-784,10"} {
+	for _, bad := range []string{"784", "784,0,10", "784,a,10", "784,10.5"} {
 		if _, err := ParseArch(bad); err == nil {
 			t.Errorf("ParseArch(%q) accepted", bad)
 		}
