@@ -237,3 +237,22 @@ func TestDropoutMask(t *testing.T) {
 		t.Errorf("evaluation is not the identity")
 	}
 }
+
+// ReLU at the edges, as PyTorch: relu(NaN) = NaN, relu(−0) = 0, and the
+// gradient passes only where x > 0 (not at 0, not at NaN).
+func TestReLUEdges(t *testing.T) {
+	reg := framework.NewRegistry[framework.Layer]("layer")
+	layers.Register(reg)
+	l, _ := reg.New("relu", nil)
+	l.Init(4, nil)
+	nan := float32(math.NaN())
+	x := &mat.Matrix{Rows: 1, Cols: 4, Data: []float32{nan, float32(math.Copysign(0, -1)), -2, 3}}
+	y := l.Forward(x, true)
+	if !math.IsNaN(float64(y.Data[0])) || y.Data[1] != 0 || math.Signbit(float64(y.Data[1])) || y.Data[2] != 0 || y.Data[3] != 3 {
+		t.Errorf("relu(%v) = %v", x.Data, y.Data)
+	}
+	dx := l.Backward(&mat.Matrix{Rows: 1, Cols: 4, Data: []float32{5, 5, 5, 5}}, true)
+	if dx.Data[0] != 0 || dx.Data[1] != 0 || dx.Data[2] != 0 || dx.Data[3] != 5 {
+		t.Errorf("relu gradient %v", dx.Data)
+	}
+}

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"math"
+
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
 )
@@ -19,7 +21,11 @@ func (r *ReLU) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
 	r.y.Resize(x.Rows, x.Cols)
 	y := r.y.Data
 	for i, v := range x.Data[:len(y)] {
-		y[i] = max(v, 0)
+		var keep uint32 // branch-free, as in Backward; NaN passes, as in torch.relu
+		if !(v <= 0) {
+			keep = 0xffffffff
+		}
+		y[i] = math.Float32frombits(math.Float32bits(v) & keep)
 	}
 	return &r.y
 }
@@ -32,12 +38,15 @@ func (r *ReLU) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	r.dx.Resize(dy.Rows, dy.Cols)
 	dx := r.dx.Data
 	xs := r.x.Data[:len(dx)]
+	// Branch-free: signs of activations are random, so a branch would be
+	// mispredicted half the time. keep is all ones where x > 0 (false for
+	// NaN, as in PyTorch) and zero elsewhere; it masks g's bits.
 	for i, g := range dy.Data[:len(dx)] {
+		var keep uint32
 		if xs[i] > 0 {
-			dx[i] = g
-		} else {
-			dx[i] = 0
+			keep = 0xffffffff
 		}
+		dx[i] = math.Float32frombits(math.Float32bits(g) & keep)
 	}
 	return &r.dx
 }
