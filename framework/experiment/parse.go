@@ -410,7 +410,7 @@ func contains(list []string, s string) bool {
 // batch loss with n chosen so a trial stores about MaxBatchLossPoints.
 const (
 	BatchLossAuto      = -1
-	MaxBatchLossPoints = 2000
+	MaxBatchLossPoints = 250
 )
 
 // MaxTrials bounds the trials one experiment may expand to.

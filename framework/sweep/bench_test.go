@@ -3,20 +3,23 @@ package sweep_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/experiment"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 	"github.com/gradsweep/gradsweep/metrics"
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
-// cpuGrid is a CPU-bound grid: 8 trials of an MLP on digits, each about a
-// tenth of a second.
+// cpuGrid is a CPU-bound grid of 16 trials of equal work (an MLP on digits,
+// plain SGD at 16 learning rates), each about 50 ms on this machine.
 const cpuGrid = `name: cpu-grid
 seed: 1
 dataset: {builtin: digits, validation_split: 0.2}
@@ -26,10 +29,9 @@ model:
   - {type: dense, units: 10}
 loss: cross_entropy
 optimizer: {type: sgd}
-training: {learning_rate: 0.05, batch_size: 16, epochs: 3}
+training: {learning_rate: 0.05, batch_size: 16, epochs: 12}
 grid:
-  training.learning_rate: [0.01, 0.02, 0.05, 0.1]
-  optimizer.type: [sgd, momentum]
+  training.learning_rate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, 0.011, 0.012, 0.013, 0.014, 0.015, 0.016]
 `
 
 func prepare(b *testing.B, text string) *sweep.Prepared {
@@ -67,30 +69,49 @@ func BenchmarkWorkers(b *testing.B) {
 	}
 }
 
-// BenchmarkInstrumentation runs the same sweep bare and with the SQLite
-// store and live metrics; the issue's bound is ≤ 3% extra time.
+// BenchmarkInstrumentation runs the same sweeps bare, with live metrics,
+// with the SQLite store, and with both; the issue's bound is ≤ 3% extra
+// time. "cpu-grid" has tiny trials (an iteration is a few µs, so storing
+// each batch loss is comparable to computing it); "gd-vs-sgd" and "mnist"
+// are the shipped experiments.
 func BenchmarkInstrumentation(b *testing.B) {
-	p := prepare(b, cpuGrid)
-	b.Run("bare", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			runSweep(b, p, sweep.Options{Workers: 2})
+	gd, err := os.ReadFile("../../experiments/gd-vs-sgd-vs-minibatch.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sweeps := []struct{ name, text string }{{"cpu-grid", cpuGrid}, {"gd-vs-sgd", string(gd)}}
+	if _, err := data.MNISTDir(); err == nil { // the MNIST sweep needs the GoMNIST module
+		mn, _ := os.ReadFile("../../experiments/mnist.yaml")
+		sweeps = append(sweeps, struct{ name, text string }{"mnist", string(mn)})
+	}
+	for _, sw := range sweeps {
+		p := prepare(b, sw.text)
+		for _, mode := range []string{"bare", "metrics", "sqlite", "sqlite+metrics"} {
+			b.Run(sw.name+"/"+mode, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					opt := sweep.Options{Workers: 2}
+					var st *sqlite.Store
+					if strings.HasPrefix(mode, "sqlite") {
+						if st, err = sqlite.Open(filepath.Join(b.TempDir(), "bench.db")); err != nil {
+							b.Fatal(err)
+						}
+						opt.Store = st
+					}
+					if strings.HasSuffix(mode, "metrics") {
+						opt.Sinks = []framework.Sink{metrics.New()}
+					}
+					b.StartTimer()
+					runSweep(b, p, opt)
+					if st != nil {
+						if err := st.Close(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
 		}
-	})
-	b.Run("sqlite+metrics", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			st, err := sqlite.Open(filepath.Join(b.TempDir(), "bench.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := metrics.New()
-			b.StartTimer()
-			runSweep(b, p, sweep.Options{Workers: 2, Store: st, Sinks: []framework.Sink{m}})
-			if err := st.Close(); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	}
 }
 
 // BenchmarkTrialOverhead: 200 tiny trials (1 epoch of 8 samples), store
@@ -122,10 +143,37 @@ grid:
 	b.ReportMetric(b.Elapsed().Seconds()*1000/float64(200*b.N), "ms/trial")
 }
 
-// BenchmarkMemoryPerFinishedTrial runs 1,000 tiny trials and reports how
-// much live heap each finished trial leaves behind (the sweep's memory
-// must not grow with the number of finished trials beyond a few hundred
-// bytes of bookkeeping each).
+// heapProbe is a sink that measures the live heap (after a GC) when the
+// n-th trials finish.
+type heapProbe struct {
+	mu    sync.Mutex
+	at    map[int]bool
+	done  int
+	heaps map[int]uint64
+}
+
+func (h *heapProbe) SweepStarted(framework.SweepInfo, []framework.TrialPlan)   {}
+func (h *heapProbe) TrialStarted(*framework.TrialPlan)                         {}
+func (h *heapProbe) Iteration(*framework.TrialPlan, framework.IterationStats)  {}
+func (h *heapProbe) Epoch(*framework.TrialPlan, framework.EpochStats)          {}
+func (h *heapProbe) SweepFinished(framework.SweepInfo, framework.SweepSummary) {}
+func (h *heapProbe) TrialFinished(*framework.TrialPlan, framework.TrialOutcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done++
+	if h.at[h.done] {
+		var m runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		h.heaps[h.done] = m.HeapAlloc
+	}
+}
+
+// BenchmarkMemoryPerFinishedTrial runs 1,000 tiny trials with the SQLite
+// store and live metrics and reports how much the live heap grows per
+// finished trial between the 250th and the 1,000th: the sweep's memory
+// must not grow with the number of finished trials beyond a little
+// bookkeeping each.
 func BenchmarkMemoryPerFinishedTrial(b *testing.B) {
 	lrs := make([]string, 1000)
 	for i := range lrs {
@@ -141,18 +189,25 @@ grid:
 `
 	p := prepare(b, text)
 	for i := 0; i < b.N; i++ {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
 		st, err := sqlite.Open(filepath.Join(b.TempDir(), "many.db"))
 		if err != nil {
 			b.Fatal(err)
 		}
 		m := metrics.New(metrics.WithGracePeriod(0)) // finished trials' series go at once
-		runSweep(b, p, sweep.Options{Workers: 2, Store: st, Sinks: []framework.Sink{m}})
-		runtime.GC()
-		runtime.ReadMemStats(&after)
+		probe := &heapProbe{at: map[int]bool{250: true, 1000: true}, heaps: map[int]uint64{}}
+		opt := sweep.Options{Workers: 2, Store: st, Sinks: []framework.Sink{m, probe}}
+		switch os.Getenv("MEMBENCH") {
+		case "bare":
+			opt = sweep.Options{Workers: 2, Sinks: []framework.Sink{probe}}
+		case "store":
+			opt = sweep.Options{Workers: 2, Store: st, Sinks: []framework.Sink{probe}}
+		case "metrics":
+			opt = sweep.Options{Workers: 2, Sinks: []framework.Sink{m, probe}}
+		}
+		runSweep(b, p, opt)
 		st.Close()
-		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1000, "heap-bytes/trial")
+		growth := float64(int64(probe.heaps[1000])-int64(probe.heaps[250])) / 750
+		b.ReportMetric(growth, "heap-bytes/finished-trial")
+		b.ReportMetric(float64(probe.heaps[1000])/1e6, "heap-MB-at-1000")
 	}
 }

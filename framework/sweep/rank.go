@@ -146,9 +146,9 @@ func (r *run) summary(ctx context.Context) framework.SweepSummary {
 		}
 	}
 	var trials []framework.TrialData
-	for _, f := range r.outcomes {
-		trials = append(trials, framework.TrialData{Plan: f.plan, Status: f.out.Status, Final: f.out.Result.Final,
-			TimeToTarget: targetTime(f.out.Result)})
+	for idx, f := range r.outcomes {
+		trials = append(trials, framework.TrialData{Plan: r.prep.Plans[idx], Status: f.status, Final: f.final,
+			TimeToTarget: f.timeToTarget})
 	}
 	sort.Slice(trials, func(i, j int) bool { return trials[i].Plan.Index < trials[j].Plan.Index })
 	if ranked := Rank(r.prep.Exp.Metric, trials); len(ranked) > 0 && ranked[0].Stable() {

@@ -271,7 +271,10 @@ type run struct {
 	stop        bool
 }
 
+// finished is what the summary needs of a finished trial; its plan is
+// r.prep.Plans[index]. Kept small: a sweep keeps one per finished trial.
 type finished struct {
-	plan framework.TrialPlan
-	out  framework.TrialOutcome
+	status       framework.Status
+	final        framework.EpochStats
+	timeToTarget float64
 }

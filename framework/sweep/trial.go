@@ -106,7 +106,13 @@ func (r *run) advance(ctx context.Context, a *active, until int) {
 }
 
 // startTrial announces a trial and builds it; a setup error finishes it as failed.
-func (r *run) startTrial(plan framework.TrialPlan) (*active, bool) {
+func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
+	// Train the prepared plan (the store's copy is the same trial, but its
+	// freshly decoded settings would be kept once more per finished trial).
+	plan := claimed
+	if i := claimed.Index; i >= 0 && i < len(r.prep.Plans) && r.prep.Plans[i].ID == claimed.ID {
+		plan = r.prep.Plans[i]
+	}
 	r.mu.Lock()
 	r.counts[framework.Running]++
 	r.mu.Unlock()
@@ -142,7 +148,7 @@ func (r *run) finish(a *active) {
 	defer r.mu.Unlock()
 	r.counts[framework.Running]--
 	r.counts[out.Status]++
-	r.outcomes[a.plan.Index] = &finished{plan: a.plan, out: out}
+	r.outcomes[a.plan.Index] = &finished{status: out.Status, final: out.Result.Final, timeToTarget: targetTime(out.Result)}
 	if r.prep.Exp.KeepBest && a.trainer != nil && out.Status == framework.Completed {
 		v := MetricValue(r.prep.Exp.Metric, out.Result)
 		if !math.IsNaN(v) && (r.bestWeights == nil || better(r.prep.Exp.Metric, v, r.bestValue)) {

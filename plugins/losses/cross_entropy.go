@@ -35,36 +35,50 @@ func (*CrossEntropy) Check(task framework.Task, outputs, targets int) error {
 	return nil
 }
 
-// Eval computes the mean loss and its gradient.
+// Eval computes the mean loss and its gradient. Each logit is
+// exponentiated once: e_j = exp(x_j − m) gives both the log-sum-exp and
+// the softmax p_j = e_j / Σ e.
 func (c *CrossEntropy) Eval(pred *mat.Matrix, t framework.Targets, grad *mat.Matrix) float64 {
 	grad.Resize(pred.Rows, pred.Cols)
-	b := float64(pred.Rows)
+	invB := 1 / float64(pred.Rows)
 	k := float64(pred.Cols)
 	eps := c.LabelSmoothing
 	var sum float64
 	for i := 0; i < pred.Rows; i++ {
 		x, g := pred.Row(i), grad.Row(i)
-		m := float64(x[0])
-		for _, v := range x {
-			m = math.Max(m, float64(v))
+		m := x[0]
+		for _, v := range x[1:] {
+			if v > m {
+				m = v
+			}
 		}
 		var s float64
-		for _, v := range x {
-			s += math.Exp(float64(v) - m)
-		}
-		lse := m + math.Log(s)
-		label := int(t.Labels[i])
-		var sumLogP float64
 		for j, v := range x {
-			logp := float64(v) - lse
-			sumLogP += logp
+			e := math.Exp(float64(v) - float64(m))
+			g[j] = float32(e) // e_j, turned into the gradient below
+			s += e
+		}
+		logS := math.Log(s)
+		label := int(t.Labels[i])
+		inv := 1 / s
+		for j := range g {
 			q := eps / k
 			if j == label {
 				q += 1 - eps
 			}
-			g[j] = float32((math.Exp(logp) - q) / b)
+			g[j] = float32((float64(g[j])*inv - q) * invB)
 		}
-		sum += -(1-eps)*(float64(x[label])-lse) - eps/k*sumLogP
+		// −log p_c = lse − x_c, with lse = m + log Σ e
+		lse := float64(m) + logS
+		loss := lse - float64(x[label])
+		if eps != 0 {
+			var sumLogP float64
+			for _, v := range x {
+				sumLogP += float64(v) - lse
+			}
+			loss = (1-eps)*loss - eps/k*sumLogP
+		}
+		sum += loss
 	}
-	return sum / b
+	return sum * invB
 }

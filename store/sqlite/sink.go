@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -157,13 +158,14 @@ func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
 	s.send(op{kind: opEpoch, trial: t.ID, ep: st, mask: m})
 }
 
-// TrialFinished stores the trial's outcome and returns once it (and every
-// write queued before it) is committed.
+// TrialFinished queues the trial's outcome; it is committed with the next
+// batch (within flushEvery), and Flush or Close wait for it. Not waiting
+// here keeps a commit round trip off every trial: a process killed in that
+// window leaves the trial "running" under a dead owner, so the next run
+// trains it again, with the same seed and the same result.
 func (s *Store) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) {
 	m := s.trialApplies(t.ID, &o.Result.Final, true)
-	if err := s.sendWait(op{kind: opTrialFinished, trial: t.ID, mask: m, x: &opExtra{out: o}}); err != nil {
-		s.setErr(err)
-	}
+	s.send(op{kind: opTrialFinished, trial: t.ID, mask: m, x: &opExtra{out: o}})
 }
 
 // Flush commits every write queued so far and returns Err.
@@ -255,15 +257,71 @@ func (s *Store) tryBatch(batch []op) error {
 		_, err := p.Exec(args...)
 		return err
 	}
-	for i := range batch {
+	for i := 0; i < len(batch); {
+		// runs of batch losses go in multi-row INSERTs
+		if n := iterationRun(batch[i:]); n > 1 {
+			if err := s.insertBatchLosses(exec, batch[i:i+n]); err != nil {
+				if isBusy(err) {
+					return err
+				}
+				s.setErr(err)
+			}
+			i += n
+			continue
+		}
 		if err := s.apply(tx, exec, &batch[i]); err != nil {
 			if isBusy(err) {
 				return err
 			}
 			s.setErr(err)
 		}
+		i++
 	}
 	return tx.Commit()
+}
+
+// iterationRun is the number of opIteration ops at the start of ops.
+func iterationRun(ops []op) int {
+	n := 0
+	for n < len(ops) && ops[n].kind == opIteration {
+		n++
+	}
+	return n
+}
+
+// rowsPerInsert is how many batch losses one INSERT statement carries
+// (7 parameters each, well under SQLite's limit of 32,766).
+const rowsPerInsert = 64
+
+var qBatchLossMany = qBatchLoss + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", rowsPerInsert-1)
+
+// insertBatchLosses writes batch losses rowsPerInsert to a statement: one
+// statement execution instead of one per row.
+func (s *Store) insertBatchLosses(exec func(string, ...any) error, ops []op) error {
+	args := make([]any, 0, 7*rowsPerInsert)
+	for len(ops) > 0 {
+		if len(ops) < rowsPerInsert {
+			for i := range ops {
+				o := &ops[i]
+				v, nf := realOrNull(o.it.Loss)
+				if err := exec(qBatchLoss, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		args = args[:0]
+		for i := range ops[:rowsPerInsert] {
+			o := &ops[i]
+			v, nf := realOrNull(o.it.Loss)
+			args = append(args, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf)
+		}
+		if err := exec(qBatchLossMany, args...); err != nil {
+			return err
+		}
+		ops = ops[rowsPerInsert:]
+	}
+	return nil
 }
 
 const (

@@ -364,6 +364,9 @@ func finish(s *Store, p *framework.TrialPlan, status framework.Status, loss floa
 	s.TrialFinished(p, framework.TrialOutcome{Status: status, Ended: t0,
 		Result: framework.Result{Status: status, StopReason: "max_epochs", Epochs: 1, Iterations: 4, Samples: 32,
 			Final: e, BestValLoss: e.ValLoss, LastFiniteLoss: loss}})
+	if err := s.Flush(); err != nil { // TrialFinished is committed by the next batch or Flush
+		panic(err)
+	}
 }
 
 func TestPrepareSweep(t *testing.T) {
@@ -569,6 +572,39 @@ func TestBatchLossThinning(t *testing.T) {
 		}
 		if strings.Join(got, ",") != want {
 			t.Errorf("every %d: stored iterations %v, want %s", plans[i].BatchLossEvery, got, want)
+		}
+	}
+}
+
+// Batch losses written 64 to a statement read back exactly, non-finite
+// values included.
+func TestManyBatchLossesRoundTrip(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "sweeps.db"))
+	info := sweepInfo("many", "h1")
+	plans := makePlans(info.Name, 1)
+	s.SweepStarted(info, plans)
+	s.TrialStarted(&plans[0])
+	want := make([]float64, 150)
+	for i := range want {
+		want[i] = 1 / float64(i+1)
+	}
+	want[70], want[71], want[140] = nan, pinf, ninf
+	for i, v := range want {
+		s.Iteration(&plans[0], framework.IterationStats{Epoch: 1, Iteration: i + 1, BatchSize: 1, Loss: v})
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.LoadTrial(plans[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.BatchLoss) != len(want) {
+		t.Fatalf("%d batch losses stored, want %d", len(d.BatchLoss), len(want))
+	}
+	for i, b := range d.BatchLoss {
+		if b.Iteration != i+1 || !(b.Loss == want[i] || math.IsNaN(b.Loss) && math.IsNaN(want[i])) {
+			t.Errorf("row %d: iteration %d loss %v, want %v", i, b.Iteration, b.Loss, want[i])
 		}
 	}
 }
