@@ -121,6 +121,25 @@ type trial struct {
 	valAcc    prometheus.Gauge
 	finished  bool             // guarded by Metrics.mu
 	final     framework.Status // guarded by Metrics.mu
+
+	// Iterations and samples not yet added to the sweep's counters: one
+	// trial's events come from one goroutine at a time, so these need no
+	// atomics, and adding them every countEvery iterations keeps two cores
+	// from fighting over the shared counters on every weight update.
+	pendingIters, pendingSamples int
+}
+
+// countEvery is how many iterations a trial accumulates before adding them
+// to gradsweep_iterations_total and gradsweep_samples_total (and at every
+// epoch end and when the trial finishes).
+const countEvery = 32
+
+func (t *trial) flushCounts() {
+	if t.pendingIters > 0 {
+		t.sw.iterations.Add(float64(t.pendingIters))
+		t.sw.samples.Add(float64(t.pendingSamples))
+		t.pendingIters, t.pendingSamples = 0, 0
+	}
 }
 
 // New returns Metrics with its own registry, holding the Go and process
@@ -379,9 +398,10 @@ func (m *Metrics) Iteration(p *framework.TrialPlan, s framework.IterationStats) 
 	t := m.lookup(p)
 	t.iteration.Set(float64(s.Iteration))
 	m.setGauge(&t.batchLoss, m.trialLoss, t, "batch", s.Loss)
-	t.sw.iterations.Inc()
-	if s.BatchSize > 0 {
-		t.sw.samples.Add(float64(s.BatchSize))
+	t.pendingIters++
+	t.pendingSamples += max(s.BatchSize, 0)
+	if t.pendingIters >= countEvery {
+		t.flushCounts()
 	}
 	if s.Seconds >= 0 && finite(s.Seconds) {
 		t.sw.iterDur.Observe(s.Seconds)
@@ -391,6 +411,7 @@ func (m *Metrics) Iteration(p *framework.TrialPlan, s framework.IterationStats) 
 // Epoch records a finished epoch's metrics.
 func (m *Metrics) Epoch(p *framework.TrialPlan, s framework.EpochStats) {
 	t := m.lookup(p)
+	t.flushCounts()
 	t.epoch.Set(float64(s.Epoch))
 	t.iteration.Set(float64(s.Iteration))
 	m.setGauge(&t.trainLoss, m.trialLoss, t, "train", s.TrainLoss)
@@ -407,6 +428,7 @@ func (m *Metrics) Epoch(p *framework.TrialPlan, s framework.EpochStats) {
 // and schedules the deletion of its series after the grace period.
 func (m *Metrics) TrialFinished(p *framework.TrialPlan, o framework.TrialOutcome) {
 	t := m.lookup(p)
+	t.flushCounts()
 	m.mu.Lock()
 	if t.finished {
 		m.mu.Unlock()
