@@ -74,8 +74,8 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 	default:
 		extra = fmt.Sprintf(" %s=%s", p.metric, fmtFloat(v))
 	}
-	fmt.Fprintf(p.w, "[%d/%d] trial %s %s%s (%s, %d epochs, %.2fs)\n", p.done, p.total, t.ID, o.Status, extra,
-		describe(*t), o.Result.Epochs, o.Result.Seconds)
+	fmt.Fprintf(p.w, "[%d/%d] trial %s %s%s (%s, %d epochs, %s)\n", p.done, p.total, t.ID, o.Status, extra,
+		describe(*t), o.Result.Epochs, time.Duration(o.Result.Seconds*float64(time.Second)).Round(100*time.Microsecond))
 }
 
 func (p *progress) bar() string {
