@@ -302,6 +302,9 @@ func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
 
 func analyze(d *framework.SweepData) *analysis {
 	a := &analysis{d: d, metric: pickMetric(d)}
+	if note := sweep.IncomparableNote(a.metric.Name, d.Trials); note != "" {
+		a.metric.Note = strings.TrimPrefix(a.metric.Note+"; "+note, "; ")
+	}
 	for i := range d.Trials {
 		t := &d.Trials[i]
 		ti := &trialInfo{T: t, Metric: a.metric.get(t)}

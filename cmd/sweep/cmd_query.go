@@ -256,6 +256,9 @@ func cmdBest(env *env, args []string) error {
 		m = *metric
 	}
 	ranked := sweep.Rank(m, d.Trials)
+	if note := sweep.IncomparableNote(m, d.Trials); note != "" {
+		fmt.Fprintf(env.stderr, "sweep: warning: %s\n", note)
+	}
 	if *asJSON {
 		type rowJSON struct {
 			Rank     int            `json:"rank"`

@@ -2,8 +2,10 @@ package sweep
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -163,4 +165,22 @@ func targetTime(r framework.Result) float64 {
 		return r.TargetSeconds
 	}
 	return math.NaN()
+}
+
+// IncomparableNote warns when a loss metric ranks trials whose loss
+// functions differ (the grid varies loss.type): each trial's loss is its
+// own loss function's value, so an mse of 0.1 and a half_mse of 0.05 are
+// the same fit. It returns "" when the ranking is sound.
+func IncomparableNote(metric string, trials []framework.TrialData) string {
+	if !strings.HasSuffix(metric, "_loss") {
+		return ""
+	}
+	kinds := map[string]bool{}
+	for _, t := range trials {
+		kinds[fmt.Sprint(t.Plan.Params["loss.type"])] = true
+	}
+	if len(kinds) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("the trials use %d different loss functions, so their %s values are not comparable: rank within one loss.type (or by accuracy)", len(kinds), metric)
 }

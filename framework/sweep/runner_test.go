@@ -390,3 +390,19 @@ func TestASHAFindsTheFullGridsBest(t *testing.T) {
 func describePoint(p *framework.TrialPlan) string {
 	return fmt.Sprintf("batch %v lr %v", p.Params["training.batch_size"], p.Params["training.learning_rate"])
 }
+
+func TestIncomparableNote(t *testing.T) {
+	mk := func(loss string) framework.TrialData {
+		return framework.TrialData{Plan: framework.TrialPlan{Params: map[string]any{"loss.type": loss}}}
+	}
+	mixed := []framework.TrialData{mk("mse"), mk("half_mse")}
+	if n := sweep.IncomparableNote("val_loss", mixed); !strings.Contains(n, "2 different loss functions") {
+		t.Errorf("mixed losses: %q", n)
+	}
+	if n := sweep.IncomparableNote("val_accuracy", mixed); n != "" {
+		t.Errorf("accuracy is comparable across losses: %q", n)
+	}
+	if n := sweep.IncomparableNote("val_loss", []framework.TrialData{mk("mse"), mk("mse")}); n != "" {
+		t.Errorf("one loss: %q", n)
+	}
+}
