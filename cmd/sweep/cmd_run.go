@@ -203,6 +203,11 @@ func cmdRun(env *env, args []string) error {
 }
 
 func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db string) {
+	if len(sum.Counts) == 0 && !sum.Interrupted {
+		fmt.Fprintf(env.stdout, "sweep %s: nothing left to run: its trials in %s are finished ('sweep best %s --db %s' ranks them)\n",
+			p.Exp.Name, db, p.Exp.Name, db)
+		return
+	}
 	fmt.Fprintf(env.stdout, "sweep %s: %s in %.1fs, %d weight updates", p.Exp.Name,
 		strings.Join(sortedStatuses(sum.Counts), ", "), sum.Seconds, sum.Iterations)
 	if sum.SavedIters > 0 {
