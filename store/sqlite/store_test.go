@@ -118,7 +118,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 			t.Fatal(q, err)
 		}
 	}
-	if v != SchemaVersion() || v != 1 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
+	if v != SchemaVersion() || v != 2 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
 		t.Fatalf("user_version %d foreign_keys %d synchronous %d busy_timeout %d journal_mode %s", v, fk, sync, busy, mode)
 	}
 	schema := func() string {
@@ -153,7 +153,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (1)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (2)") {
 		t.Fatalf("newer schema: %v", err)
 	}
 
@@ -606,5 +606,33 @@ func TestManyBatchLossesRoundTrip(t *testing.T) {
 		if b.Iteration != i+1 || !(b.Loss == want[i] || math.IsNaN(b.Loss) && math.IsNaN(want[i])) {
 			t.Errorf("row %d: iteration %d loss %v, want %v", i, b.Iteration, b.Loss, want[i])
 		}
+	}
+}
+
+// A version-1 database (before the claimable-trials index) is migrated
+// when opened, its data kept.
+func TestMigrateFromV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(schemaV1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA user_version = 1; INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
+		VALUES ('old', 'h', '', '0', 'val_loss', '2026-01-02T03:04:05.000000000Z', '2026-01-02T03:04:05.000000000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := openStore(t, path)
+	rows, err := s.ListSweeps()
+	if err != nil || len(rows) != 1 || rows[0].Name != "old" {
+		t.Fatalf("sweeps after migration: %v %v", rows, err)
+	}
+	var v int
+	var idx string
+	r := rawDB(t, path)
+	r.QueryRow(`PRAGMA user_version`).Scan(&v)
+	r.QueryRow(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'trials_claimable'`).Scan(&idx)
+	if v != 2 || idx != "trials_claimable" {
+		t.Errorf("user_version %d, index %q", v, idx)
 	}
 }
