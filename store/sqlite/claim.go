@@ -152,8 +152,7 @@ func insertMissingTrials(tx *sql.Tx, sweep string, trials []framework.TrialPlan)
 // recoverDead turns the sweep's running trials whose owner is dead into
 // interrupted ones.
 func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
-	rows, err := tx.Query(`SELECT DISTINCT owner FROM trials
-		WHERE sweep = ? AND state = 'running' AND (owner IS NULL OR owner != ?)`, sweep, s.owner)
+	rows, err := tx.Stmt(s.otherOwners).Query(sweep, s.owner)
 	if err != nil {
 		return 0, err
 	}
@@ -192,17 +191,24 @@ func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
 // transaction, so each trial is claimed once across goroutines and
 // processes. ok is false when no trial is left to claim. An unknown sweep
 // is an error wrapping ErrNotFound.
+const (
+	// qClaimNext takes the lowest-index claimable trial (trials_claimable).
+	qClaimNext = `UPDATE trials SET state = 'running', owner = ?, started_at = ?
+		WHERE id = (SELECT id FROM trials WHERE sweep = ? AND state IN ('pending', 'interrupted') ORDER BY idx LIMIT 1)
+		  AND state IN ('pending', 'interrupted')
+		RETURNING id, idx, point, repeat, seed, params, varied`
+	// qOtherOwners lists the owners of other processes' running trials.
+	qOtherOwners = `SELECT DISTINCT owner FROM trials
+		WHERE sweep = ? AND state = 'running' AND (owner IS NULL OR owner != ?)`
+)
+
 func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err error) {
 	err = s.writeTx(func(tx *sql.Tx) error {
 		if _, err := s.recoverDead(tx, sweep); err != nil {
 			return err
 		}
 		var seed, params, varied string
-		err := tx.QueryRow(`UPDATE trials SET state = 'running', owner = ?, started_at = ?
-			WHERE id = (SELECT id FROM trials WHERE sweep = ? AND state IN ('pending', 'interrupted') ORDER BY idx LIMIT 1)
-			  AND state IN ('pending', 'interrupted')
-			RETURNING id, idx, point, repeat, seed, params, varied`,
-			s.owner, timeText(s.now()), sweep).Scan(&plan.ID, &plan.Index, &plan.Point, &plan.Repeat, &seed, &params, &varied)
+		err := tx.Stmt(s.claimNext).QueryRow(s.owner, timeText(s.now()), sweep).Scan(&plan.ID, &plan.Index, &plan.Point, &plan.Repeat, &seed, &params, &varied)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
 			if err := tx.QueryRow(`SELECT 1 FROM sweeps WHERE name = ?`, sweep).Scan(&one); errors.Is(err, sql.ErrNoRows) {

@@ -257,69 +257,97 @@ func (s *Store) tryBatch(batch []op) error {
 		_, err := p.Exec(args...)
 		return err
 	}
-	for i := 0; i < len(batch); {
-		// runs of batch losses go in multi-row INSERTs
-		if n := iterationRun(batch[i:]); n > 1 {
-			if err := s.insertBatchLosses(exec, batch[i:i+n]); err != nil {
-				if isBusy(err) {
-					return err
-				}
-				s.setErr(err)
-			}
-			i += n
-			continue
+	// Batch losses and epoch metrics are buffered and written rowsPerInsert
+	// rows to a statement; any other op first flushes them, so ops keep
+	// their order (a restarted trial's DELETE comes before its new rows).
+	losses := newRowInserter(qBatchLoss, 7)
+	metrics := newRowInserter(qEpochMetric, 9)
+	flush := func() error {
+		if err := losses.flush(exec); err != nil {
+			return err
 		}
-		if err := s.apply(tx, exec, &batch[i]); err != nil {
+		return metrics.flush(exec)
+	}
+	for i := range batch {
+		o := &batch[i]
+		var err error
+		switch o.kind {
+		case opIteration:
+			v, nf := realOrNull(o.it.Loss)
+			err = losses.add(exec, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf)
+		case opEpoch:
+			e := &o.ep
+			for _, m := range [...]struct {
+				bit  uint8
+				name string
+				v    float64
+			}{{mTrainLoss, "train_loss", e.TrainLoss}, {mValLoss, "val_loss", e.ValLoss},
+				{mTrainAcc, "train_accuracy", e.TrainAccuracy}, {mValAcc, "val_accuracy", e.ValAccuracy}} {
+				if o.mask&m.bit == 0 && math.IsNaN(m.v) {
+					continue
+				}
+				v, nf := realOrNull(m.v)
+				if err = metrics.add(exec, o.trial, e.Epoch, e.Iteration, e.Samples, e.Seconds, e.EpochSeconds, m.name, v, nf); err != nil {
+					break
+				}
+			}
+		default:
+			if err = flush(); err == nil {
+				err = s.apply(tx, exec, o)
+			}
+		}
+		if err != nil {
 			if isBusy(err) {
 				return err
 			}
 			s.setErr(err)
 		}
-		i++
+	}
+	if err := flush(); err != nil {
+		if isBusy(err) {
+			return err
+		}
+		s.setErr(err)
 	}
 	return tx.Commit()
 }
 
-// iterationRun is the number of opIteration ops at the start of ops.
-func iterationRun(ops []op) int {
-	n := 0
-	for n < len(ops) && ops[n].kind == opIteration {
-		n++
-	}
-	return n
-}
-
-// rowsPerInsert is how many batch losses one INSERT statement carries
-// (7 parameters each, well under SQLite's limit of 32,766).
+// rowsPerInsert is how many rows one INSERT statement carries (at most
+// 9 parameters each, well under SQLite's limit of 32,766): one statement
+// execution instead of one per row.
 const rowsPerInsert = 64
 
-var qBatchLossMany = qBatchLoss + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", rowsPerInsert-1)
+// rowInserter buffers the rows of one INSERT and writes them
+// rowsPerInsert to a statement (the rest one by one at flush).
+type rowInserter struct {
+	one, many string
+	width     int
+	args      []any
+}
 
-// insertBatchLosses writes batch losses rowsPerInsert to a statement: one
-// statement execution instead of one per row.
-func (s *Store) insertBatchLosses(exec func(string, ...any) error, ops []op) error {
-	args := make([]any, 0, 7*rowsPerInsert)
-	for len(ops) > 0 {
-		if len(ops) < rowsPerInsert {
-			for i := range ops {
-				o := &ops[i]
-				v, nf := realOrNull(o.it.Loss)
-				if err := exec(qBatchLoss, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		args = args[:0]
-		for i := range ops[:rowsPerInsert] {
-			o := &ops[i]
-			v, nf := realOrNull(o.it.Loss)
-			args = append(args, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf)
-		}
-		if err := exec(qBatchLossMany, args...); err != nil {
+// newRowInserter takes a one-row INSERT ... VALUES (?, ...) of width columns.
+func newRowInserter(one string, width int) *rowInserter {
+	tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
+	return &rowInserter{one: one, many: one + strings.Repeat(", "+tuple, rowsPerInsert-1), width: width,
+		args: make([]any, 0, width*rowsPerInsert)}
+}
+
+func (r *rowInserter) add(exec func(string, ...any) error, row ...any) error {
+	r.args = append(r.args, row...)
+	if len(r.args) < r.width*rowsPerInsert {
+		return nil
+	}
+	err := exec(r.many, r.args...)
+	r.args = r.args[:0]
+	return err
+}
+
+func (r *rowInserter) flush(exec func(string, ...any) error) error {
+	defer func() { r.args = r.args[:0] }()
+	for i := 0; i < len(r.args); i += r.width {
+		if err := exec(r.one, r.args[i:i+r.width]...); err != nil {
 			return err
 		}
-		ops = ops[rowsPerInsert:]
 	}
 	return nil
 }
@@ -335,27 +363,6 @@ const (
 func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error {
 	switch o.kind {
 	case opFlush:
-		return nil
-	case opIteration:
-		v, nf := realOrNull(o.it.Loss)
-		return exec(qBatchLoss, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf)
-	case opEpoch:
-		e := &o.ep
-		for _, m := range [...]struct {
-			bit  uint8
-			name string
-			v    float64
-		}{{mTrainLoss, "train_loss", e.TrainLoss}, {mValLoss, "val_loss", e.ValLoss},
-			{mTrainAcc, "train_accuracy", e.TrainAccuracy}, {mValAcc, "val_accuracy", e.ValAccuracy}} {
-			if o.mask&m.bit == 0 && math.IsNaN(m.v) {
-				continue
-			}
-			v, nf := realOrNull(m.v)
-			if err := exec(qEpochMetric, o.trial, e.Epoch, e.Iteration, e.Samples, e.Seconds, e.EpochSeconds,
-				m.name, v, nf); err != nil {
-				return fmt.Errorf("trial %s epoch %d: %w", o.trial, e.Epoch, err)
-			}
-		}
 		return nil
 	case opTrialStarted:
 		if err := exec(`DELETE FROM epoch_metrics WHERE trial = ?`, o.trial); err != nil {

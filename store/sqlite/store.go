@@ -63,6 +63,17 @@ type Store struct {
 	applyMu sync.Mutex
 	applies map[string]*applies // per running trial: which metrics apply
 
+	// Claim's statements, prepared once.
+	claimNext, otherOwners *sql.Stmt
+
+	// The writer connection does not checkpoint the WAL (a checkpoint's
+	// fsync inside a commit held up claims for tens of ms); checkpointer
+	// does it in the background, on its own connection, in PASSIVE mode,
+	// which never blocks the writer.
+	ckpt     *sql.DB
+	ckptStop chan struct{}
+	ckptDone chan struct{}
+
 	now func() time.Time
 }
 
@@ -98,6 +109,10 @@ func Open(path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, applies: map[string]*applies{}, now: time.Now}
 	fail := func(err error) (*Store, error) {
+		if s.ckptStop != nil {
+			close(s.ckptStop)
+			<-s.ckptDone
+		}
 		w.Close()
 		if s.r != nil {
 			s.r.Close()
@@ -128,6 +143,21 @@ func Open(path string) (*Store, error) {
 	}
 	if err := s.takeOwnerLock(); err != nil {
 		return fail(err)
+	}
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+		return fail(fmt.Errorf("sqlite store %s: %w", path, err))
+	}
+	if s.ckpt, err = sql.Open("sqlite3", dsn(path, fmt.Sprintf("_busy_timeout=%d", ms))); err != nil {
+		return fail(fmt.Errorf("sqlite store %s: %w", path, err))
+	}
+	s.ckpt.SetMaxOpenConns(1)
+	s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
+	go s.checkpointer()
+	if s.claimNext, err = w.Prepare(qClaimNext); err != nil {
+		return fail(fmt.Errorf("sqlite store %s: %w", path, err))
+	}
+	if s.otherOwners, err = w.Prepare(qOtherOwners); err != nil {
+		return fail(fmt.Errorf("sqlite store %s: %w", path, err))
 	}
 	s.ops = make(chan op, queueLen)
 	s.done = make(chan struct{})
@@ -286,8 +316,19 @@ func (s *Store) Close() error {
 	if _, e := s.w.Exec(`UPDATE trials SET state = 'interrupted' WHERE state = 'running' AND owner = ?`, s.owner); e != nil && err == nil {
 		err = fmt.Errorf("sqlite store %s: close: %w", s.path, e)
 	}
+	close(s.ckptStop)
+	<-s.ckptDone
+	// fold the WAL into the database file before leaving
+	if _, e := s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); e != nil && err == nil {
+		err = fmt.Errorf("sqlite store %s: checkpoint: %w", s.path, e)
+	}
 	if e := s.r.Close(); e != nil && err == nil {
 		err = e
+	}
+	for _, st := range []*sql.Stmt{s.claimNext, s.otherOwners} {
+		if st != nil {
+			st.Close()
+		}
 	}
 	if e := s.w.Close(); e != nil && err == nil {
 		err = e
@@ -295,6 +336,25 @@ func (s *Store) Close() error {
 	os.Remove(s.lockPath)
 	s.lock.Close()
 	return err
+}
+
+// checkpointEvery is how often the background checkpointer copies the
+// WAL into the database file.
+const checkpointEvery = 2 * time.Second
+
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	defer s.ckpt.Close()
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-t.C:
+			s.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`) // best effort; Close truncates
+		}
+	}
 }
 
 // Err is the first error of an asynchronous write (Sink methods), if any.
