@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -88,6 +89,8 @@ func BenchmarkInstrumentation(b *testing.B) {
 		p := prepare(b, sw.text)
 		for _, mode := range []string{"bare", "metrics", "sqlite", "sqlite+metrics"} {
 			b.Run(sw.name+"/"+mode, func(b *testing.B) {
+				cpu0 := cpuSeconds()
+				defer func() { b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op") }()
 				for i := 0; i < b.N; i++ {
 					b.StopTimer()
 					opt := sweep.Options{Workers: 2}
@@ -129,6 +132,14 @@ training: {learning_rate: 0.1, batch_size: 4, epochs: 1}
 grid:
   training.learning_rate: [` + strings.Join(lrs, ", ") + `]
 `
+}
+
+// cpuSeconds is the process's user + system CPU time: steadier than wall
+// time on a shared virtual machine.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // BenchmarkTrialOverhead: 200 tiny trials (1 epoch of 8 samples), store
