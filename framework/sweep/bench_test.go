@@ -35,7 +35,7 @@ grid:
   training.learning_rate: [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.007, 0.008, 0.009, 0.01, 0.011, 0.012, 0.013, 0.014, 0.015, 0.016]
 `
 
-func prepare(b *testing.B, text string) *sweep.Prepared {
+func prepare(b testing.TB, text string) *sweep.Prepared {
 	b.Helper()
 	e, err := experiment.Parse([]byte(text), "bench.yaml")
 	if err != nil {

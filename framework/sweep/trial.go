@@ -46,9 +46,9 @@ func (o *observer) Epoch(s framework.EpochStats) framework.Decision {
 	return framework.Continue
 }
 
-// setup builds a trial's model, loss, optimizer and trainer.
-func (r *run) setup(plan framework.TrialPlan) (a *active, err error) {
-	a = &active{plan: plan}
+// setup builds a trial's model, loss, optimizer and trainer into a.
+func (r *run) setup(a *active) (err error) {
+	plan := a.plan
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while setting up: %v\n%s", p, debug.Stack())
@@ -57,27 +57,27 @@ func (r *run) setup(plan framework.TrialPlan) (a *active, err error) {
 	spec := r.prep.Specs[plan.Index]
 	d, err := r.prep.dataFor(spec)
 	if err != nil {
-		return a, err
+		return err
 	}
 	a.train, a.val = d.train, d.val
 	reg := r.opt.Registries
 	rng := framework.NewTrainRand(plan.Seed, 0)
 	model, err := framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, rng)
 	if err != nil {
-		return a, err
+		return err
 	}
 	if r.prep.init != nil {
 		if err := model.LoadStateDict(r.prep.init); err != nil {
-			return a, err
+			return err
 		}
 	}
 	loss, err := reg.Losses.New(spec.Loss.Type, spec.Loss.Options)
 	if err != nil {
-		return a, err
+		return err
 	}
 	opt, err := reg.Optimizers.New(spec.Optimizer.Type, spec.Optimizer.Options)
 	if err != nil {
-		return a, err
+		return err
 	}
 	cfg := spec.Training
 	cfg.Seed = plan.Seed
@@ -92,7 +92,7 @@ func (r *run) setup(plan framework.TrialPlan) (a *active, err error) {
 		a.plan.BatchLossEvery = every
 	}
 	a.trainer.Observer = &observer{r: r, a: a}
-	return a, nil
+	return nil
 }
 
 // advance trains a trial up to epoch until, turning panics into failures.
@@ -116,11 +116,13 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 	r.mu.Lock()
 	r.counts[framework.Running]++
 	r.mu.Unlock()
+	// Every sink sees the same *TrialPlan for all of a trial's events (the
+	// metrics sink keys its per-trial state by that pointer).
+	a := &active{plan: plan}
 	for _, s := range r.sinks {
-		s.TrialStarted(&plan)
+		s.TrialStarted(&a.plan)
 	}
-	a, err := r.setup(plan)
-	if err != nil {
+	if err := r.setup(a); err != nil {
 		a.err = err
 		r.finish(a)
 		return nil, false
