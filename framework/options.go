@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +172,7 @@ func setOption(f reflect.Value, s OptionSpec, raw any) error {
 		if !ok {
 			return fmt.Errorf("%v (%T) is not a string", raw, raw)
 		}
-		if len(s.Enum) > 0 && !contains(s.Enum, str) {
+		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 			return UnknownNameError("value", str, s.Enum)
 		}
 		f.SetString(str)
@@ -179,15 +180,6 @@ func setOption(f reflect.Value, s OptionSpec, raw any) error {
 		return fmt.Errorf("unsupported option type %s", f.Kind())
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func toFloat(raw any) (float64, error) {

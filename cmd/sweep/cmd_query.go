@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +24,7 @@ import (
 // openExisting opens a database that must already exist (queries never
 // create one by accident).
 func openExisting(path string) (*sqlite.Store, error) {
-	if _, err := statFile(path); err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, usagef("database %s: %v (run a sweep first, or pass --db)", path, err)
 	}
 	return sqlite.Open(path)
@@ -242,7 +244,7 @@ func cmdBest(env *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *metric != "" && !contains(experiment.Metrics, *metric) {
+	if *metric != "" && !slices.Contains(experiment.Metrics, *metric) {
 		st.Close()
 		return usageError{framework.UnknownNameError("metric", *metric, experiment.Metrics)}
 	}
@@ -386,13 +388,4 @@ func writeCSV(w io.Writer, d *framework.SweepData) error {
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
-func statFile(path string) (os.FileInfo, error) { return os.Stat(path) }
-
 // startMetrics serves live metrics when --metrics-addr is given.
 func startMetrics(ctx context.Context, addr string, env *env) (*metrics.Metrics, error) {
 	if addr == "" {
@@ -90,7 +88,7 @@ func cmdMerge(env *env, args []string) error {
 		return err
 	}
 	for _, in := range pos[1:] {
-		if _, err := statFile(in); err != nil {
+		if _, err := os.Stat(in); err != nil {
 			return usagef("merge: %v", err)
 		}
 	}

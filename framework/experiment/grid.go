@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,13 +30,13 @@ func (e *Experiment) checkBase(base map[string]any) error {
 		}
 	}
 	for _, k := range sortedKeys(base["dataset"].(map[string]any)) {
-		if !contains(datasetKeys, k) {
+		if !slices.Contains(datasetKeys, k) {
 			return e.errAt("dataset."+k, "%v", framework.UnknownNameError("dataset key", k, datasetKeys))
 		}
 	}
 	tr := base["training"].(map[string]any)
 	for _, k := range sortedKeys(tr) {
-		if !contains(trainingKeys, k) {
+		if !slices.Contains(trainingKeys, k) {
 			return e.errAt("training."+k, "%v", framework.UnknownNameError("training key", k, trainingKeys))
 		}
 	}
@@ -45,7 +46,7 @@ func (e *Experiment) checkBase(base map[string]any) error {
 			return e.errAt("training.stop", "must be a mapping, e.g. {patience: 5, min_delta: 0.001}")
 		}
 		for _, k := range sortedKeys(m) {
-			if !contains(stopKeys, k) {
+			if !slices.Contains(stopKeys, k) {
 				return e.errAt("training.stop."+k, "%v", framework.UnknownNameError("stop key", k, stopKeys))
 			}
 		}
@@ -91,7 +92,7 @@ func (e *Experiment) checkPath(where, path string) error {
 		return e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))
 	}
 	sections := []string{"dataset", "model", "loss", "optimizer", "training"}
-	if !contains(sections, parts[0]) {
+	if !slices.Contains(sections, parts[0]) {
 		return bad("%v", framework.UnknownNameError("section", parts[0], sections))
 	}
 	switch parts[0] {
@@ -100,14 +101,14 @@ func (e *Experiment) checkPath(where, path string) error {
 			return bad("use %s.type or %s.<option>", parts[0], parts[0])
 		}
 	case "dataset":
-		if len(parts) != 2 || !contains(datasetKeys, parts[1]) {
+		if len(parts) != 2 || !slices.Contains(datasetKeys, parts[1]) {
 			return bad("%v", framework.UnknownNameError("dataset key", parts[len(parts)-1], datasetKeys))
 		}
 	case "training":
-		if len(parts) == 2 && contains(trainingKeys, parts[1]) && parts[1] != "stop" {
+		if len(parts) == 2 && slices.Contains(trainingKeys, parts[1]) && parts[1] != "stop" {
 			return nil
 		}
-		if len(parts) == 3 && parts[1] == "stop" && contains(stopKeys, parts[2]) {
+		if len(parts) == 3 && parts[1] == "stop" && slices.Contains(stopKeys, parts[2]) {
 			return nil
 		}
 		return bad("%v", framework.UnknownNameError("training key", parts[len(parts)-1], append(trainingKeys[:len(trainingKeys):len(trainingKeys)], stopKeys...)))
@@ -226,7 +227,7 @@ func (e *Experiment) distribution(where, path string, v any) (Distribution, erro
 	}
 	kinds := []string{"log_uniform", "uniform", "int_uniform", "choice"}
 	for kind, arg := range m {
-		if !contains(kinds, kind) {
+		if !slices.Contains(kinds, kind) {
 			return Distribution{}, e.errAt(where+"."+kind, "%v", framework.UnknownNameError("distribution", kind, kinds))
 		}
 		list, ok := arg.([]any)
@@ -297,7 +298,7 @@ func (e *Experiment) loadPruner(doc map[string]any) error {
 	}
 	types := []string{"median", "asha", "successive_halving"}
 	t, _ := m["type"].(string)
-	if !contains(types, t) {
+	if !slices.Contains(types, t) {
 		return e.errAt("pruner.type", "%v", framework.UnknownNameError("pruner", fmt.Sprint(m["type"]), types))
 	}
 	if t == "successive_halving" {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -251,7 +252,7 @@ func (e *Experiment) errAt(path, format string, args ...any) error {
 
 func (e *Experiment) load(doc map[string]any) error {
 	for _, k := range sortedKeys(doc) {
-		if !contains(topKeys, k) {
+		if !slices.Contains(topKeys, k) {
 			return e.errAt(k, "%v", framework.UnknownNameError("key", k, topKeys))
 		}
 	}
@@ -280,7 +281,7 @@ func (e *Experiment) load(doc map[string]any) error {
 	metricSet := false
 	if m, ok := doc["metric"]; ok {
 		s, _ := m.(string)
-		if !contains(Metrics, s) {
+		if !slices.Contains(Metrics, s) {
 			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), Metrics))
 		}
 		e.Metric, metricSet = s, true
@@ -395,15 +396,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // BatchLossAuto is record.batch_loss_every: auto, the default: every n-th

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,7 +55,7 @@ func (e *Experiment) Resolve(params map[string]any) (*TrialSpec, error) {
 	if err := e.resolveDataset(doc["dataset"].(map[string]any), &s.Dataset); err != nil {
 		return nil, err
 	}
-	for i, l := range doc["model"].([]any) {
+	for _, l := range doc["model"].([]any) {
 		m := l.(map[string]any)
 		opts := map[string]any{}
 		for k, v := range m {
@@ -63,7 +64,6 @@ func (e *Experiment) Resolve(params map[string]any) (*TrialSpec, error) {
 			}
 		}
 		s.Model = append(s.Model, framework.LayerSpec{Type: m["type"].(string), Options: opts})
-		_ = i
 	}
 	for _, sec := range []struct {
 		key string
@@ -144,12 +144,12 @@ func (e *Experiment) resolveDataset(m map[string]any, d *DatasetSpec) error {
 	}
 	switch d.Source {
 	case "builtin":
-		if !contains(data.BuiltinNames(), d.Name) {
+		if !slices.Contains(data.BuiltinNames(), d.Name) {
 			return e.errAt("dataset.builtin", "%v", framework.UnknownNameError("builtin data set", d.Name, data.BuiltinNames()))
 		}
 		d.Task = framework.Classification
 	case "synthetic":
-		if !contains(data.SyntheticNames(), d.Name) {
+		if !slices.Contains(data.SyntheticNames(), d.Name) {
 			return e.errAt("dataset.synthetic", "%v", framework.UnknownNameError("synthetic data set", d.Name, data.SyntheticNames()))
 		}
 		d.N = 1000

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -246,20 +247,7 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 	_, err := reg.New("adamm", nil)
-	if err == nil || !contains(err.Error(), `did you mean "adam"`) {
+	if err == nil || !strings.Contains(err.Error(), `did you mean "adam"`) {
 		t.Errorf("unknown name error = %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }

@@ -74,9 +74,16 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 // writeTx runs fn in a BEGIN IMMEDIATE transaction on the write
 // connection, committing if fn returns nil.
 func (s *Store) writeTx(fn func(*sql.Tx) error) error {
+	return retryBusy(func() error { return s.tryWriteTx(fn) })
+}
+
+// retryBusy runs try up to five times while it fails with SQLITE_BUSY or
+// SQLITE_LOCKED (the database stayed locked past the busy timeout), waiting
+// 100 ms, 200 ms, ... between attempts.
+func retryBusy(try func() error) error {
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = s.tryWriteTx(fn); err == nil || !isBusy(err) {
+		if err = try(); err == nil || !isBusy(err) {
 			return err
 		}
 		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)

@@ -228,14 +228,7 @@ func isBusy(err error) bool {
 // trial that is not stored) is reported by Err and skipped; the others are
 // written.
 func (s *Store) writeBatch(batch []op) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		if err = s.tryBatch(batch); err == nil || !isBusy(err) {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * 100 * time.Millisecond)
-	}
-	return err
+	return retryBusy(func() error { return s.tryBatch(batch) })
 }
 
 func (s *Store) tryBatch(batch []op) error {
