@@ -73,7 +73,7 @@ type Metrics struct {
 	epochs         *prometheus.CounterVec
 	divergences    *prometheus.CounterVec
 	best           *prometheus.GaugeVec
-	iterDur        *prometheus.HistogramVec
+	iterDur        *durationHistogram
 	epochDur       *prometheus.HistogramVec
 
 	handlerOnce sync.Once
@@ -97,7 +97,6 @@ type sweepState struct {
 	samples     prometheus.Counter
 	epochs      prometheus.Counter
 	divergences prometheus.Counter
-	iterDur     prometheus.Observer
 	epochDur    prometheus.Observer
 	// guarded by Metrics.mu
 	counts map[framework.Status]int
@@ -122,24 +121,44 @@ type trial struct {
 	finished  bool             // guarded by Metrics.mu
 	final     framework.Status // guarded by Metrics.mu
 
-	// Iterations and samples not yet added to the sweep's counters: one
-	// trial's events come from one goroutine at a time, so these need no
-	// atomics, and adding them every countEvery iterations keeps two cores
-	// from fighting over the shared counters on every weight update.
+	// What Iteration gathered since it last published: one trial's events
+	// come from one goroutine at a time, so these are plain fields, and
+	// publishing them every publishEvery iterations (or publishSeconds of
+	// training) keeps the weight updates free of atomics and keeps two
+	// cores from fighting over the sweep's shared counters and histogram.
 	pendingIters, pendingSamples int
+	pendingSeconds               float64
+	durations                    durationBatch
+	lastIteration                int
+	lastLoss                     float64
+	haveLoss                     bool
 }
 
-// countEvery is how many iterations a trial accumulates before adding them
-// to gradsweep_iterations_total and gradsweep_samples_total (and at every
-// epoch end and when the trial finishes).
-const countEvery = 32
+// A trial publishes its per-iteration metrics (gradsweep_trial_iteration,
+// gradsweep_trial_loss{split="batch"}, gradsweep_iterations_total,
+// gradsweep_samples_total, gradsweep_iteration_duration_seconds) every
+// publishEvery iterations, or once its unpublished iterations add up to
+// publishSeconds, at every epoch end and when it finishes. Every value is
+// counted and every duration observed; a scrape sees them at most that
+// late.
+const (
+	publishEvery   = 32
+	publishSeconds = 0.1
+)
 
-func (t *trial) flushCounts() {
-	if t.pendingIters > 0 {
-		t.sw.iterations.Add(float64(t.pendingIters))
-		t.sw.samples.Add(float64(t.pendingSamples))
-		t.pendingIters, t.pendingSamples = 0, 0
+// publish hands what Iteration gathered to Prometheus.
+func (t *trial) publish(m *Metrics) {
+	if t.pendingIters == 0 {
+		return
 	}
+	t.iteration.Set(float64(t.lastIteration))
+	if t.haveLoss {
+		m.setGauge(&t.batchLoss, m.trialLoss, t, "batch", t.lastLoss)
+	}
+	t.sw.iterations.Add(float64(t.pendingIters))
+	t.sw.samples.Add(float64(t.pendingSamples))
+	m.iterDur.add(t.key.sweep, &t.durations)
+	t.pendingIters, t.pendingSamples, t.pendingSeconds, t.haveLoss = 0, 0, 0, false
 }
 
 // New returns Metrics with its own registry, holding the Go and process
@@ -185,11 +204,8 @@ func New(opts ...Option) *Metrics {
 	m.best = gauge("gradsweep_best_value",
 		"Best value so far over the sweep's completed or pruned trials (lowest loss or time, highest accuracy), by metric.",
 		"sweep", "metric")
-	m.iterDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "gradsweep_iteration_duration_seconds",
-		Help:    "Duration of one weight update (forward, backward, update).",
-		Buckets: IterationBuckets,
-	}, []string{"sweep"})
+	m.iterDur = newDurationHistogram("gradsweep_iteration_duration_seconds",
+		"Duration of one weight update (forward, backward, update).", IterationBuckets)
 	m.epochDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "gradsweep_epoch_duration_seconds",
 		Help:    "Duration of one epoch.",
@@ -275,7 +291,6 @@ func (m *Metrics) sweepLocked(name string) *sweepState {
 		samples:     m.samples.WithLabelValues(name),
 		epochs:      m.epochs.WithLabelValues(name),
 		divergences: m.divergences.WithLabelValues(name),
-		iterDur:     m.iterDur.WithLabelValues(name),
 		epochDur:    m.epochDur.WithLabelValues(name),
 		counts:      map[framework.Status]int{},
 		best:        map[string]float64{},
@@ -344,7 +359,7 @@ func (m *Metrics) startLocked(p *framework.TrialPlan) *trial {
 	}
 	m.publishCountsLocked(sw)
 
-	t := &trial{key: key, plan: p, sw: sw}
+	t := &trial{key: key, plan: p, sw: sw, durations: m.iterDur.newBatch()}
 	t.epoch = m.trialEpoch.WithLabelValues(p.Sweep, p.ID)
 	t.epoch.Set(0)
 	t.iteration = m.trialIteration.WithLabelValues(p.Sweep, p.ID)
@@ -393,25 +408,40 @@ func (m *Metrics) setGauge(g *prometheus.Gauge, vec *prometheus.GaugeVec, t *tri
 }
 
 // Iteration records one weight update. It is cheap: one pointer-keyed map
-// load, atomic stores and adds, and a histogram observation.
+// load and a few plain stores; Prometheus sees it when the trial next
+// publishes (publishEvery).
 func (m *Metrics) Iteration(p *framework.TrialPlan, s framework.IterationStats) {
+	m.lookup(p).record(m, s)
+}
+
+var _ framework.IterationSink = (*Metrics)(nil)
+
+// IterationRecorder is Iteration for p's trial, looked up once.
+func (m *Metrics) IterationRecorder(p *framework.TrialPlan) func(framework.IterationStats) {
 	t := m.lookup(p)
-	t.iteration.Set(float64(s.Iteration))
-	m.setGauge(&t.batchLoss, m.trialLoss, t, "batch", s.Loss)
+	return func(s framework.IterationStats) { t.record(m, s) }
+}
+
+func (t *trial) record(m *Metrics, s framework.IterationStats) {
+	t.lastIteration = s.Iteration
+	if finite(s.Loss) {
+		t.lastLoss, t.haveLoss = s.Loss, true
+	}
 	t.pendingIters++
 	t.pendingSamples += max(s.BatchSize, 0)
-	if t.pendingIters >= countEvery {
-		t.flushCounts()
-	}
 	if s.Seconds >= 0 && finite(s.Seconds) {
-		t.sw.iterDur.Observe(s.Seconds)
+		m.iterDur.observe(&t.durations, s.Seconds)
+		t.pendingSeconds += s.Seconds
+	}
+	if t.pendingIters >= publishEvery || t.pendingSeconds >= publishSeconds {
+		t.publish(m)
 	}
 }
 
 // Epoch records a finished epoch's metrics.
 func (m *Metrics) Epoch(p *framework.TrialPlan, s framework.EpochStats) {
 	t := m.lookup(p)
-	t.flushCounts()
+	t.publish(m)
 	t.epoch.Set(float64(s.Epoch))
 	t.iteration.Set(float64(s.Iteration))
 	m.setGauge(&t.trainLoss, m.trialLoss, t, "train", s.TrainLoss)
@@ -428,7 +458,7 @@ func (m *Metrics) Epoch(p *framework.TrialPlan, s framework.EpochStats) {
 // and schedules the deletion of its series after the grace period.
 func (m *Metrics) TrialFinished(p *framework.TrialPlan, o framework.TrialOutcome) {
 	t := m.lookup(p)
-	t.flushCounts()
+	t.publish(m)
 	m.mu.Lock()
 	if t.finished {
 		m.mu.Unlock()

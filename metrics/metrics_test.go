@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gradsweep/gradsweep/framework"
 )
@@ -165,10 +166,10 @@ gradsweep_iteration_duration_seconds_sum{sweep="demo"} ` + strconv.FormatFloat(s
 gradsweep_iteration_duration_seconds_count{sweep="demo"} 7
 # HELP gradsweep_iterations_total Weight updates done, over all trials of a sweep.
 # TYPE gradsweep_iterations_total counter
-gradsweep_iterations_total{sweep="demo"} 6
+gradsweep_iterations_total{sweep="demo"} 7
 # HELP gradsweep_samples_total Training samples processed, over all trials of a sweep.
 # TYPE gradsweep_samples_total counter
-gradsweep_samples_total{sweep="demo"} 168
+gradsweep_samples_total{sweep="demo"} 268
 # HELP gradsweep_trial_accuracy Accuracy (0-1) of a running trial at its last finished epoch, by split (train, val).
 # TYPE gradsweep_trial_accuracy gauge
 gradsweep_trial_accuracy{split="train",sweep="demo",trial="t0"} 0.75
@@ -260,9 +261,9 @@ func TestFinishedTrialsVanishAfterGrace(t *testing.T) {
 	if n := testutil.CollectAndCount(m.trials); n != len(States) {
 		t.Errorf("gradsweep_trials series: %d, want %d", n, len(States))
 	}
-	// the running trial's last iteration is added at its epoch end or finish
-	if v := testutil.ToFloat64(m.iterations.WithLabelValues("demo")); v != 6 {
-		t.Errorf("iterations_total = %v, want 6", v)
+	// the running trial's one iteration took 0.2 s ≥ publishSeconds: published at once
+	if v := testutil.ToFloat64(m.iterations.WithLabelValues("demo")); v != 7 {
+		t.Errorf("iterations_total = %v, want 7", v)
 	}
 
 	m.TrialFinished(&plans[2], framework.TrialOutcome{Status: framework.Interrupted})
@@ -282,7 +283,7 @@ func TestZeroGraceDeletesSynchronously(t *testing.T) {
 	plans := testPlans()
 	m.SweepStarted(testSweep, plans)
 	m.TrialStarted(&plans[0])
-	m.Iteration(&plans[0], framework.IterationStats{Epoch: 1, Iteration: 1, BatchSize: 4, Loss: 1})
+	m.Iteration(&plans[0], framework.IterationStats{Epoch: 1, Iteration: 1, BatchSize: 4, Loss: 1, Seconds: publishSeconds})
 	if n := perTrialSeries(m); n != 5 {
 		t.Fatalf("series of a running trial: %d, want 5", n)
 	}
@@ -305,7 +306,7 @@ func TestRestartedTrialKeepsSeries(t *testing.T) {
 	m.TrialFinished(&plans[0], framework.TrialOutcome{Status: framework.Interrupted})
 	copyPlan := plans[0] // another pointer, same trial
 	m.TrialStarted(&copyPlan)
-	m.Iteration(&copyPlan, framework.IterationStats{Iteration: 1, BatchSize: 1, Loss: 0.5})
+	m.Iteration(&copyPlan, framework.IterationStats{Iteration: 1, BatchSize: 1, Loss: 0.5, Seconds: publishSeconds})
 	time.Sleep(100 * time.Millisecond)
 	if v := testutil.ToFloat64(m.trialIteration.WithLabelValues("demo", "t0")); v != 1 {
 		t.Errorf("iteration of the restarted trial = %v, want 1", v)
@@ -323,9 +324,64 @@ func TestRestartedTrialKeepsSeries(t *testing.T) {
 func TestIterationWithoutTrialStarted(t *testing.T) {
 	m := New()
 	p := testPlans()[0]
-	m.Iteration(&p, framework.IterationStats{Iteration: 3, BatchSize: 2, Loss: 1.25, Seconds: 1e-4})
+	m.Iteration(&p, framework.IterationStats{Iteration: 3, BatchSize: 2, Loss: 1.25, Seconds: publishSeconds})
 	if v := testutil.ToFloat64(m.trialLoss.WithLabelValues("demo", "t0", "batch")); v != 1.25 {
 		t.Errorf("batch loss = %v, want 1.25", v)
+	}
+}
+
+// Iterations reach Prometheus every publishEvery of them, once they add up
+// to publishSeconds, and at the epoch end; none is lost on the way.
+func TestIterationsPublishedInBatches(t *testing.T) {
+	m := New()
+	plans := testPlans()
+	p := &plans[0]
+	m.SweepStarted(testSweep, plans)
+	m.TrialStarted(p)
+	published := func() (iteration, total, observed float64) {
+		ch := make(chan prometheus.Metric, 1)
+		m.iterDur.Collect(ch)
+		close(ch)
+		h := &dto.Metric{}
+		if hm, ok := <-ch; ok {
+			hm.Write(h)
+		}
+		return testutil.ToFloat64(m.trialIteration.WithLabelValues("demo", "t0")),
+			testutil.ToFloat64(m.iterations.WithLabelValues("demo")), float64(h.GetHistogram().GetSampleCount())
+	}
+	i := 0
+	rec := m.IterationRecorder(p) // the runner's path; odd iterations take Iteration's
+	step := func(seconds float64) {
+		i++
+		st := framework.IterationStats{Epoch: 1, Iteration: i, BatchSize: 2, Loss: float64(i), Seconds: seconds}
+		if i%2 == 0 {
+			rec(st)
+		} else {
+			m.Iteration(p, st)
+		}
+	}
+	for range publishEvery - 1 {
+		step(1e-4)
+	}
+	if it, tot, obs := published(); it != 0 || tot != 0 || obs != 0 {
+		t.Fatalf("after %d quick iterations: iteration %v, total %v, observed %v; want nothing yet", i, it, tot, obs)
+	}
+	step(1e-4)
+	if it, tot, obs := published(); it != publishEvery || tot != publishEvery || obs != publishEvery {
+		t.Fatalf("after %d iterations: iteration %v, total %v, observed %v", i, it, tot, obs)
+	}
+	step(1e-4)
+	step(publishSeconds) // a slow one: published at once, with the one before
+	if it, tot, obs := published(); it != publishEvery+2 || tot != publishEvery+2 || obs != publishEvery+2 {
+		t.Fatalf("after a slow iteration: iteration %v, total %v, observed %v", it, tot, obs)
+	}
+	step(1e-4)
+	m.Epoch(p, framework.EpochStats{Epoch: 1, Iteration: i, TrainLoss: 1})
+	if it, tot, obs := published(); it != float64(i) || tot != float64(i) || obs != float64(i) {
+		t.Fatalf("after the epoch: iteration %v, total %v, observed %v; want %d", it, tot, obs, i)
+	}
+	if v := testutil.ToFloat64(m.trialLoss.WithLabelValues("demo", "t0", "batch")); v != float64(i) {
+		t.Errorf("batch loss = %v, want the last, %d", v, i)
 	}
 }
 

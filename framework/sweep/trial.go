@@ -18,9 +18,11 @@ import (
 // active is a trial being trained: its plan, trainer and data.
 type active struct {
 	plan       framework.TrialPlan
+	recorders  []func(framework.IterationStats) // one per sink, for Iteration events
 	trainer    *framework.Trainer
 	train, val *framework.Dataset
 	history    []framework.EpochStats
+	iterations int64 // weight updates seen, added to the run's count when it finishes
 	result     framework.Result
 	err        error
 }
@@ -32,9 +34,9 @@ type observer struct {
 }
 
 func (o *observer) Iteration(s framework.IterationStats) {
-	o.r.iters.Add(1)
-	for _, sink := range o.r.sinks {
-		sink.Iteration(&o.a.plan, s)
+	o.a.iterations++ // not the run's shared atomic: two workers would fight over it every update
+	for _, rec := range o.a.recorders {
+		rec(s)
 	}
 }
 
@@ -121,6 +123,11 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 	a := &active{plan: plan}
 	for _, s := range r.sinks {
 		s.TrialStarted(&a.plan)
+		if is, ok := s.(framework.IterationSink); ok {
+			a.recorders = append(a.recorders, is.IterationRecorder(&a.plan))
+		} else {
+			a.recorders = append(a.recorders, func(st framework.IterationStats) { s.Iteration(&a.plan, st) })
+		}
 	}
 	if err := r.setup(a); err != nil {
 		a.err = err
@@ -132,6 +139,7 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 
 // finish records a trial's outcome in every sink.
 func (r *run) finish(a *active) {
+	r.iters.Add(a.iterations)
 	out := framework.TrialOutcome{Status: a.result.Status, Result: a.result, Ended: time.Now()}
 	if a.err != nil {
 		out.Status, out.Error = framework.Failed, a.err.Error()

@@ -34,3 +34,25 @@ func BenchmarkIteration(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkEpochRows measures storing epochs (one row each) of many trials.
+func BenchmarkEpochRows(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	info := sweepInfo("bench", "h")
+	plans := makePlans(info.Name, 100)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		p := &plans[i%len(plans)]
+		s.Epoch(p, framework.EpochStats{Epoch: i/len(plans) + 1, Iteration: i, TrainLoss: 0.5, ValLoss: 0.25})
+	}
+	if err := s.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -37,6 +38,9 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 		if trials[i].Sweep != "" && trials[i].Sweep != info.Name {
 			return fmt.Errorf("prepare sweep %q: trial %s belongs to sweep %q", info.Name, trials[i].ID, trials[i].Sweep)
 		}
+	}
+	if err := s.releaseAhead(info.Name, false); err != nil {
+		return fmt.Errorf("prepare sweep %q: %w", info.Name, err)
 	}
 	now := s.now()
 	err := s.writeTx(func(tx *sql.Tx) error {
@@ -194,29 +198,106 @@ func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
 
 // Claim takes the sweep's next trial to run: the lowest-index trial that is
 // pending or interrupted (running trials of dead owners count as
-// interrupted). It becomes running, owned by this Store, in one
-// transaction, so each trial is claimed once across goroutines and
-// processes. ok is false when no trial is left to claim. An unknown sweep
-// is an error wrapping ErrNotFound.
+// interrupted). It becomes running, owned by this Store, with the outcome
+// and series of an earlier attempt cleared, in one transaction, so each
+// trial is claimed once across goroutines and processes. ok is false when
+// no trial is left to claim. An unknown sweep is an error wrapping
+// ErrNotFound.
+//
+// When claims come quickly (short trials), one transaction claims several
+// trials ahead, up to maxClaimAhead, and Claim hands them out one by one:
+// a transaction per trial would cost more than a short trial's training.
+// Trials claimed ahead show as running; PrepareSweep gives back those not
+// handed out, and Close those and the ones handed out but never started,
+// as pending. So across processes, trials start in index order only
+// roughly: a process may hold a few lower ones than another's next.
 const (
-	// qClaimNext takes the lowest-index claimable trial (trials_claimable).
-	qClaimNext = `UPDATE trials SET state = 'running', owner = ?, started_at = ?
-		WHERE id = (SELECT id FROM trials WHERE sweep = ? AND state IN ('pending', 'interrupted') ORDER BY idx LIMIT 1)
-		  AND state IN ('pending', 'interrupted')
+	// qClaimNext takes the n lowest-index claimable trials (trials_claimable).
+	qClaimNext = `UPDATE trials SET state = 'running', owner = ?, started_at = ?, ` + clearOutcome + `
+		WHERE id IN (SELECT id FROM trials WHERE sweep = ? AND state IN ('pending', 'interrupted') ORDER BY idx LIMIT ?)
 		RETURNING id, idx, point, repeat, seed, params, varied`
 	// qOtherOwners lists the owners of other processes' running trials.
 	qOtherOwners = `SELECT DISTINCT owner FROM trials
 		WHERE sweep = ? AND state = 'running' AND (owner IS NULL OR owner != ?)`
+	// qRelease gives back a trial claimed but never started.
+	qRelease = `UPDATE trials SET state = 'pending', owner = NULL, started_at = NULL
+		WHERE id = ? AND state = 'running' AND owner = ?`
+)
+
+// Claiming ahead: a claim transaction that comes within claimWindow of the
+// previous one claims twice as many trials as it did, up to maxClaimAhead;
+// one that comes later claims half as many, down to one.
+const (
+	maxClaimAhead = 16
+	claimWindow   = 100 * time.Millisecond
 )
 
 func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	if len(s.ahead[sweep]) == 0 {
+		now := s.now()
+		if now.Sub(s.lastClaim) < claimWindow {
+			s.claimBatch = min(2*s.claimBatch, maxClaimAhead)
+		} else {
+			s.claimBatch = max(s.claimBatch/2, 1)
+		}
+		s.lastClaim = now
+		plans, err := s.claimTx(sweep, s.claimBatch, now)
+		if err != nil {
+			return framework.TrialPlan{}, false, fmt.Errorf("claim from sweep %q: %w", sweep, err)
+		}
+		s.ahead[sweep] = plans
+	}
+	q := s.ahead[sweep]
+	if len(q) == 0 {
+		return framework.TrialPlan{}, false, nil
+	}
+	plan, s.ahead[sweep] = q[0], q[1:]
+	s.recMu.Lock()
+	s.recordings[plan.ID] = &recording{claimed: true, since: s.now()}
+	s.recMu.Unlock()
+	return plan, true, nil
+}
+
+// claimTx claims up to n trials in one transaction, lowest index first.
+func (s *Store) claimTx(sweep string, n int, now time.Time) (plans []framework.TrialPlan, err error) {
 	err = s.writeTx(func(tx *sql.Tx) error {
+		plans = plans[:0]
 		if _, err := s.recoverDead(tx, sweep); err != nil {
 			return err
 		}
-		var seed, params, varied string
-		err := tx.Stmt(s.claimNext).QueryRow(s.owner, timeText(s.now()), sweep).Scan(&plan.ID, &plan.Index, &plan.Point, &plan.Repeat, &seed, &params, &varied)
-		if errors.Is(err, sql.ErrNoRows) {
+		rows, err := tx.Stmt(s.claimNext).Query(s.owner, timeText(now), sweep, n)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p framework.TrialPlan
+			var seed, params, varied string
+			if err := rows.Scan(&p.ID, &p.Index, &p.Point, &p.Repeat, &seed, &params, &varied); err != nil {
+				rows.Close()
+				return err
+			}
+			p.Sweep = sweep
+			if p.Seed, err = parseSeed(seed); err != nil {
+				rows.Close()
+				return err
+			}
+			if p.Params, err = decodeParams(params); err != nil {
+				rows.Close()
+				return err
+			}
+			if p.Varied, err = decodeVaried(varied); err != nil {
+				rows.Close()
+				return err
+			}
+			plans = append(plans, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(plans) == 0 {
 			var one int
 			if err := tx.QueryRow(`SELECT 1 FROM sweeps WHERE name = ?`, sweep).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 				return s.notFoundSweep(tx, sweep)
@@ -225,26 +306,54 @@ func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err erro
 			}
 			return nil
 		}
-		if err != nil {
-			return err
+		for _, p := range plans {
+			// the series of an earlier attempt (an interrupted trial)
+			if err := clearSeries(func(q string, args ...any) error { _, err := tx.Exec(q, args...); return err }, p.ID); err != nil {
+				return err
+			}
 		}
-		plan.Sweep = sweep
-		if plan.Seed, err = parseSeed(seed); err != nil {
-			return err
-		}
-		if plan.Params, err = decodeParams(params); err != nil {
-			return err
-		}
-		if plan.Varied, err = decodeVaried(varied); err != nil {
-			return err
-		}
-		ok = true
 		return nil
 	})
-	if err != nil {
-		return framework.TrialPlan{}, false, fmt.Errorf("claim from sweep %q: %w", sweep, err)
+	slices.SortFunc(plans, func(a, b framework.TrialPlan) int { return a.Index - b.Index })
+	return plans, err
+}
+
+// releaseAhead gives back, as pending, the trials of sweep claimed ahead
+// and not handed out; with started, also those of every sweep handed out
+// but never started (at Close).
+func (s *Store) releaseAhead(sweep string, started bool) error {
+	s.claimMu.Lock()
+	var ids []string
+	for sw, q := range s.ahead {
+		if sweep == "" || sw == sweep {
+			for _, p := range q {
+				ids = append(ids, p.ID)
+			}
+			delete(s.ahead, sw)
+		}
 	}
-	return plan, ok, nil
+	s.claimMu.Unlock()
+	if started {
+		s.recMu.Lock()
+		for id, r := range s.recordings {
+			if r.claimed {
+				ids = append(ids, id)
+				delete(s.recordings, id)
+			}
+		}
+		s.recMu.Unlock()
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.writeTx(func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.Exec(qRelease, id, s.owner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 type queryer interface {

@@ -310,66 +310,54 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		return out, nil
 	}
 
-	rows, err = tx.Query(`SELECT e.trial, e.epoch, e.iteration, e.samples, e.seconds, e.epoch_seconds, e.name, e.value, e.nonfinite
-		FROM trials t JOIN epoch_metrics e ON e.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, e.epoch`, arg)
+	rows, err = tx.Query(`SELECT e.trial, e.epoch, e.iteration, e.samples, e.seconds, e.epoch_seconds,
+		e.train_loss, e.train_loss_nonfinite, e.val_loss, e.val_loss_nonfinite,
+		e.train_accuracy, e.train_accuracy_nonfinite, e.val_accuracy, e.val_accuracy_nonfinite
+		FROM trials t JOIN epochs e ON e.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, e.epoch`, arg)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var id, name string
+		var id string
 		var e framework.EpochStats
-		var v nullReal
-		if err := rows.Scan(&id, &e.Epoch, &e.Iteration, &e.Samples, &e.Seconds, &e.EpochSeconds, &name, &v.v, &v.nf); err != nil {
+		var m [4]nullReal
+		if err := rows.Scan(&id, &e.Epoch, &e.Iteration, &e.Samples, &e.Seconds, &e.EpochSeconds,
+			&m[0].v, &m[0].nf, &m[1].v, &m[1].nf, &m[2].v, &m[2].nf, &m[3].v, &m[3].nf); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		f, err := fromReal(v.v, v.nf)
-		if err != nil {
-			rows.Close()
-			return nil, err
+		for i, dst := range [...]*float64{&e.TrainLoss, &e.ValLoss, &e.TrainAccuracy, &e.ValAccuracy} {
+			if *dst, err = fromReal(m[i].v, m[i].nf); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("trial %s epoch %d: %w", id, e.Epoch, err)
+			}
 		}
 		td := &out[byID[id]]
-		n := len(td.EpochSeries)
-		if n == 0 || td.EpochSeries[n-1].Epoch != e.Epoch {
-			e.TrainLoss, e.ValLoss, e.TrainAccuracy, e.ValAccuracy = math.NaN(), math.NaN(), math.NaN(), math.NaN()
-			td.EpochSeries = append(td.EpochSeries, e)
-			n++
-		}
-		cur := &td.EpochSeries[n-1]
-		switch name {
-		case "train_loss":
-			cur.TrainLoss = f
-		case "val_loss":
-			cur.ValLoss = f
-		case "train_accuracy":
-			cur.TrainAccuracy = f
-		case "val_accuracy":
-			cur.ValAccuracy = f
-		}
+		td.EpochSeries = append(td.EpochSeries, e)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 
-	rows, err = tx.Query(`SELECT b.trial, b.iteration, b.epoch, b.batch_size, b.seconds, b.value, b.nonfinite
-		FROM trials t JOIN batch_loss b ON b.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, b.iteration`, arg)
+	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses
+		FROM trials t JOIN batch_loss_chunks c ON c.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, c.iteration`, arg)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id string
-		var it framework.IterationStats
-		var v nullReal
-		if err := rows.Scan(&id, &it.Iteration, &it.Epoch, &it.BatchSize, &it.Seconds, &v.v, &v.nf); err != nil {
+		var id, losses string
+		var first int
+		if err := rows.Scan(&id, &first, &losses); err != nil {
 			return nil, err
 		}
-		if it.Loss, err = fromReal(v.v, v.nf); err != nil {
-			return nil, err
+		pts, err := parseLosses(losses)
+		if err != nil {
+			return nil, fmt.Errorf("trial %s, batch losses from iteration %d: %w", id, first, err)
 		}
 		td := &out[byID[id]]
-		td.BatchLoss = append(td.BatchLoss, it)
+		td.BatchLoss = append(td.BatchLoss, pts...)
 	}
 	return out, rows.Err()
 }

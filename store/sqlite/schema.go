@@ -1,5 +1,11 @@
 package sqlite
 
+import (
+	"database/sql"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
 // schemaV1 is the initial schema (user_version 1). SCHEMA.md beside this
 // file describes the same tables for users of the sqlite3 shell.
 //
@@ -167,11 +173,18 @@ CREATE TABLE batch_loss (
 ) WITHOUT ROWID;
 `
 
-// migrations[i] takes a database from user_version i to i+1. Append only:
-// never edit a migration that has shipped.
-var migrations = []string{
-	schemaV1,
-	schemaV2,
+// A migration takes a database from user_version i to i+1: SQL, then,
+// where rows must be re-encoded, Go. Append only: never edit a migration
+// that has shipped.
+type migration struct {
+	sql  string
+	data func(*sql.Tx) error // after sql; nil if none
+}
+
+var migrations = []migration{
+	{sql: schemaV1},
+	{sql: schemaV2},
+	{sql: schemaV3, data: packBatchLossV3},
 }
 
 // schemaV2 indexes the claimable trials of each sweep by order, so a claim
@@ -180,6 +193,148 @@ var migrations = []string{
 const schemaV2 = `
 CREATE INDEX trials_claimable ON trials (sweep, idx) WHERE state IN ('pending', 'interrupted');
 `
+
+// schemaV3 stores the series packed, so that recording a trial costs a few
+// rows instead of hundreds (the store's cost next to training):
+//
+// Table epochs: one row per (trial, finished epoch), every metric a column.
+//   - trial TEXT: REFERENCES trials(id) ON DELETE CASCADE; epoch INTEGER,
+//     1-based; PRIMARY KEY (trial, epoch).
+//   - iteration, samples INTEGER, seconds, epoch_seconds REAL: as in
+//     epoch_metrics.
+//   - train_loss, val_loss, train_accuracy, val_accuracy REAL (+ _nonfinite
+//     TEXT): (NULL, NULL) is a metric that does not apply.
+//
+// Table batch_loss_chunks: the recorded batch losses, one row per run of
+// consecutive recorded updates (a short trial's all, a long one's about a
+// second's worth, at most chunkPoints).
+//   - trial TEXT: REFERENCES trials(id) ON DELETE CASCADE.
+//   - iteration INTEGER: the chunk's first update; PRIMARY KEY (trial,
+//     iteration).
+//   - points INTEGER: updates in the chunk.
+//   - losses TEXT: a JSON array of [iteration, epoch, batch_size, seconds,
+//     loss] arrays, iterations ascending; seconds and a finite loss are
+//     numbers that read back to the same float64, a non-finite loss is the
+//     string "NaN", "+Inf" or "-Inf".
+//
+// The CHECKs are written with OR, not IN (...): SQLite builds a temporary
+// table for an IN list each time a row is checked, which made the checks
+// cost more than the insert itself.
+//
+// The views epoch_metrics and batch_loss show them in the long, one row per
+// value, form of schema version 2, with the same columns, so queries
+// written for it keep working.
+const schemaV3 = `
+CREATE TABLE epochs (
+	trial         TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+	epoch         INTEGER NOT NULL,
+	iteration     INTEGER NOT NULL,
+	samples       INTEGER NOT NULL,
+	seconds       REAL NOT NULL,
+	epoch_seconds REAL NOT NULL,
+	train_loss               REAL,
+	train_loss_nonfinite     TEXT CHECK (train_loss_nonfinite = 'NaN' OR train_loss_nonfinite = '+Inf' OR train_loss_nonfinite = '-Inf'),
+	val_loss                 REAL,
+	val_loss_nonfinite       TEXT CHECK (val_loss_nonfinite = 'NaN' OR val_loss_nonfinite = '+Inf' OR val_loss_nonfinite = '-Inf'),
+	train_accuracy           REAL,
+	train_accuracy_nonfinite TEXT CHECK (train_accuracy_nonfinite = 'NaN' OR train_accuracy_nonfinite = '+Inf' OR train_accuracy_nonfinite = '-Inf'),
+	val_accuracy             REAL,
+	val_accuracy_nonfinite   TEXT CHECK (val_accuracy_nonfinite = 'NaN' OR val_accuracy_nonfinite = '+Inf' OR val_accuracy_nonfinite = '-Inf'),
+	CHECK (train_loss IS NULL OR train_loss_nonfinite IS NULL),
+	CHECK (val_loss IS NULL OR val_loss_nonfinite IS NULL),
+	CHECK (train_accuracy IS NULL OR train_accuracy_nonfinite IS NULL),
+	CHECK (val_accuracy IS NULL OR val_accuracy_nonfinite IS NULL),
+	PRIMARY KEY (trial, epoch)
+) WITHOUT ROWID;
+
+INSERT INTO epochs
+SELECT trial, epoch, max(iteration), max(samples), max(seconds), max(epoch_seconds),
+	max(CASE name WHEN 'train_loss' THEN value END), max(CASE name WHEN 'train_loss' THEN nonfinite END),
+	max(CASE name WHEN 'val_loss' THEN value END), max(CASE name WHEN 'val_loss' THEN nonfinite END),
+	max(CASE name WHEN 'train_accuracy' THEN value END), max(CASE name WHEN 'train_accuracy' THEN nonfinite END),
+	max(CASE name WHEN 'val_accuracy' THEN value END), max(CASE name WHEN 'val_accuracy' THEN nonfinite END)
+FROM epoch_metrics GROUP BY trial, epoch;
+
+DROP TABLE epoch_metrics;
+
+CREATE TABLE batch_loss_chunks (
+	trial     TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+	iteration INTEGER NOT NULL,
+	points    INTEGER NOT NULL,
+	losses    TEXT NOT NULL,
+	PRIMARY KEY (trial, iteration)
+) WITHOUT ROWID;
+`
+
+// viewsV3 are the long-form views of schema version 3's packed tables.
+const viewsV3 = `
+CREATE VIEW epoch_metrics (trial, epoch, iteration, samples, seconds, epoch_seconds, name, value, nonfinite) AS
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'train_loss', train_loss, train_loss_nonfinite
+	FROM epochs WHERE train_loss IS NOT NULL OR train_loss_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'val_loss', val_loss, val_loss_nonfinite
+	FROM epochs WHERE val_loss IS NOT NULL OR val_loss_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'train_accuracy', train_accuracy, train_accuracy_nonfinite
+	FROM epochs WHERE train_accuracy IS NOT NULL OR train_accuracy_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'val_accuracy', val_accuracy, val_accuracy_nonfinite
+	FROM epochs WHERE val_accuracy IS NOT NULL OR val_accuracy_nonfinite IS NOT NULL;
+
+CREATE VIEW batch_loss (trial, iteration, epoch, batch_size, seconds, value, nonfinite) AS
+	SELECT c.trial, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]'), json_extract(p.value, '$[2]'),
+		CAST(json_extract(p.value, '$[3]') AS REAL),
+		CASE json_type(p.value, '$[4]') WHEN 'text' THEN NULL ELSE CAST(json_extract(p.value, '$[4]') AS REAL) END,
+		CASE json_type(p.value, '$[4]') WHEN 'text' THEN json_extract(p.value, '$[4]') END
+	FROM batch_loss_chunks c, json_each(c.losses) p;
+`
+
+// packBatchLossV3 moves schema version 2's batch_loss rows into chunks and
+// puts the views in place of the tables they replace.
+func packBatchLossV3(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT trial, iteration, epoch, batch_size, seconds, value, nonfinite
+		FROM batch_loss ORDER BY trial, iteration`)
+	if err != nil {
+		return err
+	}
+	var chunks []lossChunk
+	var trial string
+	var pts []framework.IterationStats
+	for rows.Next() {
+		var id string
+		var it framework.IterationStats
+		var v nullReal
+		if err := rows.Scan(&id, &it.Iteration, &it.Epoch, &it.BatchSize, &it.Seconds, &v.v, &v.nf); err != nil {
+			rows.Close()
+			return err
+		}
+		if it.Loss, err = fromReal(v.v, v.nf); err != nil {
+			rows.Close()
+			return err
+		}
+		if id != trial {
+			chunks = append(chunks, splitChunks(trial, pts)...)
+			trial, pts = id, nil
+		}
+		pts = append(pts, it)
+	}
+	chunks = append(chunks, splitChunks(trial, pts)...)
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(`DROP TABLE batch_loss`); err != nil {
+		return err
+	}
+	var buf []byte
+	for _, c := range chunks {
+		if _, err := tx.Exec(qLossChunk, c.args(&buf)...); err != nil {
+			return err
+		}
+	}
+	_, err = tx.Exec(viewsV3)
+	return err
+}
 
 // SchemaVersion is the user_version this package writes and reads.
 func SchemaVersion() int { return len(migrations) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -21,7 +20,7 @@ const (
 	opSweepStarted opKind = iota
 	opSweepFinished
 	opTrialStarted
-	opIteration
+	opLosses
 	opEpoch
 	opTrialFinished
 	opFlush
@@ -38,21 +37,20 @@ const (
 // op is one queued write. Rare, large payloads hang off x so the queue
 // stays small.
 type op struct {
-	kind  opKind
-	mask  uint8 // opEpoch: metrics to store; opTrialFinished: metrics that apply
-	trial string
-	at    time.Time
-	it    framework.IterationStats
-	ep    framework.EpochStats
-	x     *opExtra
-	done  chan error // sync ops: the commit's result
+	kind   opKind
+	mask   uint8 // opEpoch: metrics to store; opTrialFinished: metrics that apply
+	trial  string
+	at     time.Time
+	ep     framework.EpochStats
+	losses []framework.IterationStats // recorded batch losses, stored before the op itself
+	x      *opExtra
+	done   chan error // sync ops: the commit's result
 }
 
 type opExtra struct {
-	info   framework.SweepInfo
-	plans  []framework.TrialPlan
-	out    framework.TrialOutcome
-	header bool
+	info  framework.SweepInfo
+	plans []framework.TrialPlan
+	out   framework.TrialOutcome
 }
 
 // applies records, per running trial, which optional metrics have shown to
@@ -80,22 +78,32 @@ func (a *applies) mask() uint8 {
 	return m
 }
 
-func (s *Store) trialApplies(id string, e *framework.EpochStats, forget bool) uint8 {
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	a := s.applies[id]
-	if a == nil {
-		a = &applies{}
-		s.applies[id] = a
+// recording is what the Store keeps of a trial between its events.
+type recording struct {
+	applies
+	losses []framework.IterationStats // recorded batch losses not queued yet
+	since  time.Time                  // when losses started to gather
+	start  time.Time                  // TrialStarted
+	// claimed: this Store claimed the trial and it has not started; the
+	// claim already did what TrialStarted writes.
+	claimed bool
+}
+
+// recordingOf returns id's recording, creating it; the caller holds recMu.
+func (s *Store) recordingOf(id string) *recording {
+	r := s.recordings[id]
+	if r == nil {
+		r = &recording{}
+		s.recordings[id] = r
 	}
-	if e != nil {
-		a.see(*e)
-	}
-	m := a.mask()
-	if forget {
-		delete(s.applies, id)
-	}
-	return m
+	return r
+}
+
+// takeLosses hands over the trial's buffered batch losses.
+func (r *recording) takeLosses(now time.Time) []framework.IterationStats {
+	l := r.losses
+	r.losses, r.since = nil, now
+	return l
 }
 
 // send queues o, waiting for room when the queue is full: nothing given to
@@ -135,41 +143,89 @@ func (s *Store) SweepFinished(info framework.SweepInfo, _ framework.SweepSummary
 }
 
 // TrialStarted marks the trial running, owned by this Store, and clears the
-// series and outcome of an earlier attempt.
+// series and outcome of an earlier attempt. For a trial this Store has
+// just claimed, Claim did all that in its transaction and nothing is
+// written.
 func (s *Store) TrialStarted(t *framework.TrialPlan) {
-	s.trialApplies(t.ID, nil, true)
-	s.send(op{kind: opTrialStarted, trial: t.ID, at: s.now()})
+	now := s.now()
+	s.recMu.Lock()
+	r := s.recordingOf(t.ID)
+	claimed := r.claimed
+	*r = recording{since: now, start: now}
+	s.recMu.Unlock()
+	if !claimed {
+		s.send(op{kind: opTrialStarted, trial: t.ID, at: now})
+	}
 }
 
-// Iteration stores a batch loss, thinned as the plan says
+// Iteration records a batch loss, thinned as the plan says
 // (TrialPlan.BatchLossEvery): the first and any non-finite loss always.
+// Recorded losses are buffered and stored in chunks (see chunkEvery).
 func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 	every := t.BatchLossEvery
 	finite := !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0)
 	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
 		return
 	}
-	s.send(op{kind: opIteration, trial: t.ID, it: st})
+	var full []framework.IterationStats
+	s.recMu.Lock()
+	r := s.recordingOf(t.ID)
+	r.losses = append(r.losses, st)
+	if len(r.losses) == chunkPoints {
+		full = r.takeLosses(s.now())
+	}
+	s.recMu.Unlock()
+	if full != nil {
+		s.send(op{kind: opLosses, trial: t.ID, losses: full})
+	}
 }
 
-// Epoch stores an epoch's metrics, one row per metric that applies.
+// Epoch stores an epoch's metrics (those that apply), and the batch losses
+// gathered for chunkEvery or longer.
 func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
-	m := s.trialApplies(t.ID, &st, false)
-	s.send(op{kind: opEpoch, trial: t.ID, ep: st, mask: m})
+	now := s.now()
+	s.recMu.Lock()
+	r := s.recordingOf(t.ID)
+	r.see(st)
+	o := op{kind: opEpoch, trial: t.ID, ep: st, mask: r.mask()}
+	if now.Sub(r.since) >= chunkEvery {
+		o.losses = r.takeLosses(now)
+	}
+	s.recMu.Unlock()
+	s.send(o)
 }
 
-// TrialFinished queues the trial's outcome; it is committed with the next
-// batch (within flushEvery), and Flush or Close wait for it. Not waiting
-// here keeps a commit round trip off every trial: a process killed in that
-// window leaves the trial "running" under a dead owner, so the next run
-// trains it again, with the same seed and the same result.
+// TrialFinished queues the trial's outcome, with the batch losses of an
+// epoch it did not finish (it diverged, or was stopped); it is committed
+// with the next batch (within flushEvery), and Flush or Close wait for it.
+// Not waiting here keeps a commit round trip off every trial: a process
+// killed in that window leaves the trial "running" under a dead owner, so
+// the next run trains it again, with the same seed and the same result.
 func (s *Store) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) {
-	m := s.trialApplies(t.ID, &o.Result.Final, true)
-	s.send(op{kind: opTrialFinished, trial: t.ID, mask: m, x: &opExtra{out: o}})
+	s.recMu.Lock()
+	r := s.recordingOf(t.ID)
+	r.see(o.Result.Final)
+	fin := op{kind: opTrialFinished, trial: t.ID, at: r.start, mask: r.mask(), losses: r.losses, x: &opExtra{out: o}}
+	delete(s.recordings, t.ID)
+	s.recMu.Unlock()
+	s.send(fin)
 }
 
-// Flush commits every write queued so far and returns Err.
+// Flush commits every write queued so far, and the batch losses buffered
+// for trials still running, and returns Err.
 func (s *Store) Flush() error {
+	now := s.now()
+	s.recMu.Lock()
+	var pending []op
+	for id, r := range s.recordings {
+		if len(r.losses) > 0 {
+			pending = append(pending, op{kind: opLosses, trial: id, losses: r.takeLosses(now)})
+		}
+	}
+	s.recMu.Unlock()
+	for _, o := range pending {
+		s.send(o)
+	}
 	if err := s.sendWait(op{kind: opFlush}); err != nil {
 		return err
 	}
@@ -250,44 +306,11 @@ func (s *Store) tryBatch(batch []op) error {
 		_, err := p.Exec(args...)
 		return err
 	}
-	// Batch losses and epoch metrics are buffered and written rowsPerInsert
-	// rows to a statement; any other op first flushes them, so ops keep
-	// their order (a restarted trial's DELETE comes before its new rows).
-	losses := newRowInserter(qBatchLoss, 7)
-	metrics := newRowInserter(qEpochMetric, 9)
-	flush := func() error {
-		if err := losses.flush(exec); err != nil {
-			return err
-		}
-		return metrics.flush(exec)
-	}
 	for i := range batch {
 		o := &batch[i]
-		var err error
-		switch o.kind {
-		case opIteration:
-			v, nf := realOrNull(o.it.Loss)
-			err = losses.add(exec, o.trial, o.it.Iteration, o.it.Epoch, o.it.BatchSize, o.it.Seconds, v, nf)
-		case opEpoch:
-			e := &o.ep
-			for _, m := range [...]struct {
-				bit  uint8
-				name string
-				v    float64
-			}{{mTrainLoss, "train_loss", e.TrainLoss}, {mValLoss, "val_loss", e.ValLoss},
-				{mTrainAcc, "train_accuracy", e.TrainAccuracy}, {mValAcc, "val_accuracy", e.ValAccuracy}} {
-				if o.mask&m.bit == 0 && math.IsNaN(m.v) {
-					continue
-				}
-				v, nf := realOrNull(m.v)
-				if err = metrics.add(exec, o.trial, e.Epoch, e.Iteration, e.Samples, e.Seconds, e.EpochSeconds, m.name, v, nf); err != nil {
-					break
-				}
-			}
-		default:
-			if err = flush(); err == nil {
-				err = s.apply(tx, exec, o)
-			}
+		err := s.storeLosses(exec, o.trial, o.losses)
+		if err == nil {
+			err = s.apply(tx, exec, o)
 		}
 		if err != nil {
 			if isBusy(err) {
@@ -296,72 +319,47 @@ func (s *Store) tryBatch(batch []op) error {
 			s.setErr(err)
 		}
 	}
-	if err := flush(); err != nil {
-		if isBusy(err) {
-			return err
-		}
-		s.setErr(err)
-	}
 	return tx.Commit()
 }
 
-// rowsPerInsert is how many rows one INSERT statement carries (at most
-// 9 parameters each, well under SQLite's limit of 32,766): one statement
-// execution instead of one per row.
-const rowsPerInsert = 64
-
-// rowInserter buffers the rows of one INSERT and writes them
-// rowsPerInsert to a statement (the rest one by one at flush).
-type rowInserter struct {
-	one, many string
-	width     int
-	args      []any
-}
-
-// newRowInserter takes a one-row INSERT ... VALUES (?, ...) of width columns.
-func newRowInserter(one string, width int) *rowInserter {
-	tuple := "(" + strings.Repeat("?, ", width-1) + "?)"
-	return &rowInserter{one: one, many: one + strings.Repeat(", "+tuple, rowsPerInsert-1), width: width,
-		args: make([]any, 0, width*rowsPerInsert)}
-}
-
-func (r *rowInserter) add(exec func(string, ...any) error, row ...any) error {
-	r.args = append(r.args, row...)
-	if len(r.args) < r.width*rowsPerInsert {
-		return nil
-	}
-	err := exec(r.many, r.args...)
-	r.args = r.args[:0]
-	return err
-}
-
-func (r *rowInserter) flush(exec func(string, ...any) error) error {
-	defer func() { r.args = r.args[:0] }()
-	for i := 0; i < len(r.args); i += r.width {
-		if err := exec(r.one, r.args[i:i+r.width]...); err != nil {
-			return err
+// storeLosses writes a trial's recorded batch losses as chunks.
+func (s *Store) storeLosses(exec func(string, ...any) error, trial string, pts []framework.IterationStats) error {
+	for _, c := range splitChunks(trial, pts) {
+		if err := exec(qLossChunk, c.args(&s.jsonBuf)...); err != nil {
+			return fmt.Errorf("trial %s: batch losses: %w", trial, err)
 		}
 	}
 	return nil
 }
 
-const (
-	qBatchLoss = `INSERT OR REPLACE INTO batch_loss (trial, iteration, epoch, batch_size, seconds, value, nonfinite)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qEpochMetric = `INSERT OR REPLACE INTO epoch_metrics
-		(trial, epoch, iteration, samples, seconds, epoch_seconds, name, value, nonfinite)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-)
+const qEpoch = `INSERT OR REPLACE INTO epochs (trial, epoch, iteration, samples, seconds, epoch_seconds,
+	train_loss, train_loss_nonfinite, val_loss, val_loss_nonfinite,
+	train_accuracy, train_accuracy_nonfinite, val_accuracy, val_accuracy_nonfinite)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// epochArgs are qEpoch's arguments: a NaN metric whose mask bit is clear
+// does not apply and is stored as (NULL, NULL).
+func epochArgs(trial string, e *framework.EpochStats, mask uint8) []any {
+	args := make([]any, 0, 14)
+	args = append(args, trial, e.Epoch, e.Iteration, e.Samples, e.Seconds, e.EpochSeconds)
+	for _, m := range [...]struct {
+		bit uint8
+		v   float64
+	}{{mTrainLoss, e.TrainLoss}, {mValLoss, e.ValLoss}, {mTrainAcc, e.TrainAccuracy}, {mValAcc, e.ValAccuracy}} {
+		v, nf := absentOrReal(m.v, mask&m.bit != 0)
+		args = append(args, v, nf)
+	}
+	return args
+}
 
 func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error {
 	switch o.kind {
-	case opFlush:
+	case opFlush, opLosses:
 		return nil
+	case opEpoch:
+		return exec(qEpoch, epochArgs(o.trial, &o.ep, o.mask)...)
 	case opTrialStarted:
-		if err := exec(`DELETE FROM epoch_metrics WHERE trial = ?`, o.trial); err != nil {
-			return err
-		}
-		if err := exec(`DELETE FROM batch_loss WHERE trial = ?`, o.trial); err != nil {
+		if err := clearSeries(exec, o.trial); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`UPDATE trials SET state = 'running', owner = ?, started_at = ?, `+clearOutcome+` WHERE id = ?`,
@@ -376,6 +374,15 @@ func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error 
 		return err
 	}
 	return fmt.Errorf("unknown op %d", o.kind)
+}
+
+// clearSeries deletes a trial's epochs and batch losses (of an earlier
+// attempt).
+func clearSeries(exec func(string, ...any) error, trial string) error {
+	if err := exec(`DELETE FROM epochs WHERE trial = ?`, trial); err != nil {
+		return err
+	}
+	return exec(`DELETE FROM batch_loss_chunks WHERE trial = ?`, trial)
 }
 
 // clearOutcome resets a trial's outcome columns.
@@ -443,7 +450,9 @@ func (s *Store) applyFinished(tx *sql.Tx, o *op) error {
 		v, nf := absentOrReal(m.v, m.applies)
 		args = append(args, v, nf)
 	}
-	args = append(args, r.DivergedIteration, o.trial)
+	// started_at: when it started training (a trial claimed ahead was
+	// stamped when claimed)
+	args = append(args, r.DivergedIteration, timeText(o.at), o.trial)
 	res, err := tx.Exec(`UPDATE trials SET state = ?, error = ?, stop_reason = ?, ended_at = ?,
 		seconds = ?, epochs = ?, iterations = ?, samples = ?,
 		final_epoch = ?, final_iteration = ?, final_samples = ?, final_seconds = ?, final_epoch_seconds = ?,
@@ -451,7 +460,8 @@ func (s *Store) applyFinished(tx *sql.Tx, o *op) error {
 		final_train_accuracy = ?, final_train_accuracy_nonfinite = ?,
 		final_val_accuracy = ?, final_val_accuracy_nonfinite = ?,
 		best_val_loss = ?, best_val_loss_nonfinite = ?, last_finite_loss = ?, last_finite_loss_nonfinite = ?,
-		time_to_target = ?, time_to_target_nonfinite = ?, diverged_iteration = ?
+		time_to_target = ?, time_to_target_nonfinite = ?, diverged_iteration = ?,
+		started_at = coalesce(?, started_at)
 		WHERE id = ?`, args...)
 	return checkOne(res, err, o.trial)
 }

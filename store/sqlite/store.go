@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gradsweep/gradsweep/framework"
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
@@ -60,8 +61,17 @@ type Store struct {
 	errMu sync.Mutex
 	err   error // first write error
 
-	applyMu sync.Mutex
-	applies map[string]*applies // per running trial: which metrics apply
+	// Claim's trials claimed ahead, per sweep, and how many the next
+	// claim transaction takes.
+	claimMu    sync.Mutex
+	ahead      map[string][]framework.TrialPlan
+	claimBatch int
+	lastClaim  time.Time
+
+	recMu      sync.Mutex
+	recordings map[string]*recording // per trial being recorded
+
+	jsonBuf []byte // the writer's scratch space for batch-loss JSON
 
 	// Claim's statements, prepared once.
 	claimNext, otherOwners *sql.Stmt
@@ -107,7 +117,8 @@ func Open(path string) (*Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &Store{path: path, w: w, applies: map[string]*applies{}, now: time.Now}
+	s := &Store{path: path, w: w, recordings: map[string]*recording{},
+		ahead: map[string][]framework.TrialPlan{}, now: time.Now}
 	fail := func(err error) (*Store, error) {
 		if s.ckptStop != nil {
 			close(s.ckptStop)
@@ -203,7 +214,12 @@ func (s *Store) migrate() error {
 		}
 	}
 	for ; v < len(migrations); v++ {
-		if _, err := tx.Exec(migrations[v]); err != nil {
+		m := migrations[v]
+		_, err := tx.Exec(m.sql)
+		if err == nil && m.data != nil {
+			err = m.data(tx)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlite store %s: migration to schema version %d: %w", s.path, v+1, err)
 		}
 		if _, err := tx.Exec(fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
@@ -313,6 +329,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.done
 	err := s.Err()
+	if e := s.releaseAhead("", true); e != nil && err == nil {
+		err = fmt.Errorf("sqlite store %s: close: %w", s.path, e)
+	}
 	if _, e := s.w.Exec(`UPDATE trials SET state = 'interrupted' WHERE state = 'running' AND owner = ?`, s.owner); e != nil && err == nil {
 		err = fmt.Errorf("sqlite store %s: close: %w", s.path, e)
 	}

@@ -78,11 +78,20 @@ func dump(t *testing.T, path string, tables ...string) string {
 	}
 	var b strings.Builder
 	for _, tab := range tables {
-		rows, err := db.Query(`SELECT * FROM ` + tab + ` ORDER BY 1, 2, 3`)
+		probe, err := db.Query(`SELECT * FROM ` + tab + ` LIMIT 0`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cols, _ := rows.Columns()
+		cols, _ := probe.Columns()
+		probe.Close()
+		order := make([]string, len(cols))
+		for i := range order {
+			order[i] = fmt.Sprint(i + 1)
+		}
+		rows, err := db.Query(`SELECT * FROM ` + tab + ` ORDER BY ` + strings.Join(order, ", "))
+		if err != nil {
+			t.Fatal(err)
+		}
 		for rows.Next() {
 			vals := make([]any, len(cols))
 			ptrs := make([]any, len(cols))
@@ -118,7 +127,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 			t.Fatal(q, err)
 		}
 	}
-	if v != SchemaVersion() || v != 2 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
+	if v != SchemaVersion() || v != 3 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
 		t.Fatalf("user_version %d foreign_keys %d synchronous %d busy_timeout %d journal_mode %s", v, fk, sync, busy, mode)
 	}
 	schema := func() string {
@@ -129,9 +138,19 @@ func TestSchemaAndMigrations(t *testing.T) {
 		return strings.Join(names, "\n")
 	}
 	before := schema()
-	for _, tab := range []string{"table sweeps", "table trials", "table epoch_metrics", "table batch_loss", "index trials_sweep_state"} {
+	for _, tab := range []string{"table sweeps", "table trials", "table epochs", "table batch_loss_chunks",
+		"view epoch_metrics", "view batch_loss", "index trials_sweep_state", "index trials_claimable"} {
 		if !strings.Contains(before, tab) {
 			t.Errorf("schema lacks %s", tab)
+		}
+	}
+	// The tables written for every epoch check with OR, not IN (...): an IN
+	// list costs SQLite a temporary table per row checked.
+	for _, tab := range []string{"epochs", "batch_loss_chunks"} {
+		var sql string
+		rawDB(t, path).QueryRow(`SELECT sql FROM sqlite_schema WHERE name = ?`, tab).Scan(&sql)
+		if sql == "" || strings.Contains(strings.ToUpper(sql), " IN (") {
+			t.Errorf("table %s: %q", tab, sql)
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -153,7 +172,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (2)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (3)") {
 		t.Fatalf("newer schema: %v", err)
 	}
 
@@ -614,7 +633,7 @@ func TestManyBatchLossesRoundTrip(t *testing.T) {
 func TestMigrateFromV1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	db := rawDB(t, path)
-	if _, err := db.Exec(schemaV1); err != nil {
+	if _, err := db.Exec(migrations[0].sql); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.Exec(`PRAGMA user_version = 1; INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
@@ -632,7 +651,87 @@ func TestMigrateFromV1(t *testing.T) {
 	r := rawDB(t, path)
 	r.QueryRow(`PRAGMA user_version`).Scan(&v)
 	r.QueryRow(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'trials_claimable'`).Scan(&idx)
-	if v != 2 || idx != "trials_claimable" {
+	if v != SchemaVersion() || idx != "trials_claimable" {
 		t.Errorf("user_version %d, index %q", v, idx)
 	}
+}
+
+// A version-2 database (one row per metric and per batch loss) is migrated
+// to the packed tables when opened: the views show the very rows the old
+// tables held, and the series read back the same, to the bit.
+func TestMigrateFromV2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(migrations[0].sql + migrations[1].sql + `PRAGMA user_version = 2;
+		INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
+		VALUES ('old', 'h', '', '0', 'val_loss', '2026-01-02T03:04:05.000000000Z', '2026-01-02T03:04:05.000000000Z');
+		INSERT INTO trials (id, sweep, idx, point, repeat, seed, params, varied, state)
+		VALUES ('a', 'old', 0, 0, 0, '1', '{}', '[]', 'diverged'), ('b', 'old', 1, 1, 0, '2', '{}', '[]', 'completed');`); err != nil {
+		t.Fatal(err)
+	}
+	// trial a: two epochs, validation loss but no accuracy; the second
+	// epoch's validation loss is NaN (stored); it diverges at iteration 7.
+	for _, r := range []struct {
+		trial string
+		epoch int
+		name  string
+		v     any
+		nf    any
+	}{
+		{"a", 1, "train_loss", 0.1, nil}, {"a", 1, "val_loss", 1.0 / 3, nil},
+		{"a", 2, "train_loss", 2.5e-7, nil}, {"a", 2, "val_loss", nil, "NaN"},
+		{"b", 1, "train_loss", float64(float32(0.7)), nil}, {"b", 1, "train_accuracy", 1.0, nil},
+	} {
+		if _, err := db.Exec(`INSERT INTO epoch_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.trial, r.epoch, r.epoch*3, r.epoch*30, 0.25*float64(r.epoch), 0.125, r.name, r.v, r.nf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	losses := []any{0.0, math.Pi, 123456.789, 1e-300, 5e-324, float64(float32(2.3)), nil}
+	for i, v := range losses {
+		var nf any
+		if v == nil {
+			nf = "+Inf"
+		}
+		if _, err := db.Exec(`INSERT INTO batch_loss VALUES ('a', ?, ?, ?, ?, ?, ?)`,
+			i+1, 1+i/3, 8-i%2, 1e-6*float64(i+1)/3, v, nf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := dump(t, path, "epoch_metrics", "batch_loss")
+	db.Close()
+
+	s := openStore(t, path)
+	if got := dump(t, path, "epoch_metrics", "batch_loss"); got != before {
+		t.Fatalf("the views after migration:\n%s\nthe tables before:\n%s", got, before)
+	}
+	var chunks, epochs int
+	r := rawDB(t, path)
+	r.QueryRow(`SELECT count(*) FROM batch_loss_chunks`).Scan(&chunks)
+	r.QueryRow(`SELECT count(*) FROM epochs`).Scan(&epochs)
+	if chunks != 1 || epochs != 3 { // trial a's 7 batch losses; 3 finished epochs
+		t.Errorf("%d chunks, %d epoch rows", chunks, epochs)
+	}
+	td, err := s.LoadTrial("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(td.BatchLoss) != len(losses) || len(td.EpochSeries) != 2 {
+		t.Fatalf("trial a: %d batch losses, %d epochs", len(td.BatchLoss), len(td.EpochSeries))
+	}
+	for i, b := range td.BatchLoss {
+		want := math.Inf(1)
+		if losses[i] != nil {
+			want = losses[i].(float64)
+		}
+		if b.Iteration != i+1 || b.Epoch != 1+i/3 || b.BatchSize != 8-i%2 || b.Seconds != 1e-6*float64(i+1)/3 || b.Loss != want {
+			t.Errorf("batch loss %d: %+v, want loss %v", i, b, want)
+		}
+	}
+	e := td.EpochSeries
+	if e[0].TrainLoss != 0.1 || e[0].ValLoss != 1.0/3 || e[1].TrainLoss != 2.5e-7 || !math.IsNaN(e[1].ValLoss) ||
+		!math.IsNaN(e[0].TrainAccuracy) || e[1].Iteration != 6 || e[1].Samples != 60 || e[1].Seconds != 0.5 {
+		t.Errorf("trial a epochs: %+v", e)
+	}
+	integrityOK(t, path)
 }

@@ -53,7 +53,12 @@ func fromReal(v sql.NullFloat64, nf sql.NullString) (float64, error) {
 	if !nf.Valid {
 		return math.NaN(), nil
 	}
-	switch nf.String {
+	return fromNonfinite(nf.String)
+}
+
+// fromNonfinite reads the spelling of a non-finite value.
+func fromNonfinite(s string) (float64, error) {
+	switch s {
 	case nfNaN:
 		return math.NaN(), nil
 	case nfPosInf:
@@ -61,7 +66,7 @@ func fromReal(v sql.NullFloat64, nf sql.NullString) (float64, error) {
 	case nfNegInf:
 		return math.Inf(-1), nil
 	}
-	return 0, fmt.Errorf("unknown non-finite spelling %q", nf.String)
+	return 0, fmt.Errorf("unknown non-finite spelling %q", s)
 }
 
 // timeLayout stores times as fixed-width UTC text, so they sort as text

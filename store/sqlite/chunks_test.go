@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gradsweep/gradsweep/framework"
+)
+
+// Batch losses survive the JSON of a chunk bit for bit, non-finite ones
+// included, whatever their magnitude.
+func TestLossesRoundTrip(t *testing.T) {
+	pts := []framework.IterationStats{
+		{Iteration: 1, Epoch: 1, BatchSize: 32, Seconds: 1e-6 / 3, Loss: 2.302585092994046},
+		{Iteration: 2, Epoch: 1, BatchSize: 32, Seconds: 0, Loss: 0},
+		{Iteration: 3, Epoch: 1, BatchSize: 7, Seconds: 12, Loss: 1},
+		{Iteration: 9, Epoch: 2, BatchSize: 1, Seconds: 5e-324, Loss: math.MaxFloat64},
+		{Iteration: 10, Epoch: 2, BatchSize: 1, Seconds: 1e300, Loss: math.NaN()},
+		{Iteration: 11, Epoch: 3, BatchSize: 1, Seconds: 1, Loss: math.Inf(1)},
+		{Iteration: 12, Epoch: 3, BatchSize: 1, Seconds: 1, Loss: math.Inf(-1)},
+		{Iteration: 13, Epoch: 3, BatchSize: 1, Seconds: 1, Loss: -float64(float32(0.1))},
+	}
+	text := string(appendLosses(nil, pts))
+	if strings.Contains(text, "[3,1,7,12,1]") || !strings.Contains(text, "[3,1,7,12.0,1.0]") {
+		t.Errorf("floats must carry a '.' or an exponent: %s", text)
+	}
+	got, err := parseLosses(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(pts) {
+		t.Fatalf("%d points back, want %d", len(got), len(pts))
+	}
+	for i, p := range pts {
+		g := got[i]
+		same := g.Loss == p.Loss || math.IsNaN(g.Loss) && math.IsNaN(p.Loss)
+		if g.Iteration != p.Iteration || g.Epoch != p.Epoch || g.BatchSize != p.BatchSize || g.Seconds != p.Seconds || !same {
+			t.Errorf("point %d: %+v, want %+v", i, g, p)
+		}
+	}
+}
+
+// The batch_loss view reads the same values out of the JSON as Go does.
+func TestBatchLossViewMatchesChunks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sweeps.db")
+	s := openStore(t, path)
+	info := sweepInfo("v", "h")
+	plans := makePlans(info.Name, 1)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		t.Fatal(err)
+	}
+	p := &plans[0]
+	s.TrialStarted(p)
+	x := 0.7
+	for i := 1; i <= 3000; i++ { // two chunks of chunkPoints, and the rest when it finishes
+		x = 3.7 * x * (1 - x) // values with every bit used
+		loss := x
+		if i == 2999 {
+			loss = math.Inf(-1)
+		}
+		s.Iteration(p, framework.IterationStats{Iteration: i, Epoch: 1 + i/1000, BatchSize: 8, Seconds: x / 1000, Loss: loss})
+	}
+	s.TrialFinished(p, framework.TrialOutcome{Status: framework.Completed})
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	td, err := s.LoadTrial(p.ID)
+	if err != nil || len(td.BatchLoss) != 3000 {
+		t.Fatalf("%d batch losses, %v", len(td.BatchLoss), err)
+	}
+	var chunks int
+	rawDB(t, path).QueryRow(`SELECT count(*) FROM batch_loss_chunks`).Scan(&chunks)
+	if chunks != 3 {
+		t.Errorf("%d chunks, want 3 (chunkPoints %d)", chunks, chunkPoints)
+	}
+	rows, err := rawDB(t, path).Query(`SELECT iteration, epoch, batch_size, seconds, value, nonfinite FROM batch_loss ORDER BY iteration`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var it framework.IterationStats
+		var v nullReal
+		if err := rows.Scan(&it.Iteration, &it.Epoch, &it.BatchSize, &it.Seconds, &v.v, &v.nf); err != nil {
+			t.Fatal(err)
+		}
+		it.Loss, _ = fromReal(v.v, v.nf)
+		if want := td.BatchLoss[n]; it != want {
+			t.Fatalf("view row %d: %+v, Go reads %+v", n, it, want)
+		}
+		n++
+	}
+	if n != 3000 {
+		t.Fatalf("%d rows in the view", n)
+	}
+}
+
+// FuzzParseLosses: no input makes the reader panic, and what it accepts
+// writes back to text it reads the same.
+func FuzzParseLosses(f *testing.F) {
+	f.Add(`[[1,1,32,0.001,2.5],[2,1,32,0.002,"NaN"]]`)
+	f.Add(`[]`)
+	f.Add(`[[1,1,1,1e-300,"-Inf"]]`)
+	f.Add(`[[1,2,3]]`)
+	f.Fuzz(func(t *testing.T, text string) {
+		pts, err := parseLosses(text)
+		if err != nil {
+			return
+		}
+		again, err := parseLosses(string(appendLosses(nil, pts)))
+		if err != nil {
+			t.Fatalf("re-reading %q: %v", appendLosses(nil, pts), err)
+		}
+		for i := range pts {
+			a, b := pts[i], again[i]
+			if a.Iteration != b.Iteration || a.Epoch != b.Epoch || a.BatchSize != b.BatchSize ||
+				!(a.Loss == b.Loss || math.IsNaN(a.Loss) && math.IsNaN(b.Loss)) {
+				t.Fatalf("point %d: %+v then %+v", i, a, b)
+			}
+		}
+	})
+}
+
+// Claims that come quickly take several trials ahead; Close gives back as
+// pending those not handed out and those handed out but never started.
+func TestClaimAheadReleasedOnClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sweeps.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := sweepInfo("ahead", "h")
+	plans := makePlans(info.Name, 10)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for range 4 {
+		p, ok, err := s.Claim(info.Name)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		got = append(got, p.ID)
+	}
+	for i, id := range got {
+		if id != plans[i].ID {
+			t.Fatalf("claims %v: not in index order", got)
+		}
+	}
+	var running int
+	rawDB(t, path).QueryRow(`SELECT count(*) FROM trials WHERE state = 'running'`).Scan(&running)
+	if running <= 4 {
+		t.Fatalf("%d trials running after 4 quick claims: none claimed ahead", running)
+	}
+	s.TrialStarted(&plans[0])
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	states, err := column(rawDB(t, path), `SELECT id || ' ' || state || ' ' || (started_at IS NULL) FROM trials ORDER BY idx`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{plans[0].ID + " interrupted 0"}
+	for _, p := range plans[1:] {
+		want = append(want, p.ID+" pending 1")
+	}
+	if strings.Join(states, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("after Close:\n%s\nwant:\n%s", strings.Join(states, "\n"), strings.Join(want, "\n"))
+	}
+}
