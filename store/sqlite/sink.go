@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+	"sync"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
@@ -20,8 +22,7 @@ const (
 	opSweepStarted opKind = iota
 	opSweepFinished
 	opTrialStarted
-	opLosses
-	opEpoch
+	opSeries
 	opTrialFinished
 	opFlush
 )
@@ -38,11 +39,10 @@ const (
 // stays small.
 type op struct {
 	kind   opKind
-	mask   uint8 // opEpoch: metrics to store; opTrialFinished: metrics that apply
+	mask   uint8 // opTrialFinished: metrics that apply
 	trial  string
 	at     time.Time
-	ep     framework.EpochStats
-	losses []framework.IterationStats // recorded batch losses, stored before the op itself
+	series // finished epochs and recorded batch losses, stored before the op itself
 	x      *opExtra
 	done   chan error // sync ops: the commit's result
 }
@@ -78,12 +78,24 @@ func (a *applies) mask() uint8 {
 	return m
 }
 
+// series is a trial's finished epochs and recorded batch losses.
+type series struct {
+	epochs []epochRow
+	losses []framework.IterationStats
+}
+
+// epochRow is an epoch and which of its metrics apply (a mask of m*).
+type epochRow struct {
+	framework.EpochStats
+	mask uint8
+}
+
 // recording is what the Store keeps of a trial between its events.
 type recording struct {
 	applies
-	losses []framework.IterationStats // recorded batch losses not queued yet
-	since  time.Time                  // when losses started to gather
-	start  time.Time                  // TrialStarted
+	series           // not queued yet
+	since  time.Time // when the series started to gather
+	start  time.Time // TrialStarted
 	// claimed: this Store claimed the trial and it has not started; the
 	// claim already did what TrialStarted writes.
 	claimed bool
@@ -99,10 +111,10 @@ func (s *Store) recordingOf(id string) *recording {
 	return r
 }
 
-// takeLosses hands over the trial's buffered batch losses.
-func (r *recording) takeLosses(now time.Time) []framework.IterationStats {
-	l := r.losses
-	r.losses, r.since = nil, now
+// take hands over the trial's gathered series.
+func (r *recording) take(now time.Time) series {
+	l := r.series
+	r.series, r.since = series{}, now
 	return l
 }
 
@@ -167,32 +179,36 @@ func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
 		return
 	}
-	var full []framework.IterationStats
+	var full series
 	s.recMu.Lock()
 	r := s.recordingOf(t.ID)
 	r.losses = append(r.losses, st)
 	if len(r.losses) == chunkPoints {
-		full = r.takeLosses(s.now())
+		full = r.take(s.now())
 	}
 	s.recMu.Unlock()
-	if full != nil {
-		s.send(op{kind: opLosses, trial: t.ID, losses: full})
+	if full.losses != nil {
+		s.send(op{kind: opSeries, trial: t.ID, series: full})
 	}
 }
 
-// Epoch stores an epoch's metrics (those that apply), and the batch losses
-// gathered for chunkEvery or longer.
+// Epoch records an epoch's metrics (those that apply). Like batch losses,
+// epochs are gathered and stored together: at an epoch's end once
+// chunkEvery has passed since the trial's last write, and when it finishes.
 func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
 	now := s.now()
+	var o op
 	s.recMu.Lock()
 	r := s.recordingOf(t.ID)
 	r.see(st)
-	o := op{kind: opEpoch, trial: t.ID, ep: st, mask: r.mask()}
+	r.epochs = append(r.epochs, epochRow{st, r.mask()})
 	if now.Sub(r.since) >= chunkEvery {
-		o.losses = r.takeLosses(now)
+		o = op{kind: opSeries, trial: t.ID, series: r.take(now)}
 	}
 	s.recMu.Unlock()
-	s.send(o)
+	if o.kind == opSeries {
+		s.send(o)
+	}
 }
 
 // TrialFinished queues the trial's outcome, with the batch losses of an
@@ -205,21 +221,21 @@ func (s *Store) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) 
 	s.recMu.Lock()
 	r := s.recordingOf(t.ID)
 	r.see(o.Result.Final)
-	fin := op{kind: opTrialFinished, trial: t.ID, at: r.start, mask: r.mask(), losses: r.losses, x: &opExtra{out: o}}
+	fin := op{kind: opTrialFinished, trial: t.ID, at: r.start, mask: r.mask(), series: r.series, x: &opExtra{out: o}}
 	delete(s.recordings, t.ID)
 	s.recMu.Unlock()
 	s.send(fin)
 }
 
-// Flush commits every write queued so far, and the batch losses buffered
-// for trials still running, and returns Err.
+// Flush commits every write queued so far, and the epochs and batch losses
+// gathered for trials still running, and returns Err.
 func (s *Store) Flush() error {
 	now := s.now()
 	s.recMu.Lock()
 	var pending []op
 	for id, r := range s.recordings {
-		if len(r.losses) > 0 {
-			pending = append(pending, op{kind: opLosses, trial: id, losses: r.takeLosses(now)})
+		if len(r.losses) > 0 || len(r.epochs) > 0 {
+			pending = append(pending, op{kind: opSeries, trial: id, series: r.take(now)})
 		}
 	}
 	s.recMu.Unlock()
@@ -271,6 +287,7 @@ func (s *Store) writer() {
 				o.done <- err
 			}
 		}
+		clear(batch) // the array is reused: keep no finished trial's outcome and series alive
 	}
 }
 
@@ -308,7 +325,7 @@ func (s *Store) tryBatch(batch []op) error {
 	}
 	for i := range batch {
 		o := &batch[i]
-		err := s.storeLosses(exec, o.trial, o.losses)
+		err := s.storeSeries(exec, o.trial, &o.series)
 		if err == nil {
 			err = s.apply(tx, exec, o)
 		}
@@ -322,9 +339,21 @@ func (s *Store) tryBatch(batch []op) error {
 	return tx.Commit()
 }
 
-// storeLosses writes a trial's recorded batch losses as chunks.
-func (s *Store) storeLosses(exec func(string, ...any) error, trial string, pts []framework.IterationStats) error {
-	for _, c := range splitChunks(trial, pts) {
+// storeSeries writes a trial's epochs, up to epochsPerInsert rows to a
+// statement, and its recorded batch losses as chunks.
+func (s *Store) storeSeries(exec func(string, ...any) error, trial string, ser *series) error {
+	for e := ser.epochs; len(e) > 0; {
+		n := min(len(e), epochsPerInsert)
+		args := make([]any, 0, n*epochColumns)
+		for i := range e[:n] {
+			args = appendEpochArgs(args, trial, &e[i].EpochStats, e[i].mask)
+		}
+		if err := exec(qEpochs(n), args...); err != nil {
+			return fmt.Errorf("trial %s: epochs: %w", trial, err)
+		}
+		e = e[n:]
+	}
+	for _, c := range splitChunks(trial, ser.losses) {
 		if err := exec(qLossChunk, c.args(&s.jsonBuf)...); err != nil {
 			return fmt.Errorf("trial %s: batch losses: %w", trial, err)
 		}
@@ -332,15 +361,35 @@ func (s *Store) storeLosses(exec func(string, ...any) error, trial string, pts [
 	return nil
 }
 
+// epochsPerInsert is how many epochs one INSERT carries (epochColumns
+// parameters each, well under SQLite's limit of 32,766).
+const (
+	epochsPerInsert = 64
+	epochColumns    = 14
+)
+
+// qEpochs is the INSERT of n epochs, made once per n.
+func qEpochs(n int) string {
+	if q, ok := epochInserts.Load(n); ok {
+		return q.(string)
+	}
+	tuple := "(" + strings.Repeat("?, ", epochColumns-1) + "?)"
+	q := qEpoch + strings.Repeat(", "+tuple, n-1)
+	epochInserts.Store(n, q)
+	return q
+}
+
+var epochInserts sync.Map // n → qEpochs(n)
+
 const qEpoch = `INSERT OR REPLACE INTO epochs (trial, epoch, iteration, samples, seconds, epoch_seconds,
 	train_loss, train_loss_nonfinite, val_loss, val_loss_nonfinite,
 	train_accuracy, train_accuracy_nonfinite, val_accuracy, val_accuracy_nonfinite)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// epochArgs are qEpoch's arguments: a NaN metric whose mask bit is clear
-// does not apply and is stored as (NULL, NULL).
-func epochArgs(trial string, e *framework.EpochStats, mask uint8) []any {
-	args := make([]any, 0, 14)
+// appendEpochArgs appends the epochColumns values of one epoch's row: a NaN
+// metric whose mask bit is clear does not apply and is stored as (NULL,
+// NULL).
+func appendEpochArgs(args []any, trial string, e *framework.EpochStats, mask uint8) []any {
 	args = append(args, trial, e.Epoch, e.Iteration, e.Samples, e.Seconds, e.EpochSeconds)
 	for _, m := range [...]struct {
 		bit uint8
@@ -354,10 +403,8 @@ func epochArgs(trial string, e *framework.EpochStats, mask uint8) []any {
 
 func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error {
 	switch o.kind {
-	case opFlush, opLosses:
+	case opFlush, opSeries:
 		return nil
-	case opEpoch:
-		return exec(qEpoch, epochArgs(o.trial, &o.ep, o.mask)...)
 	case opTrialStarted:
 		if err := clearSeries(exec, o.trial); err != nil {
 			return err
