@@ -196,21 +196,6 @@ func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
 	return n, nil
 }
 
-// Claim takes the sweep's next trial to run: the lowest-index trial that is
-// pending or interrupted (running trials of dead owners count as
-// interrupted). It becomes running, owned by this Store, with the outcome
-// and series of an earlier attempt cleared, in one transaction, so each
-// trial is claimed once across goroutines and processes. ok is false when
-// no trial is left to claim. An unknown sweep is an error wrapping
-// ErrNotFound.
-//
-// When claims come quickly (short trials), one transaction claims several
-// trials ahead, up to maxClaimAhead, and Claim hands them out one by one:
-// a transaction per trial would cost more than a short trial's training.
-// Trials claimed ahead show as running; PrepareSweep gives back those not
-// handed out, and Close those and the ones handed out but never started,
-// as pending. So across processes, trials start in index order only
-// roughly: a process may hold a few lower ones than another's next.
 const (
 	// qClaimNext takes the n lowest-index claimable trials (trials_claimable).
 	qClaimNext = `UPDATE trials SET state = 'running', owner = ?, started_at = ?, ` + clearOutcome + `
@@ -232,6 +217,21 @@ const (
 	claimWindow   = 100 * time.Millisecond
 )
 
+// Claim takes the sweep's next trial to run: the lowest-index trial that is
+// pending or interrupted (running trials of dead owners count as
+// interrupted). It becomes running, owned by this Store, with the outcome
+// and series of an earlier attempt cleared, in one transaction, so each
+// trial is claimed once across goroutines and processes. ok is false when
+// no trial is left to claim. An unknown sweep is an error wrapping
+// ErrNotFound.
+//
+// When claims come quickly (short trials), one transaction claims several
+// trials ahead, up to maxClaimAhead, and Claim hands them out one by one:
+// a transaction per trial would cost more than a short trial's training.
+// Trials claimed ahead show as running; PrepareSweep gives back those not
+// handed out, and Close those and the ones handed out but never started,
+// as pending. So across processes, trials start in index order only
+// roughly: a process may hold a few lower ones than another's next.
 func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err error) {
 	s.claimMu.Lock()
 	defer s.claimMu.Unlock()
