@@ -253,7 +253,7 @@ func (s *Store) Flush() error {
 // one transaction.
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]op, 0, 256)
+	batch := make([]op, 0, maxBatch) // its full size from the start: the writer's memory does not creep up with the backlog
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
