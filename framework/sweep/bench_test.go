@@ -85,8 +85,11 @@ func BenchmarkInstrumentation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sweeps := []struct{ name, text string }{{"cpu-grid", cpuGrid}, {"gd-vs-sgd", string(gd)},
-		{"gd-vs-sgd-1rep", strings.Replace(string(gd), "repeats: 3", "repeats: 1", 1)}}
+	oneRepeat := strings.Replace(string(gd), "repeats: 3", "repeats: 1", 1) // more rounds per minute
+	if oneRepeat == string(gd) {
+		b.Fatal(`gd-vs-sgd-vs-minibatch.yaml no longer says "repeats: 3": update the 1-repeat variant`)
+	}
+	sweeps := []struct{ name, text string }{{"cpu-grid", cpuGrid}, {"gd-vs-sgd", string(gd)}, {"gd-vs-sgd-1rep", oneRepeat}}
 	if _, err := data.MNISTDir(); err == nil { // the MNIST sweep needs the GoMNIST module
 		mn, _ := os.ReadFile("../../experiments/mnist.yaml")
 		sweeps = append(sweeps, struct{ name, text string }{"mnist", string(mn)})

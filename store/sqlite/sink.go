@@ -197,17 +197,18 @@ func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 // chunkEvery has passed since the trial's last write, and when it finishes.
 func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
 	now := s.now()
-	var o op
 	s.recMu.Lock()
 	r := s.recordingOf(t.ID)
 	r.see(st)
 	r.epochs = append(r.epochs, epochRow{st, r.mask()})
-	if now.Sub(r.since) >= chunkEvery {
-		o = op{kind: opSeries, trial: t.ID, series: r.take(now)}
+	due := now.Sub(r.since) >= chunkEvery
+	var ser series
+	if due {
+		ser = r.take(now)
 	}
 	s.recMu.Unlock()
-	if o.kind == opSeries {
-		s.send(o)
+	if due {
+		s.send(op{kind: opSeries, trial: t.ID, series: ser})
 	}
 }
 
