@@ -22,6 +22,8 @@ import (
 )
 
 // Store is where trials are claimed and results kept (the SQLite store).
+// The runner calls PrepareSweep where other sinks get SweepStarted; every
+// other event goes to the store as to any sink.
 type Store interface {
 	framework.Sink
 	PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error
@@ -194,7 +196,7 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 	if opt.Store != nil {
 		r.sinks = append([]framework.Sink{opt.Store}, opt.Sinks...)
 	}
-	for _, s := range r.sinks {
+	for _, s := range opt.Sinks { // the store had it as PrepareSweep: storing the trials again would be work done twice
 		s.SweepStarted(info, plans)
 	}
 	r.queue = newQueue(plans, opt.Store, info.Name)
