@@ -26,6 +26,7 @@ type durationBatch struct {
 	counts []uint64
 	sum    float64
 	n      uint64
+	last   int // bucket of the latest observation: a trial's updates take about as long as each other
 }
 
 func newDurationHistogram(name, help string, buckets []float64) *durationHistogram {
@@ -40,12 +41,23 @@ func (h *durationHistogram) newBatch() durationBatch {
 	return durationBatch{counts: make([]uint64, len(h.buckets)+1)}
 }
 
-// observe adds one duration to b: the bucket is the first upper bound ≥ v.
+// observe adds one duration to b: the bucket is the first upper bound ≥ v
+// (the latest observation's, checked first).
 func (h *durationHistogram) observe(b *durationBatch, v float64) {
-	i, _ := slices.BinarySearch(h.buckets, v)
+	i := b.last
+	if !h.inBucket(i, v) {
+		i, _ = slices.BinarySearch(h.buckets, v)
+		b.last = i
+	}
 	b.counts[i]++
 	b.sum += v
 	b.n++
+}
+
+// inBucket tells whether bucket i holds v: buckets[i-1] < v ≤ buckets[i],
+// with −∞ before the first and +∞ as the last bucket.
+func (h *durationHistogram) inBucket(i int, v float64) bool {
+	return (i == 0 || h.buckets[i-1] < v) && (i == len(h.buckets) || v <= h.buckets[i])
 }
 
 // add merges b into the sweep's histogram and empties b.

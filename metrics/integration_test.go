@@ -179,6 +179,9 @@ scrape_configs:
 
 // itestExperiment trains for a few seconds: spirals with batch size 1, so
 // several scrapes (every 250 ms) see each trial, and one learning rate far too large.
+// itestExperiment's trials each run for about three of the 250 ms scrapes
+// (30 epochs at batch size 1), so a loss series has samples to decrease
+// over; with 6 epochs a trial could start and end between two scrapes.
 const itestExperiment = `name: itest
 seed: 1
 dataset: {synthetic: spirals, n: 12000, noise: 0.1, validation_split: 0.2}
@@ -190,7 +193,7 @@ model:
   - {type: dense, units: 2}
 loss: cross_entropy
 optimizer: {type: sgd}
-training: {learning_rate: 0.01, batch_size: 1, epochs: 6}
+training: {learning_rate: 0.01, batch_size: 1, epochs: 30}
 grid:
   training.learning_rate: [0.003, 0.01, 50.0]
   optimizer.type: [sgd, momentum]

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -169,5 +170,52 @@ func TestClaimAheadReleasedOnClose(t *testing.T) {
 	}
 	if strings.Join(states, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("after Close:\n%s\nwant:\n%s", strings.Join(states, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The per-trial recorder keeps exactly the batch losses Iteration keeps,
+// for every thinning, with non-finite losses among them.
+func TestIterationRecorderThinsLikeIteration(t *testing.T) {
+	for _, every := range []int{-1, 0, 1, 2, 3, 7, 250} {
+		path := filepath.Join(t.TempDir(), "sweeps.db")
+		s := openStore(t, path)
+		info := sweepInfo("thin", "h")
+		plans := makePlans(info.Name, 2)
+		if err := s.PrepareSweep(info, plans, false); err != nil {
+			t.Fatal(err)
+		}
+		a, b := &plans[0], &plans[1]
+		s.TrialStarted(a)
+		s.TrialStarted(b)
+		rec := s.IterationRecorder(b)
+		a.BatchLossEvery, b.BatchLossEvery = every, every // set after TrialStarted, as the runner does
+		for i := 1; i <= 600; i++ {
+			loss := float64(i)
+			if i%97 == 0 {
+				loss = math.NaN()
+			}
+			if i%131 == 0 {
+				loss = math.Inf(1)
+			}
+			st := framework.IterationStats{Epoch: 1 + i/100, Iteration: i, BatchSize: 4, Loss: loss}
+			s.Iteration(a, st)
+			rec(st)
+		}
+		s.TrialFinished(a, framework.TrialOutcome{Status: framework.Completed})
+		s.TrialFinished(b, framework.TrialOutcome{Status: framework.Completed})
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		ta, _ := s.LoadTrial(a.ID)
+		tb, _ := s.LoadTrial(b.ID)
+		iters := func(td *framework.TrialData) (out []int) {
+			for _, p := range td.BatchLoss {
+				out = append(out, p.Iteration)
+			}
+			return out
+		}
+		if got, want := iters(tb), iters(ta); !slices.Equal(got, want) || every == 250 && len(want) != 3+6+4 { // 1, 251, 501; six NaN, four +Inf
+			t.Errorf("every %d: recorder kept %v, Iteration kept %v", every, got, want)
+		}
 	}
 }

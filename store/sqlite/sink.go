@@ -179,16 +179,52 @@ func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
 		return
 	}
+	s.record(t.ID, st)
+}
+
+var _ framework.IterationSink = (*Store)(nil)
+
+// IterationRecorder is Iteration for t's trial, with the thinning kept as
+// the next iteration to record rather than a division per update. It reads
+// t.BatchLossEvery when it first needs it, so the plan may set it after
+// TrialStarted.
+func (s *Store) IterationRecorder(t *framework.TrialPlan) func(framework.IterationStats) {
+	next := 1 // the next iteration whose finite loss is recorded
+	return func(st framework.IterationStats) {
+		if !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0) {
+			if st.Iteration < next {
+				return
+			}
+			switch every := t.BatchLossEvery; {
+			case every < 0:
+				next = math.MaxInt
+				return
+			case every <= 1:
+				next = st.Iteration + 1
+			case (st.Iteration-1)%every != 0:
+				next = st.Iteration + every - (st.Iteration-1)%every
+				return
+			default:
+				next = st.Iteration + every
+			}
+		}
+		s.record(t.ID, st)
+	}
+}
+
+// record buffers a batch loss to store, sending the trial's series when
+// chunkPoints have gathered.
+func (s *Store) record(id string, st framework.IterationStats) {
 	var full series
 	s.recMu.Lock()
-	r := s.recordingOf(t.ID)
+	r := s.recordingOf(id)
 	r.losses = append(r.losses, st)
 	if len(r.losses) == chunkPoints {
 		full = r.take(s.now())
 	}
 	s.recMu.Unlock()
 	if full.losses != nil {
-		s.send(op{kind: opSeries, trial: t.ID, series: full})
+		s.send(op{kind: opSeries, trial: id, series: full})
 	}
 }
 
