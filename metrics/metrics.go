@@ -411,28 +411,38 @@ func (m *Metrics) setGauge(g *prometheus.Gauge, vec *prometheus.GaugeVec, t *tri
 // load and a few plain stores; Prometheus sees it when the trial next
 // publishes (publishEvery).
 func (m *Metrics) Iteration(p *framework.TrialPlan, s framework.IterationStats) {
-	m.lookup(p).record(m, s)
+	m.lookup(p).record(m, []framework.IterationStats{s})
 }
 
 var _ framework.IterationSink = (*Metrics)(nil)
 
-// IterationRecorder is Iteration for p's trial, looked up once.
-func (m *Metrics) IterationRecorder(p *framework.TrialPlan) func(framework.IterationStats) {
+// IterationRecorder is Iteration for p's trial, looked up once, taking
+// updates in batches.
+func (m *Metrics) IterationRecorder(p *framework.TrialPlan) func([]framework.IterationStats) {
 	t := m.lookup(p)
-	return func(s framework.IterationStats) { t.record(m, s) }
+	return func(updates []framework.IterationStats) { t.record(m, updates) }
 }
 
-func (t *trial) record(m *Metrics, s framework.IterationStats) {
-	t.lastIteration = s.Iteration
-	if finite(s.Loss) {
-		t.lastLoss, t.haveLoss = s.Loss, true
+// record adds consecutive updates to the trial's unpublished ones, and
+// publishes them once publishEvery have gathered or they add up to
+// publishSeconds.
+func (t *trial) record(m *Metrics, updates []framework.IterationStats) {
+	if len(updates) == 0 {
+		return
 	}
-	t.pendingIters++
-	t.pendingSamples += max(s.BatchSize, 0)
-	if s.Seconds >= 0 && finite(s.Seconds) {
-		m.iterDur.observe(&t.durations, s.Seconds)
-		t.pendingSeconds += s.Seconds
+	for i := range updates {
+		s := &updates[i]
+		if finite(s.Loss) {
+			t.lastLoss, t.haveLoss = s.Loss, true
+		}
+		t.pendingSamples += max(s.BatchSize, 0)
+		if s.Seconds >= 0 && finite(s.Seconds) {
+			m.iterDur.observe(&t.durations, s.Seconds)
+			t.pendingSeconds += s.Seconds
+		}
 	}
+	t.lastIteration = updates[len(updates)-1].Iteration
+	t.pendingIters += len(updates)
 	if t.pendingIters >= publishEvery || t.pendingSeconds >= publishSeconds {
 		t.publish(m)
 	}

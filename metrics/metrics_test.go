@@ -355,7 +355,7 @@ func TestIterationsPublishedInBatches(t *testing.T) {
 		i++
 		st := framework.IterationStats{Epoch: 1, Iteration: i, BatchSize: 2, Loss: float64(i), Seconds: seconds}
 		if i%2 == 0 {
-			rec(st)
+			rec([]framework.IterationStats{st})
 		} else {
 			m.Iteration(p, st)
 		}

@@ -18,7 +18,9 @@ import (
 // active is a trial being trained: its plan, trainer and data.
 type active struct {
 	plan       framework.TrialPlan
-	recorders  []func(framework.IterationStats) // one per sink, for Iteration events
+	recorders  []func([]framework.IterationStats) // one per sink, for Iteration events
+	updates    []framework.IterationStats         // not given to the recorders yet
+	updateSecs float64                            // training seconds in updates
 	trainer    *framework.Trainer
 	train, val *framework.Dataset
 	history    []framework.EpochStats
@@ -33,14 +35,36 @@ type observer struct {
 	a *active
 }
 
+// Iteration gathers updates for the recorders and hands them over in
+// batches (see framework.IterationSink).
 func (o *observer) Iteration(s framework.IterationStats) {
-	o.a.iterations++ // not the run's shared atomic: two workers would fight over it every update
-	for _, rec := range o.a.recorders {
-		rec(s)
+	a := o.a
+	a.iterations++ // not the run's shared atomic: two workers would fight over it every update
+	if len(a.recorders) == 0 {
+		return
+	}
+	a.updates = append(a.updates, s)
+	if s.Seconds > 0 { // false for NaN
+		a.updateSecs += s.Seconds
+	}
+	if len(a.updates) >= framework.IterationBatch || a.updateSecs >= framework.IterationBatchSeconds {
+		a.deliverUpdates()
 	}
 }
 
+// deliverUpdates gives the gathered updates to the recorders.
+func (a *active) deliverUpdates() {
+	if len(a.updates) == 0 {
+		return
+	}
+	for _, rec := range a.recorders {
+		rec(a.updates)
+	}
+	a.updates, a.updateSecs = a.updates[:0], 0
+}
+
 func (o *observer) Epoch(s framework.EpochStats) framework.Decision {
+	o.a.deliverUpdates()
 	o.a.history = append(o.a.history, s)
 	for _, sink := range o.r.sinks {
 		sink.Epoch(&o.a.plan, s)
@@ -126,8 +150,15 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 		if is, ok := s.(framework.IterationSink); ok {
 			a.recorders = append(a.recorders, is.IterationRecorder(&a.plan))
 		} else {
-			a.recorders = append(a.recorders, func(st framework.IterationStats) { s.Iteration(&a.plan, st) })
+			a.recorders = append(a.recorders, func(updates []framework.IterationStats) {
+				for _, st := range updates {
+					s.Iteration(&a.plan, st)
+				}
+			})
 		}
+	}
+	if len(a.recorders) > 0 {
+		a.updates = make([]framework.IterationStats, 0, framework.IterationBatch)
 	}
 	if err := r.setup(a); err != nil {
 		a.err = err
@@ -151,6 +182,7 @@ func (r *run) finish(a *active) {
 			r.saved.Add(planned * int64(a.result.Iterations/a.result.Epochs))
 		}
 	}
+	a.deliverUpdates()
 	for _, s := range r.sinks {
 		s.TrialFinished(&a.plan, out)
 	}

@@ -189,7 +189,9 @@ func TestIterationRecorderThinsLikeIteration(t *testing.T) {
 		s.TrialStarted(b)
 		rec := s.IterationRecorder(b)
 		a.BatchLossEvery, b.BatchLossEvery = every, every // set after TrialStarted, as the runner does
-		for i := 1; i <= 600; i++ {
+		var batch []framework.IterationStats
+		const n = 2600 // past chunkPoints twice: a batch may fill a chunk part way through
+		for i := 1; i <= n; i++ {
 			loss := float64(i)
 			if i%97 == 0 {
 				loss = math.NaN()
@@ -199,8 +201,13 @@ func TestIterationRecorderThinsLikeIteration(t *testing.T) {
 			}
 			st := framework.IterationStats{Epoch: 1 + i/100, Iteration: i, BatchSize: 4, Loss: loss}
 			s.Iteration(a, st)
-			rec(st)
+			batch = append(batch, st)
+			if i%(1+i%11) == 0 { // batches of irregular sizes, as the runner's time bound makes them
+				rec(batch)
+				batch = batch[:0]
+			}
 		}
+		rec(batch)
 		s.TrialFinished(a, framework.TrialOutcome{Status: framework.Completed})
 		s.TrialFinished(b, framework.TrialOutcome{Status: framework.Completed})
 		if err := s.Flush(); err != nil {
@@ -214,8 +221,12 @@ func TestIterationRecorderThinsLikeIteration(t *testing.T) {
 			}
 			return out
 		}
-		if got, want := iters(tb), iters(ta); !slices.Equal(got, want) || every == 250 && len(want) != 3+6+4 { // 1, 251, 501; six NaN, four +Inf
+		if got, want := iters(tb), iters(ta); !slices.Equal(got, want) || every == 250 && len(want) != 11+26+19 { // 1, 251, …, 2501; 26 NaN, 19 +Inf
 			t.Errorf("every %d: recorder kept %v, Iteration kept %v", every, got, want)
+		}
+		var most int
+		if err := s.r.QueryRow(`SELECT max(points) FROM batch_loss_chunks`).Scan(&most); err != nil || most > chunkPoints {
+			t.Errorf("every %d: a chunk of %d points (%v), more than %d", every, most, err, chunkPoints)
 		}
 	}
 }

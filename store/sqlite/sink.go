@@ -179,52 +179,63 @@ func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
 		return
 	}
-	s.record(t.ID, st)
+	s.record(t.ID, []framework.IterationStats{st})
 }
 
 var _ framework.IterationSink = (*Store)(nil)
 
-// IterationRecorder is Iteration for t's trial, with the thinning kept as
-// the next iteration to record rather than a division per update. It reads
-// t.BatchLossEvery when it first needs it, so the plan may set it after
-// TrialStarted.
-func (s *Store) IterationRecorder(t *framework.TrialPlan) func(framework.IterationStats) {
-	next := 1 // the next iteration whose finite loss is recorded
-	return func(st framework.IterationStats) {
-		if !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0) {
-			if st.Iteration < next {
-				return
+// IterationRecorder is Iteration for t's trial, taking updates in batches,
+// with the thinning kept as the next iteration to record rather than a
+// division per update. It reads t.BatchLossEvery when it first needs it,
+// so the plan may set it after TrialStarted.
+func (s *Store) IterationRecorder(t *framework.TrialPlan) func([]framework.IterationStats) {
+	next := 1                           // the next iteration whose finite loss is recorded
+	var keep []framework.IterationStats // scratch: the batch's recorded updates
+	return func(updates []framework.IterationStats) {
+		keep = keep[:0]
+		for _, st := range updates {
+			if !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0) {
+				if st.Iteration < next {
+					continue
+				}
+				switch every := t.BatchLossEvery; {
+				case every < 0:
+					next = math.MaxInt
+					continue
+				case every <= 1:
+					next = st.Iteration + 1
+				case (st.Iteration-1)%every != 0:
+					next = st.Iteration + every - (st.Iteration-1)%every
+					continue
+				default:
+					next = st.Iteration + every
+				}
 			}
-			switch every := t.BatchLossEvery; {
-			case every < 0:
-				next = math.MaxInt
-				return
-			case every <= 1:
-				next = st.Iteration + 1
-			case (st.Iteration-1)%every != 0:
-				next = st.Iteration + every - (st.Iteration-1)%every
-				return
-			default:
-				next = st.Iteration + every
-			}
+			keep = append(keep, st)
 		}
-		s.record(t.ID, st)
+		if len(keep) > 0 {
+			s.record(t.ID, keep)
+		}
 	}
 }
 
-// record buffers a batch loss to store, sending the trial's series when
-// chunkPoints have gathered.
-func (s *Store) record(id string, st framework.IterationStats) {
-	var full series
+// record buffers batch losses to store, sending the trial's series each
+// time chunkPoints of them have gathered.
+func (s *Store) record(id string, losses []framework.IterationStats) {
+	var full []series
 	s.recMu.Lock()
 	r := s.recordingOf(id)
-	r.losses = append(r.losses, st)
-	if len(r.losses) == chunkPoints {
-		full = r.take(s.now())
+	for len(losses) > 0 {
+		n := min(len(losses), chunkPoints-len(r.losses))
+		r.losses = append(r.losses, losses[:n]...)
+		losses = losses[n:]
+		if len(r.losses) == chunkPoints {
+			full = append(full, r.take(s.now()))
+		}
 	}
 	s.recMu.Unlock()
-	if full.losses != nil {
-		s.send(op{kind: opSeries, trial: id, series: full})
+	for _, ser := range full {
+		s.send(op{kind: opSeries, trial: id, series: ser})
 	}
 }
 
