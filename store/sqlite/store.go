@@ -36,9 +36,18 @@ var ErrConfigChanged = errors.New("sweep config changed")
 const (
 	busyTimeout = 10 * time.Second
 	flushEvery  = 150 * time.Millisecond
-	maxBatch    = 4096 // ops per writer transaction
-	queueLen    = 1 << 14
-	readConns   = 4
+	maxBatch    = 1024 // ops per writer transaction
+	// queueLen bounds the writes queued for the writer. An op is a trial's
+	// event or a second's (or chunkPoints') worth of its series, so even
+	// trials that finish thousands a second fill it only while a commit
+	// runs; a longer queue costs memory the garbage collector scans.
+	queueLen  = 4096
+	readConns = 4
+	// writeStmtCache is how many prepared statements the write connection
+	// keeps for reuse (the driver's LRU cache): a trial's writes are a
+	// handful of statements, each of which would otherwise be compiled
+	// again every time.
+	writeStmtCache = 64
 )
 
 // Store is one SQLite file holding every sweep. It is safe for concurrent
@@ -65,6 +74,7 @@ type Store struct {
 	// claim transaction takes.
 	claimMu    sync.Mutex
 	ahead      map[string][]framework.TrialPlan
+	prepared   map[string]map[string]*framework.TrialPlan // per sweep, by id: the plans PrepareSweep stored
 	claimBatch int
 	lastClaim  time.Time
 
@@ -110,7 +120,7 @@ func Open(path string) (*Store, error) {
 	ms := int(busyTimeout / time.Millisecond)
 	w, err := sql.Open("sqlite3", dsn(path,
 		fmt.Sprintf("_busy_timeout=%d", ms), "_journal_mode=WAL", "_synchronous=NORMAL",
-		"_foreign_keys=on", "_txlock=immediate"))
+		"_foreign_keys=on", "_txlock=immediate", fmt.Sprintf("_stmt_cache_size=%d", writeStmtCache)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
 	}
@@ -118,7 +128,7 @@ func Open(path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, recordings: map[string]*recording{},
-		ahead: map[string][]framework.TrialPlan{}, now: time.Now}
+		ahead: map[string][]framework.TrialPlan{}, prepared: map[string]map[string]*framework.TrialPlan{}, now: time.Now}
 	fail := func(err error) (*Store, error) {
 		if s.ckptStop != nil {
 			close(s.ckptStop)
@@ -147,11 +157,8 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return fail(fmt.Errorf("sqlite store %s: %w", path, err))
 	}
-	s.r.SetMaxOpenConns(readConns)
+	s.r.SetMaxOpenConns(readConns) // connected on first read: a run may never read
 	s.r.SetMaxIdleConns(readConns)
-	if err := s.r.Ping(); err != nil {
-		return fail(openError(path, err))
-	}
 	if err := s.takeOwnerLock(); err != nil {
 		return fail(err)
 	}
