@@ -42,6 +42,9 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 	if err := s.releaseAhead(info.Name, false); err != nil {
 		return fmt.Errorf("prepare sweep %q: %w", info.Name, err)
 	}
+	s.claimMu.Lock()
+	delete(s.prepared, info.Name)
+	s.claimMu.Unlock()
 	now := s.now()
 	err := s.writeTx(func(tx *sql.Tx) error {
 		var hash string
@@ -72,6 +75,13 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 	if err != nil {
 		return fmt.Errorf("prepare sweep %q: %w", info.Name, err)
 	}
+	byID := make(map[string]*framework.TrialPlan, len(trials))
+	for i := range trials {
+		byID[trials[i].ID] = &trials[i]
+	}
+	s.claimMu.Lock()
+	s.prepared[info.Name] = byID
+	s.claimMu.Unlock()
 	return nil
 }
 
@@ -271,23 +281,10 @@ func (s *Store) claimTx(sweep string, n int, now time.Time) (plans []framework.T
 		if err != nil {
 			return err
 		}
+		known := s.prepared[sweep]
 		for rows.Next() {
-			var p framework.TrialPlan
-			var seed, params, varied string
-			if err := rows.Scan(&p.ID, &p.Index, &p.Point, &p.Repeat, &seed, &params, &varied); err != nil {
-				rows.Close()
-				return err
-			}
-			p.Sweep = sweep
-			if p.Seed, err = parseSeed(seed); err != nil {
-				rows.Close()
-				return err
-			}
-			if p.Params, err = decodeParams(params); err != nil {
-				rows.Close()
-				return err
-			}
-			if p.Varied, err = decodeVaried(varied); err != nil {
+			p, err := scanClaimed(rows, sweep, known)
+			if err != nil {
 				rows.Close()
 				return err
 			}
@@ -316,6 +313,34 @@ func (s *Store) claimTx(sweep string, n int, now time.Time) (plans []framework.T
 	})
 	slices.SortFunc(plans, func(a, b framework.TrialPlan) int { return a.Index - b.Index })
 	return plans, err
+}
+
+// scanClaimed reads a claimed trial's row (qClaimNext's RETURNING). A
+// trial PrepareSweep was given is that plan, not decoded again: a trial's
+// id stands for its sweep, grid point and repeat, so under the same config
+// hash the stored settings are the prepared ones.
+func scanClaimed(rows *sql.Rows, sweep string, known map[string]*framework.TrialPlan) (framework.TrialPlan, error) {
+	var p framework.TrialPlan
+	var seed, params, varied sql.RawBytes
+	if err := rows.Scan(&p.ID, &p.Index, &p.Point, &p.Repeat, &seed, &params, &varied); err != nil {
+		return p, err
+	}
+	if k := known[p.ID]; k != nil && k.Index == p.Index && k.Point == p.Point && k.Repeat == p.Repeat &&
+		string(seed) == seedText(k.Seed) {
+		p = *k
+		p.Sweep = sweep
+		return p, nil
+	}
+	p.Sweep = sweep
+	var err error
+	if p.Seed, err = parseSeed(string(seed)); err != nil {
+		return p, err
+	}
+	if p.Params, err = decodeParams(string(params)); err != nil {
+		return p, err
+	}
+	p.Varied, err = decodeVaried(string(varied))
+	return p, err
 }
 
 // releaseAhead gives back, as pending, the trials of sweep claimed ahead

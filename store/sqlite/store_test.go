@@ -735,3 +735,45 @@ func TestMigrateFromV2(t *testing.T) {
 	}
 	integrityOK(t, path)
 }
+
+// A claimed trial is the same plan whether the Store prepared the sweep
+// (and hands out the plan it was given) or reads it from the file, as
+// another process does.
+func TestClaimedPlansEqualPrepared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sweeps.db")
+	info := sweepInfo("same", "h")
+	plans := makePlans(info.Name, 12)
+	prepared := openStore(t, path)
+	if err := prepared.PrepareSweep(info, plans, false); err != nil {
+		t.Fatal(err)
+	}
+	other := openStore(t, path) // did not prepare the sweep: it decodes what it claims
+	want := map[string]framework.TrialPlan{}
+	for _, p := range plans {
+		want[p.ID] = p
+	}
+	claims := map[*Store]int{}
+	for turn, idle := 0, 0; idle < 2; turn++ { // until neither has a trial left
+		s := prepared
+		if turn%2 == 1 {
+			s = other
+		}
+		p, ok, err := s.Claim(info.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			idle++
+			continue
+		}
+		idle = 0
+		claims[s]++
+		if w, found := want[p.ID]; !found || !reflect.DeepEqual(p, w) {
+			t.Errorf("claimed %+v\nprepared %+v", p, w)
+		}
+		delete(want, p.ID)
+	}
+	if len(want) != 0 || claims[prepared] == 0 || claims[other] == 0 {
+		t.Errorf("%d trials not claimed; claims by the preparing store %d, by the other %d", len(want), claims[prepared], claims[other])
+	}
+}
