@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -55,4 +56,21 @@ func BenchmarkEpochRows(b *testing.B) {
 	if err := s.Flush(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkAppendLosses measures encoding a trial's batch losses as a JSON
+// chunk: 250 points (record.batch_loss_every: auto), with durations as the
+// trainer measures them and losses of full precision.
+func BenchmarkAppendLosses(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pts := make([]framework.IterationStats, 250)
+	for i := range pts {
+		pts[i] = framework.IterationStats{Iteration: 1 + 115*i, Epoch: 1 + i/12, BatchSize: 1,
+			Seconds: time.Duration(2000 + rng.IntN(20000)).Seconds(), Loss: 2.3 * rng.Float64()}
+	}
+	var buf []byte
+	for b.Loop() {
+		buf = appendLosses(buf[:0], pts)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pts)), "ns/point")
 }

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -88,10 +87,12 @@ func appendJSONFloat(buf []byte, f float64) []byte {
 	}
 	n := len(buf)
 	buf = strconv.AppendFloat(buf, f, 'g', -1, 64)
-	if !bytes.ContainsAny(buf[n:], ".e") {
-		buf = append(buf, '.', '0')
+	for _, c := range buf[n:] {
+		if c == '.' || c == 'e' {
+			return buf
+		}
 	}
-	return buf
+	return append(buf, '.', '0') // an integral value: written as a float, so it reads back as one
 }
 
 // parseLosses reads a losses column written by appendLosses (or by anyone
