@@ -3,6 +3,7 @@ package sweep_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -73,13 +74,16 @@ func BenchmarkWorkers(b *testing.B) {
 
 // BenchmarkInstrumentation runs the same sweep bare, with live metrics,
 // with the SQLite store, and with both, interleaved: each of b.N rounds
-// runs all four, in an order that rotates from round to round, so drift in
-// the machine's speed falls on every mode alike. It reports each mode's
-// extra CPU time over bare (the process's user + system seconds, steadier
-// than wall time on a shared VM) as the median over rounds of the per-round
-// ratio, in percent; the bound is 3% for sqlite+metrics. "cpu-grid"
-// has tiny trials (an iteration is a few µs); "gd-vs-sgd" and "mnist" are
-// the shipped experiments. Run it with -benchtime 8x or more.
+// runs all four, in a random order (a fixed seed), so drift in the
+// machine's speed falls on every mode alike and no mode always follows the
+// same one. Each run starts from a collected heap and ends with a
+// collection, so it pays for its own garbage and nobody else's. It
+// reports each mode's extra CPU time over bare (the process's user +
+// system seconds, steadier than wall time on a shared VM) as the median
+// over rounds of the per-round ratio, in percent; the bound is 3%
+// for sqlite+metrics. "cpu-grid" has tiny trials (an iteration is a few
+// µs); "gd-vs-sgd" and "mnist" are the shipped experiments. Run it with
+// -benchtime 30x or more: a single run's CPU time varies by ±5%.
 func BenchmarkInstrumentation(b *testing.B) {
 	gd, err := os.ReadFile("../../experiments/gd-vs-sgd-vs-minibatch.yaml")
 	if err != nil {
@@ -99,9 +103,9 @@ func BenchmarkInstrumentation(b *testing.B) {
 		p := prepare(b, sw.text)
 		b.Run(sw.name, func(b *testing.B) {
 			cpu := make([][]float64, len(modes)) // [mode][round]
+			order := rand.New(rand.NewPCG(1, 2))
 			for round := 0; round < b.N; round++ {
-				for k := range modes {
-					m := (k + round) % len(modes)
+				for _, m := range order.Perm(len(modes)) {
 					cpu[m] = append(cpu[m], instrumentedRun(b, p, modes[m]))
 				}
 			}
@@ -135,6 +139,7 @@ func instrumentedRun(b *testing.B, p *sweep.Prepared, mode string) float64 {
 	if strings.HasSuffix(mode, "metrics") {
 		opt.Sinks = []framework.Sink{metrics.New()}
 	}
+	runtime.GC() // no mode pays for the garbage of the one before
 	cpu0 := cpuSeconds()
 	runSweep(b, p, opt)
 	if st != nil {
@@ -142,6 +147,7 @@ func instrumentedRun(b *testing.B, p *sweep.Prepared, mode string) float64 {
 			b.Fatal(err)
 		}
 	}
+	runtime.GC() // but each pays for its own
 	return cpuSeconds() - cpu0
 }
 
@@ -307,7 +313,8 @@ func (r *recorder) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 // BenchmarkStoreReplay replays the events of gd-vs-sgd-vs-minibatch (every
 // iteration, epoch and outcome of its 105 trials, recorded once) into a
 // fresh SQLite store, claims included, without training: the store's own
-// cost per trial, in CPU time of the whole process (the writer included).
+// cost per trial, in CPU time of the whole process (the writer included;
+// Open and Close not).
 func BenchmarkStoreReplay(b *testing.B) {
 	gd, err := os.ReadFile("../../experiments/gd-vs-sgd-vs-minibatch.yaml")
 	if err != nil {
@@ -344,8 +351,9 @@ func BenchmarkStoreReplay(b *testing.B) {
 			}
 			r := byID[plan.ID]
 			st.TrialStarted(r.plan)
-			for _, it := range r.iters {
-				st.Iteration(r.plan, it)
+			record := st.IterationRecorder(r.plan) // in batches, as the runner gives them
+			for batch := range slices.Chunk(r.iters, framework.IterationBatch) {
+				record(batch)
 			}
 			for _, ep := range r.epochs {
 				st.Epoch(r.plan, ep)
