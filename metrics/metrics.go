@@ -140,9 +140,10 @@ type trial struct {
 // publishEvery iterations, or once its unpublished iterations add up to
 // publishSeconds, at every epoch end and when it finishes. Every value is
 // counted and every duration observed; a scrape sees them at most that
-// late.
+// late. publishEvery is the runner's full batch of updates
+// (framework.IterationBatch), so a sweep publishes once per batch.
 const (
-	publishEvery   = 32
+	publishEvery   = framework.IterationBatch
 	publishSeconds = 0.1
 )
 
