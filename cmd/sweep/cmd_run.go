@@ -208,8 +208,8 @@ func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db st
 			p.Exp.Name, db, p.Exp.Name, db)
 		return
 	}
-	fmt.Fprintf(env.stdout, "sweep %s: %s in %.1fs, %d weight updates", p.Exp.Name,
-		strings.Join(sortedStatuses(sum.Counts), ", "), sum.Seconds, sum.Iterations)
+	fmt.Fprintf(env.stdout, "sweep %s: %s in %s, %d weight updates", p.Exp.Name,
+		strings.Join(sortedStatuses(sum.Counts), ", "), readableDuration(sum.Seconds), sum.Iterations)
 	if sum.SavedIters > 0 {
 		fmt.Fprintf(env.stdout, "; pruning skipped ~%d updates (%.0f%%)", sum.SavedIters,
 			100*float64(sum.SavedIters)/float64(sum.SavedIters+sum.Iterations))

@@ -75,7 +75,18 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 		extra = fmt.Sprintf(" %s=%s", p.metric, fmtFloat(v))
 	}
 	fmt.Fprintf(p.w, "[%d/%d] trial %s %s%s (%s, %d epochs, %s)\n", p.done, p.total, t.ID, o.Status, extra,
-		describe(*t), o.Result.Epochs, time.Duration(o.Result.Seconds*float64(time.Second)).Round(100*time.Microsecond))
+		describe(*t), o.Result.Epochs, readableDuration(o.Result.Seconds))
+}
+
+// readableDuration is seconds rounded to about three significant digits:
+// 41.2µs, 3.46ms, 1.23s, 2m5s.
+func readableDuration(seconds float64) time.Duration {
+	d := time.Duration(seconds * float64(time.Second))
+	unit := time.Duration(1)
+	for unit < time.Second && d >= 1000*unit {
+		unit *= 10
+	}
+	return d.Round(unit)
 }
 
 func (p *progress) bar() string {
