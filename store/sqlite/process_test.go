@@ -388,3 +388,30 @@ func TestReadersDuringWriter(t *testing.T) {
 	}
 	integrityOK(t, path)
 }
+
+// Several processes (here: Stores) creating the same file at the same time
+// all open it: the switch to WAL takes a lock SQLite does not wait for, so
+// Open retries it.
+func TestConcurrentOpensOfAFreshFile(t *testing.T) {
+	for round := range 20 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("fresh%d.db", round))
+		var wg sync.WaitGroup
+		errs := make(chan error, 6)
+		for range cap(errs) {
+			wg.Go(func() {
+				s, err := Open(path)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}

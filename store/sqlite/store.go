@@ -119,7 +119,7 @@ func Open(path string) (*Store, error) {
 	}
 	ms := int(busyTimeout / time.Millisecond)
 	w, err := sql.Open("sqlite3", dsn(path,
-		fmt.Sprintf("_busy_timeout=%d", ms), "_journal_mode=WAL", "_synchronous=NORMAL",
+		fmt.Sprintf("_busy_timeout=%d", ms), "_synchronous=NORMAL",
 		"_foreign_keys=on", "_txlock=immediate", fmt.Sprintf("_stmt_cache_size=%d", writeStmtCache)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
@@ -143,8 +143,8 @@ func Open(path string) (*Store, error) {
 	if err := w.Ping(); err != nil {
 		return fail(openError(path, err))
 	}
-	var mode string
-	if err := w.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+	mode, err := walMode(w)
+	if err != nil {
 		return fail(openError(path, err))
 	}
 	if !strings.EqualFold(mode, "wal") {
@@ -181,6 +181,23 @@ func Open(path string) (*Store, error) {
 	s.done = make(chan struct{})
 	go s.writer()
 	return s, nil
+}
+
+// walMode switches the file to WAL (a no-op once it is) and returns the
+// journal mode it is in. The switch takes an exclusive lock that SQLite
+// does not wait for (no busy handler): processes creating the same file at
+// once would get "database is locked", so it is retried for up to
+// busyTimeout.
+func walMode(w *sql.DB) (string, error) {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := w.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func openError(path string, err error) error {
