@@ -23,7 +23,8 @@ type Param struct {
 // A layer owns the matrices it returns and reuses them from batch to batch,
 // so a training step allocates nothing once shapes are stable; the caller
 // must not keep them past the next call. Forward may keep a reference to x
-// for Backward.
+// for Backward, and must not modify x: the trainer hands consecutive
+// samples to the first layer as a view of the dataset's rows.
 type Layer interface {
 	// Init prepares the layer for inputs of width in and returns its output
 	// width. Weights are drawn from rng, so a model is reproducible from a seed.

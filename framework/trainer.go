@@ -143,10 +143,15 @@ type Trainer struct {
 	grad  mat.Matrix
 }
 
+// batchBuf holds a batch: the samples' rows copied into buffers reused
+// from batch to batch, or, when the samples are consecutive (a pass
+// without shuffling, evaluation), views of the dataset's rows, as slicing
+// a tensor is in PyTorch.
 type batchBuf struct {
-	x      mat.Matrix
-	y      mat.Matrix
+	x, y   mat.Matrix // copies
 	labels []int32
+	xView  mat.Matrix // views: never resized, so nothing writes through them
+	yView  mat.Matrix
 }
 
 // NewTrainRand is the random source of everything a trial draws (weight
@@ -155,8 +160,19 @@ func NewTrainRand(seed, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, stream))
 }
 
-// gather copies the samples idx of d into the batch buffers.
-func (b *batchBuf) gather(d *Dataset, idx []int) Targets {
+// gather returns the inputs and targets of the samples idx of d. Layers
+// and losses only read them (see Layer), so consecutive samples are
+// handed out as views of d rather than copied.
+func (b *batchBuf) gather(d *Dataset, idx []int) (*mat.Matrix, Targets) {
+	if lo, ok := consecutive(idx); ok {
+		hi := lo + len(idx)
+		b.xView = rowsView(d.X, lo, hi)
+		if d.Task == Classification {
+			return &b.xView, Targets{Labels: d.Labels[lo:hi:hi]}
+		}
+		b.yView = rowsView(d.Y, lo, hi)
+		return &b.xView, Targets{Values: &b.yView}
+	}
 	cols := d.X.Cols
 	b.x.Resize(len(idx), cols)
 	for r, i := range idx {
@@ -167,14 +183,35 @@ func (b *batchBuf) gather(d *Dataset, idx []int) Targets {
 		for _, i := range idx {
 			b.labels = append(b.labels, d.Labels[i])
 		}
-		return Targets{Labels: b.labels}
+		return &b.x, Targets{Labels: b.labels}
 	}
 	yc := d.Y.Cols
 	b.y.Resize(len(idx), yc)
 	for r, i := range idx {
 		copy(b.y.Data[r*yc:(r+1)*yc], d.Y.Data[i*yc:(i+1)*yc])
 	}
-	return Targets{Values: &b.y}
+	return &b.x, Targets{Values: &b.y}
+}
+
+// consecutive reports whether idx is lo, lo+1, …, lo+len(idx)-1 (and not
+// empty).
+func consecutive(idx []int) (lo int, ok bool) {
+	if len(idx) == 0 {
+		return 0, false
+	}
+	lo = idx[0]
+	for k, i := range idx {
+		if i != lo+k {
+			return 0, false
+		}
+	}
+	return lo, true
+}
+
+// rowsView is rows [lo, hi) of m, sharing its storage (capacity capped, so
+// an append cannot reach past them).
+func rowsView(m *mat.Matrix, lo, hi int) mat.Matrix {
+	return mat.Matrix{Rows: hi - lo, Cols: m.Cols, Data: m.Data[lo*m.Cols : hi*m.Cols : hi*m.Cols]}
 }
 
 // Train runs the configured epochs over train, evaluating on val (may be
@@ -227,10 +264,10 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 			iterStart := time.Now()
 			lo := it * st.batch
 			hi := min(lo+st.batch, n)
-			tg := t.batch.gather(train, t.order[lo:hi])
+			x, tg := t.batch.gather(train, t.order[lo:hi])
 			bs := hi - lo
 
-			pred := t.Model.Forward(&t.batch.x, true)
+			pred := t.Model.Forward(x, true)
 			loss := t.Loss.Eval(pred, tg, &t.grad)
 			res.Iterations++
 			res.Samples += bs
@@ -397,8 +434,8 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 		for i := lo; i < hi; i++ {
 			idx = append(idx, i)
 		}
-		tg := t.batch.gather(d, idx)
-		pred := t.Model.Forward(&t.batch.x, false)
+		x, tg := t.batch.gather(d, idx)
+		pred := t.Model.Forward(x, false)
 		sum += t.Loss.Eval(pred, tg, &t.grad) * float64(hi-lo)
 		if tg.Labels != nil {
 			correct += countCorrect(pred, tg.Labels)

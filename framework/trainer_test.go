@@ -3,6 +3,7 @@ package framework_test
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -258,6 +259,41 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("%s: %v allocations per epoch of 8 steps after warm-up, want 0", opt, allocs)
+		}
+	}
+}
+
+// An unshuffled pass and evaluation hand the model views of the data set's
+// rows: no built-in layer or loss may write through them. Every layer
+// comes first here (where it sees the view), and every loss ends a model.
+func TestTrainingLeavesTheDataUntouched(t *testing.T) {
+	cls, _ := data.Synthetic("spirals", 96, 0.1, 3)
+	reg, _ := data.Synthetic("linear", 96, 0.1, 3)
+	for _, first := range framework.Layers.Names() {
+		spec := act(first)
+		if first == "dense" {
+			spec = dense(4, "he")
+		}
+		for _, c := range []struct {
+			d      *framework.Dataset
+			loss   string
+			out    int
+			inputs int
+		}{{cls, "cross_entropy", 2, 2}, {reg, "mse", 1, 3}, {reg, "huber", 1, 3}, {reg, "mae", 1, 3}, {reg, "half_mse", 1, 3}} {
+			x := slices.Clone(c.d.X.Data)
+			labels := slices.Clone(c.d.Labels)
+			var y []float32
+			if c.d.Y != nil {
+				y = slices.Clone(c.d.Y.Data)
+			}
+			tr := build(t, []framework.LayerSpec{spec, dense(c.out, "he")}, c.inputs, c.loss, "sgd",
+				framework.TrainConfig{LearningRate: 0.05, BatchSize: 16, Epochs: 2, Seed: 1})
+			if _, err := tr.Train(context.Background(), c.d, c.d); err != nil {
+				t.Fatalf("%s then %s: %v", first, c.loss, err)
+			}
+			if !slices.Equal(x, c.d.X.Data) || !slices.Equal(labels, c.d.Labels) || c.d.Y != nil && !slices.Equal(y, c.d.Y.Data) {
+				t.Errorf("training %s first, %s last, changed the data set", first, c.loss)
+			}
 		}
 	}
 }
