@@ -186,18 +186,10 @@ func Open(path string) (*Store, error) {
 // walMode switches the file to WAL (a no-op once it is) and returns the
 // journal mode it is in. The switch takes an exclusive lock that SQLite
 // does not wait for (no busy handler): processes creating the same file at
-// once would get "database is locked", so it is retried for up to
-// busyTimeout.
-func walMode(w *sql.DB) (string, error) {
-	deadline := time.Now().Add(busyTimeout)
-	for {
-		var mode string
-		err := w.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode)
-		if err == nil || !isBusy(err) || time.Now().After(deadline) {
-			return mode, err
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// once would get "database is locked", so it is retried (retryBusy).
+func walMode(w *sql.DB) (mode string, err error) {
+	err = retryBusy(func() error { return w.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode) })
+	return mode, err
 }
 
 func openError(path string, err error) error {
