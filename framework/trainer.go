@@ -165,13 +165,7 @@ func NewTrainRand(seed, stream uint64) *rand.Rand {
 // handed out as views of d rather than copied.
 func (b *batchBuf) gather(d *Dataset, idx []int) (*mat.Matrix, Targets) {
 	if lo, ok := consecutive(idx); ok {
-		hi := lo + len(idx)
-		b.xView = rowsView(d.X, lo, hi)
-		if d.Task == Classification {
-			return &b.xView, Targets{Labels: d.Labels[lo:hi:hi]}
-		}
-		b.yView = rowsView(d.Y, lo, hi)
-		return &b.xView, Targets{Values: &b.yView}
+		return b.rows(d, lo, lo+len(idx))
 	}
 	cols := d.X.Cols
 	b.x.Resize(len(idx), cols)
@@ -191,6 +185,16 @@ func (b *batchBuf) gather(d *Dataset, idx []int) (*mat.Matrix, Targets) {
 		copy(b.y.Data[r*yc:(r+1)*yc], d.Y.Data[i*yc:(i+1)*yc])
 	}
 	return &b.x, Targets{Values: &b.y}
+}
+
+// rows returns the samples [lo, hi) of d as views of its rows.
+func (b *batchBuf) rows(d *Dataset, lo, hi int) (*mat.Matrix, Targets) {
+	b.xView = rowsView(d.X, lo, hi)
+	if d.Task == Classification {
+		return &b.xView, Targets{Labels: d.Labels[lo:hi:hi]}
+	}
+	b.yView = rowsView(d.Y, lo, hi)
+	return &b.xView, Targets{Values: &b.yView}
 }
 
 // consecutive reports whether idx is lo, lo+1, …, lo+len(idx)-1 (and not
@@ -427,14 +431,9 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 	n := d.Len()
 	var sum float64
 	correct := 0
-	idx := make([]int, 0, min(n, evalChunk))
 	for lo := 0; lo < n; lo += evalChunk {
 		hi := min(lo+evalChunk, n)
-		idx = idx[:0]
-		for i := lo; i < hi; i++ {
-			idx = append(idx, i)
-		}
-		x, tg := t.batch.gather(d, idx)
+		x, tg := t.batch.rows(d, lo, hi)
 		pred := t.Model.Forward(x, false)
 		sum += t.Loss.Eval(pred, tg, &t.grad) * float64(hi-lo)
 		if tg.Labels != nil {
