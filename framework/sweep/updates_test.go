@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
-	"github.com/gradsweep/gradsweep/framework/experiment"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 )
 
@@ -75,15 +74,7 @@ func (b batchedLog) IterationRecorder(t *framework.TrialPlan) func([]framework.I
 // lead to: for trials that diverge, and for trials a pruner pauses at a
 // rung and resumes. A plain Sink gets the same updates one by one.
 func TestUpdatesReachSinksInBatches(t *testing.T) {
-	text := src + "pruner: {type: asha, min_epochs: 1, eta: 3}\n"
-	e, err := experiment.Parse([]byte(text), "runner.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := sweep.Prepare(e, framework.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := prepare(t, src+"pruner: {type: asha, min_epochs: 1, eta: 3}\n")
 	batched, plain, c := batchedLog{newUpdateLog()}, newUpdateLog(), newCollector()
 	sum, err := sweep.Run(context.Background(), p, sweep.Options{Workers: 2, Sinks: []framework.Sink{batched, plain, c}})
 	if err != nil {
