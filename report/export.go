@@ -124,7 +124,7 @@ func writeJSON(path string, a *analysis) error {
 	var r jsonReport
 	info := a.d.Info
 	r.Sweep.Name, r.Sweep.ConfigHash, r.Sweep.Config, r.Sweep.Seed = info.Name, info.ConfigHash, info.Config, info.Seed
-	r.Sweep.Metric, r.Sweep.Higher, r.Sweep.Started = a.metric.Name, a.metric.Higher, timePtr(info.Started)
+	r.Sweep.Metric, r.Sweep.Higher, r.Sweep.Started = a.metric.Name, a.metric.HigherIsBetter, timePtr(info.Started)
 	r.Trials = []jsonTrial{}
 	for _, ti := range a.trials {
 		t := ti.T

@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.png from the current output")
@@ -497,18 +498,18 @@ func TestHostileData(t *testing.T) {
 func TestRanking(t *testing.T) {
 	d := goldenSweep()
 	a := analyze(d)
-	if a.metric.Name != "val_loss" || a.metric.Higher {
+	if a.metric.Name != "val_loss" || a.metric.HigherIsBetter {
 		t.Fatalf("metric %+v", a.metric)
 	}
 	// Best first; diverged points last.
 	last := a.points[len(a.points)-1]
-	if last.Class != 3 || last.Label != "lr=1, batch=1, optimizer=sgd" {
+	if last.Class != results.Broken || last.Label != "lr=1, batch=1, optimizer=sgd" {
 		t.Errorf("last point %q class %d", last.Label, last.Class)
 	}
 	for i := 1; i < len(a.points); i++ {
 		p, q := a.points[i-1], a.points[i]
 		if p.Class == q.Class && len(p.Values) > 0 && len(q.Values) > 0 && p.Mean > q.Mean {
-			t.Errorf("points %d and %d out of order", p.Point, q.Point)
+			t.Errorf("points %d and %d out of order", p.Point.Point, q.Point.Point)
 		}
 	}
 	if saved, unknown := a.savedIterations(); saved != 4 || unknown != 0 {
@@ -517,7 +518,7 @@ func TestRanking(t *testing.T) {
 	// Higher-better metric.
 	d.Info.Metric = "val_accuracy"
 	a = analyze(d)
-	if !a.metric.Higher || a.points[0].Mean < a.points[1].Mean {
+	if !a.metric.HigherIsBetter || a.points[0].Mean < a.points[1].Mean {
 		t.Errorf("val_accuracy is not ranked higher-better")
 	}
 	// Batch sizes: 1 is SGD, the data size is GD.

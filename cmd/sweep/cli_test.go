@@ -153,7 +153,7 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("bad input created a database")
 	}
 	// a good run, then queries against it
-	if r := runCLI(t, dir, "run", "small.yaml", "--quiet"); r.code != 0 || !strings.Contains(r.stdout, "best (val_loss") {
+	if r := runCLI(t, dir, "run", "small.yaml", "--quiet"); r.code != 0 || !strings.Contains(r.stdout, "best val_loss (mean over 2 repeats)") {
 		t.Fatalf("run: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	for _, c := range []struct {

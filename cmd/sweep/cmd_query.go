@@ -9,15 +9,13 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/gradsweep/gradsweep/framework"
-	"github.com/gradsweep/gradsweep/framework/experiment"
-	"github.com/gradsweep/gradsweep/framework/sweep"
+	"github.com/gradsweep/gradsweep/framework/results"
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
@@ -229,7 +227,7 @@ func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TRIAL\tSTATE\tEPOCHS\tVAL_LOSS\tVAL_ACC\tSETTINGS")
 	for _, t := range d.Trials {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.Plan.ID, t.Status, t.Epochs, fmtFloat(t.Final.ValLoss), fmtFloat(t.Final.ValAccuracy), describe(t.Plan))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.Plan.ID, t.Status, t.Epochs, fmtFloat(t.Final.ValLoss), fmtFloat(t.Final.ValAccuracy), results.Describe(t.Plan))
 	}
 	return tw.Flush()
 }
@@ -237,79 +235,106 @@ func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 func cmdBest(env *env, args []string) error {
 	fs := flag.NewFlagSet("best", flag.ContinueOnError)
 	db := dbFlag(fs)
-	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(experiment.Metrics, ", ")+" (default: the sweep's)")
+	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(results.Names(), ", ")+" (default: the sweep's)")
 	top := fs.Int("top", 10, "show the best `N` grid points")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}
-	if *metric != "" && !slices.Contains(experiment.Metrics, *metric) {
-		st.Close()
-		return usageError{framework.UnknownNameError("metric", *metric, experiment.Metrics)}
-	}
 	defer st.Close()
+	if *metric != "" {
+		if _, err := results.Lookup(*metric); err != nil {
+			return usageError{err}
+		}
+	}
 	d, err := st.LoadSweep(pos[0])
 	if err != nil {
 		return notFound(err)
 	}
-	m := d.Info.Metric
+	name := d.Info.Metric
 	if *metric != "" {
-		m = *metric
+		name = *metric
 	}
-	ranked := sweep.Rank(m, d.Trials)
-	if note := sweep.IncomparableNote(m, d.Trials); note != "" {
+	m := results.MustLookup(name)
+	if err := m.Applies(results.SettingOf(d.Trials)); err != nil {
+		return usagef("sweep %s cannot be ranked by %s: %v", d.Info.Name, m.Name, err)
+	}
+	if len(d.Trials) == 0 {
+		return usagef("sweep %s has no trials", d.Info.Name)
+	}
+	sum := results.Summarize(m, d.Trials, 0)
+	if note := results.IncomparableNote(m, d.Trials); note != "" {
 		fmt.Fprintf(env.stderr, "sweep: warning: %s\n", note)
 	}
 	if *asJSON {
-		type rowJSON struct {
-			Rank     int            `json:"rank"`
-			Point    int            `json:"point"`
-			Params   map[string]any `json:"params"`
-			Metric   string         `json:"metric"`
-			Mean     *float64       `json:"mean"`
-			Std      *float64       `json:"std"`
-			Repeats  int            `json:"repeats"`
-			Diverged int            `json:"diverged"`
-			Failed   int            `json:"failed"`
-			Trial    string         `json:"first_trial"`
-		}
-		out := []rowJSON{}
-		for i, r := range ranked {
-			var mean *float64
-			if !math.IsNaN(r.Mean) {
-				v := r.Mean
-				mean = &v
-			}
-			var std *float64
-			if !math.IsNaN(r.Std) {
-				v := r.Std
-				std = &v
-			}
-			out = append(out, rowJSON{Rank: i + 1, Point: r.Point, Params: varied(r.Plan), Metric: m, Mean: mean, Std: std,
-				Repeats: r.N, Diverged: r.Diverged, Failed: r.Failed, Trial: r.Plan.ID})
+		out := []bestJSON{}
+		for i := range sum.Ranked {
+			out = append(out, newBestJSON(m, i, &sum.Ranked[i]))
 		}
 		return writeJSON(env.stdout, out)
 	}
-	if len(ranked) == 0 {
-		return usagef("sweep %s has no trials", d.Info.Name)
+	fmt.Fprintln(env.stdout, sum.Headline(results.Describe))
+	if c := sum.Coverage(); c != "" {
+		fmt.Fprintf(env.stdout, "(%s)\n", c)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "RANK\t%s (MEAN ± STD)\tREPEATS\tNOTE\tSETTINGS\n", strings.ToUpper(m))
-	for i, r := range ranked {
+	fmt.Fprintf(tw, "RANK\t%s (MEAN ± STD)\tVALUES\tAGAINST THE BEST\tNOTE\tTRIAL\tSETTINGS\n", strings.ToUpper(m.Name))
+	for i := range sum.Ranked {
 		if i >= *top {
 			break
 		}
-		note := ""
-		if r.Diverged > 0 {
-			note = fmt.Sprintf("%d diverged", r.Diverged)
-		}
-		if r.Failed > 0 {
-			note = strings.TrimSpace(note + fmt.Sprintf(" %d failed", r.Failed))
-		}
-		fmt.Fprintf(tw, "%d\t%s ± %s\t%d\t%s\t%s\n", i+1, fmtFloat(r.Mean), fmtFloat(r.Std), r.N, note, describe(r.Plan))
+		r := &sum.Ranked[i]
+		fmt.Fprintf(tw, "%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", i+1, results.MeanStdText(r), r.N(), r.Repeats,
+			orDash(r.Verdict(i)), orDash(r.Note()), r.IDs[0], results.Describe(r.Plan))
 	}
 	return tw.Flush()
+}
+
+// bestJSON is one row of 'sweep best --json'.
+type bestJSON struct {
+	Rank       int            `json:"rank"`
+	Point      int            `json:"point"`
+	Params     map[string]any `json:"params"`
+	Metric     string         `json:"metric"`
+	Mean       *float64       `json:"mean"`
+	Std        *float64       `json:"std"`
+	N          int            `json:"n"`
+	Repeats    int            `json:"repeats"`
+	Completed  int            `json:"completed"`
+	Diverged   int            `json:"diverged"`
+	Failed     int            `json:"failed"`
+	Pruned     int            `json:"pruned"`
+	Unfinished int            `json:"unfinished"`
+	PrunedAt   *int           `json:"pruned_at_epoch"`
+	Note       string         `json:"note"`
+	Verdict    string         `json:"against_best"`
+	P          *float64       `json:"p_value"`
+	Tied       bool           `json:"tied_with_best"`
+	Trials     []string       `json:"trials"`
+}
+
+func newBestJSON(m results.Metric, rank int, r *results.Point) bestJSON {
+	opt := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	out := bestJSON{Rank: rank + 1, Point: r.Point, Params: varied(r.Plan), Metric: m.Name, Mean: opt(r.Mean), Std: opt(r.Std),
+		N: r.N(), Repeats: r.Repeats, Completed: r.Completed, Diverged: r.Diverged, Failed: r.Failed, Pruned: r.Pruned,
+		Unfinished: r.Unfinished, Note: r.Note(), Verdict: r.Verdict(rank), P: opt(r.P), Tied: r.Tied, Trials: r.IDs}
+	if r.PrunedAt > 0 {
+		out.PrunedAt = &r.PrunedAt
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func varied(p framework.TrialPlan) map[string]any {

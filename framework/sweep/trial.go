@@ -168,6 +168,15 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 	return a, true
 }
 
+// planOf is the prepared plan of trial index idx: a pointer that stays
+// valid for the run (the live ranking keeps it).
+func (r *run) planOf(p framework.TrialPlan) *framework.TrialPlan {
+	if i := p.Index; i >= 0 && i < len(r.prep.Plans) && r.prep.Plans[i].ID == p.ID {
+		return &r.prep.Plans[i]
+	}
+	return &p
+}
+
 // finish records a trial's outcome in every sink.
 func (r *run) finish(a *active) {
 	r.iters.Add(a.iterations)
@@ -186,14 +195,26 @@ func (r *run) finish(a *active) {
 	for _, s := range r.sinks {
 		s.TrialFinished(&a.plan, out)
 	}
+	td := framework.TrialData{Plan: a.plan, Status: out.Status, Epochs: out.Result.Epochs, Final: out.Result.Final,
+		TimeToTarget: math.NaN(), EpochSeries: a.history}
+	if out.Result.TargetReached {
+		td.TimeToTarget = out.Result.TargetSeconds
+	}
+	if a.result.Epochs == 0 && len(a.history) == 0 {
+		td.Final = framework.EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
+	}
+	r.noteStanding(r.board.Add(r.planOf(a.plan), &td))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.counts[framework.Running]--
 	r.counts[out.Status]++
-	r.outcomes[a.plan.Index] = &finished{status: out.Status, final: out.Result.Final, timeToTarget: targetTime(out.Result)}
+	if _, ok := r.opt.Store.(ResultsReader); !ok {
+		td.EpochSeries = nil
+		r.seen = append(r.seen, td)
+	}
 	if r.prep.Exp.KeepBest && a.trainer != nil && out.Status == framework.Completed {
-		v := MetricValue(r.prep.Exp.Metric, out.Result)
-		if !math.IsNaN(v) && (r.bestWeights == nil || better(r.prep.Exp.Metric, v, r.bestValue)) {
+		v := r.metric.Value(&td)
+		if r.metric.Better(v, r.bestValue) { // bestValue starts as NaN, which any value beats
 			r.bestValue, r.bestWeights = v, a.trainer.Model.StateDict()
 		}
 	}
@@ -413,7 +434,7 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func (r *run) saveBest() error {
+func (r *run) saveBest() (string, error) {
 	ts := map[string]safetensors.Tensor{}
 	for k, t := range r.bestWeights {
 		ts[k] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
@@ -423,5 +444,5 @@ func (r *run) saveBest() error {
 		name = fmt.Sprintf("%s.shard-%d-of-%d.best.safetensors", r.info.Name, r.opt.Shard, r.opt.Shards)
 	}
 	path := filepath.Join(r.opt.WeightsDir, name)
-	return safetensors.WriteFile(path, ts, map[string]string{"sweep": r.info.Name, "metric": r.prep.Exp.Metric})
+	return path, safetensors.WriteFile(path, ts, map[string]string{"sweep": r.info.Name, "metric": r.prep.Exp.Metric})
 }

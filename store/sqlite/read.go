@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // Reads use the read pool, each in one read transaction (a consistent
@@ -23,25 +24,13 @@ type SweepRow struct {
 	Updated    time.Time
 	Trials     int                      // trials in the sweep
 	Counts     map[framework.Status]int // trials by state
-	// Best is the best grid point's ranking metric: the mean over the
-	// point's completed repeats of the final train_loss, val_loss or
-	// val_accuracy (max), or of time_to_target; NaN (BestPoint −1) if no
-	// completed trial has it.
+	// Best is the best grid point's ranking metric, ranked as 'sweep best'
+	// ranks (package results): the mean over the point's repeats; NaN
+	// (BestPoint −1) if no point has a value. BestNote says when the point
+	// is not a plain completed one ("pruned at epoch 3").
 	Best      float64
 	BestPoint int
-}
-
-// bestColumn maps a ranking metric to its trials column and whether
-// larger is better.
-var bestColumn = map[string]struct {
-	col    string
-	larger bool
-}{
-	"train_loss":     {"final_train_loss", false},
-	"val_loss":       {"final_val_loss", false},
-	"val_accuracy":   {"final_val_accuracy", true},
-	"train_accuracy": {"final_train_accuracy", true},
-	"time_to_target": {"time_to_target", false},
+	BestNote  string
 }
 
 func (s *Store) readTx(fn func(*sql.Tx) error) error {
@@ -115,19 +104,13 @@ func (s *Store) ListSweeps() ([]SweepRow, error) {
 			return err
 		}
 		for i := range out {
-			b, ok := bestColumn[out[i].Metric]
-			if !ok {
-				continue
-			}
-			order := "ASC"
-			if b.larger {
-				order = "DESC"
-			}
-			err := tx.QueryRow(`SELECT point, avg(`+b.col+`) AS v FROM trials
-				WHERE sweep = ? AND state = 'completed' AND `+b.col+` IS NOT NULL
-				GROUP BY point ORDER BY v `+order+`, point LIMIT 1`, out[i].Name).Scan(&out[i].BestPoint, &out[i].Best)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			trials, err := s.loadTrials(tx, `t.sweep = ?`, out[i].Name, false)
+			if err != nil {
 				return err
+			}
+			sum := results.Summarize(results.MustLookup(out[i].Metric), trials, 0)
+			if b := sum.Best(); b != nil {
+				out[i].Best, out[i].BestPoint, out[i].BestNote = b.Mean, b.Point, b.Note()
 			}
 		}
 		return nil
@@ -172,10 +155,32 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 	if d.Info.Started, err = parseTime(created); err != nil {
 		return nil, err
 	}
-	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name); err != nil {
+	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name, true); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// LoadResults reads a sweep's trials with their epoch series but without
+// their batch losses: what ranking needs (sweep.ResultsReader). An
+// unknown sweep is an error wrapping ErrNotFound.
+func (s *Store) LoadResults(name string) ([]framework.TrialData, error) {
+	var out []framework.TrialData
+	err := s.readTx(func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRow(`SELECT 1 FROM sweeps WHERE name = ?`, name).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return s.notFoundSweep(tx, name)
+		} else if err != nil {
+			return err
+		}
+		var err error
+		out, err = s.loadTrials(tx, `t.sweep = ?`, name, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load results of sweep %q: %w", name, err)
+	}
+	return out, nil
 }
 
 // LoadTrial reads one trial with its series. An unknown id is an error
@@ -183,7 +188,7 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 	var td *framework.TrialData
 	err := s.readTx(func(tx *sql.Tx) error {
-		ts, err := s.loadTrials(tx, `t.id = ?`, id)
+		ts, err := s.loadTrials(tx, `t.id = ?`, id, true)
 		if err != nil {
 			return err
 		}
@@ -284,8 +289,9 @@ type nullReal struct {
 }
 
 // loadTrials reads the trials matching where (on alias t), ordered by
-// sweep and idx, with their series.
-func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.TrialData, error) {
+// sweep and idx, with their epoch series and, if batches, their batch
+// losses.
+func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batches bool) ([]framework.TrialData, error) {
 	rows, err := tx.Query(`SELECT `+trialCols+` FROM trials t WHERE `+where+` ORDER BY t.sweep, t.idx`, arg)
 	if err != nil {
 		return nil, err
@@ -340,6 +346,9 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		return nil, err
 	}
 
+	if !batches {
+		return out, nil
+	}
 	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses
 		FROM trials t JOIN batch_loss_chunks c ON c.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, c.iteration`, arg)
 	if err != nil {
