@@ -172,7 +172,7 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 	if d.Info.Started, err = parseTime(created); err != nil {
 		return nil, err
 	}
-	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name); err != nil {
+	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name, true); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -183,7 +183,7 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 	var td *framework.TrialData
 	err := s.readTx(func(tx *sql.Tx) error {
-		ts, err := s.loadTrials(tx, `t.id = ?`, id)
+		ts, err := s.loadTrials(tx, `t.id = ?`, id, true)
 		if err != nil {
 			return err
 		}
@@ -197,6 +197,23 @@ func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 		return nil, fmt.Errorf("load trial %q: %w", id, err)
 	}
 	return td, nil
+}
+
+// Finished reads the sweep's finished trials (completed, diverged,
+// failed, pruned) with their epoch series but without their batch losses,
+// by trial index: what a resumed pruned run needs of the trials an earlier
+// run finished. A sweep without any is no error.
+func (s *Store) Finished(sweep string) ([]framework.TrialData, error) {
+	var out []framework.TrialData
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		out, err = s.loadTrials(tx, `t.sweep = ? AND t.state IN `+finished, sweep, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finished trials of %q: %w", sweep, err)
+	}
+	return out, nil
 }
 
 // SweepOfTrial is the name of the sweep a trial belongs to.
@@ -284,8 +301,9 @@ type nullReal struct {
 }
 
 // loadTrials reads the trials matching where (on alias t), ordered by
-// sweep and idx, with their series.
-func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.TrialData, error) {
+// sweep and idx, with their epoch series and, with batchLoss, their batch
+// losses.
+func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([]framework.TrialData, error) {
 	rows, err := tx.Query(`SELECT `+trialCols+` FROM trials t WHERE `+where+` ORDER BY t.sweep, t.idx`, arg)
 	if err != nil {
 		return nil, err
@@ -340,6 +358,9 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		return nil, err
 	}
 
+	if !batchLoss {
+		return out, nil
+	}
 	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses
 		FROM trials t JOIN batch_loss_chunks c ON c.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, c.iteration`, arg)
 	if err != nil {
