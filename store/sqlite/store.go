@@ -78,9 +78,9 @@ type Store struct {
 
 	// Claim's trials claimed ahead, per sweep, and how many the next
 	// claim transaction takes.
-	claimMu    sync.Mutex
-	ahead      map[string][]framework.TrialPlan
-	prepared   map[string]map[string]*framework.TrialPlan // per sweep, by id: the plans PrepareSweep stored
+	claimMu  sync.Mutex
+	ahead    map[string][]framework.TrialPlan
+	prepared map[string]map[string]*framework.TrialPlan // per sweep, by id: the plans PrepareSweep stored
 	// per sweep, what PrepareSweep stored it as: a claim checks the sweep
 	// still is that, not replaced by another process's --force
 	identity   map[string]sweepIdentity
