@@ -115,13 +115,17 @@ func TestPrunedSweepResumesExactly(t *testing.T) {
 	}{
 		{"asha", strings.Replace(src, "epochs: 6}", "epochs: 9}", 1) + "pruner: {type: asha, min_epochs: 1, eta: 3}\n"},
 		{"median", src + "pruner: {type: median, warmup_epochs: 2, startup_trials: 4}\n"},
+		// trials that stop early, some at a rung's epoch, are not in that rung
+		{"asha-early-stopping", strings.Replace(src, "epochs: 6}", "epochs: 9, stop: {patience: 1, min_delta: 0.02}}", 1) +
+			"pruner: {type: asha, min_epochs: 1, eta: 2}\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name := prepare(t, c.text).Exp.Name
 			whole := filepath.Join(t.TempDir(), "whole.db")
 			runInterrupted(t, c.text, whole, "", nil)
 			want := stored(t, whole, name)
-			if !strings.Contains(want, " pruned pruned ") || !strings.Contains(want, " completed ") {
+			if !strings.Contains(want, " pruned pruned ") || !strings.Contains(want, " completed ") ||
+				strings.Contains(c.text, "patience") && !strings.Contains(want, " early_stopping ") {
 				t.Fatalf("the uninterrupted sweep prunes nothing or completes nothing:\n%s", want)
 			}
 			epochs := int64(strings.Count(want, "\n  epoch "))
