@@ -248,3 +248,25 @@ grid:
 		}
 	}
 }
+
+// A pruned sweep runs in one process at a time: a second process exits 2
+// while the first holds its trials, and the first ends as if alone.
+func TestPrunedSweepRefusesASecondProcess(t *testing.T) {
+	dir := workdir(t, "pruned.yaml")
+	mustRun(t, dir, "run", "pruned.yaml", "--db", "alone.db", "--quiet")
+	db := filepath.Join(dir, "sweeps.db")
+	a, out := startRun(t, dir, "pruned.yaml", "--workers", "1", "--quiet")
+	waitFor(t, "the first process's claim", func() bool {
+		n, err := tryQuery(db, "SELECT count(*) FROM trials WHERE state = 'running'")
+		return err == nil && n != "0"
+	})
+	r := runCLI(t, dir, "run", "pruned.yaml", "--quiet")
+	if r.code != 2 || !strings.Contains(r.stderr, `sweep "pruned" is being run by another process`) ||
+		!strings.Contains(r.stderr, "one process at a time") {
+		t.Fatalf("second process: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if err := a.Wait(); err != nil {
+		t.Fatalf("first process: %v\n%s", err, out)
+	}
+	sameResults(t, "the first process", results(t, db, "pruned"), results(t, filepath.Join(dir, "alone.db"), "pruned"))
+}
