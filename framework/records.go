@@ -10,6 +10,11 @@ type SweepInfo struct {
 	Seed       uint64    // sweep seed; trial seeds derive from it
 	Metric     string    // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
 	Started    time.Time //
+	// DataID is the identity of the files the sweep reads (data, MNIST,
+	// init_from): one line per file, "<sha256 hex> <size> <path>", in the
+	// order they are read; empty when the data is built in or generated
+	// (the config determines it). A resume refuses data that changed.
+	DataID string
 }
 
 // TrialPlan is one trial of a sweep: a grid point and a repeat.

@@ -160,7 +160,7 @@ func cmdRun(env *env, args []string) error {
 	opt := sweep.Options{Workers: *workers, Store: st, Sinks: sinks, Force: *force, FailFast: *failFast,
 		Shard: shard, Shards: shards, WeightsDir: filepath.Dir(*db)}
 	sum, runErr := sweep.Run(ctx, p, opt)
-	if errors.Is(runErr, sqlite.ErrConfigChanged) {
+	if errors.Is(runErr, sqlite.ErrConfigChanged) || errors.Is(runErr, sqlite.ErrSweepBusy) {
 		return usageError{runErr}
 	}
 	if flushErr := st.Flush(); flushErr != nil && runErr == nil {

@@ -19,32 +19,17 @@ type ResultsReader interface {
 	LoadResults(sweep string) ([]framework.TrialData, error)
 }
 
-// finishedStatus reports whether a trial with status s has ended.
-func finishedStatus(s framework.Status) bool {
-	switch s {
-	case framework.Completed, framework.Diverged, framework.Failed, framework.Pruned:
-		return true
-	}
-	return false
-}
-
 // seedBoard ranks the trials an earlier run or another process finished,
 // so the live best starts from the stored sweep.
 func (r *run) seedBoard() error {
-	rr, ok := r.opt.Store.(ResultsReader)
-	if !ok {
+	if r.opt.Store == nil {
 		return nil
 	}
-	stored, err := rr.LoadResults(r.info.Name)
+	stored, err := r.opt.Store.Finished(r.info.Name)
 	if err != nil {
 		return err
 	}
-	r.stored = stored[:0]
-	for _, t := range stored {
-		if finishedStatus(t.Status) {
-			r.stored = append(r.stored, t)
-		}
-	}
+	r.stored = stored
 	for i := range r.stored {
 		r.noteStanding(r.board.Add(&r.stored[i].Plan, &r.stored[i]))
 	}

@@ -31,6 +31,15 @@ type Store interface {
 	PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error
 	// Claim atomically takes the next unfinished trial of the sweep.
 	Claim(sweep string) (framework.TrialPlan, bool, error)
+	// ClaimAll atomically takes every unfinished trial of the sweep, for a
+	// pruned run: its rungs compare every trial, so one process runs them
+	// all. It fails when another live process holds trials of the sweep.
+	ClaimAll(sweep string) ([]framework.TrialPlan, error)
+	// Finished returns the sweep's finished trials (completed, diverged,
+	// failed, pruned) with their stop reasons and epoch series (batch
+	// losses may be left out): a resumed pruned run takes its rung
+	// decisions over them too.
+	Finished(sweep string) ([]framework.TrialData, error)
 }
 
 // Options configure a run.
@@ -56,6 +65,8 @@ type Prepared struct {
 	Specs []*experiment.TrialSpec
 	data  map[string]*loaded
 	init  map[string]framework.Tensor
+	// data identity (framework.SweepInfo.DataID)
+	dataFiles string
 }
 
 type loaded struct{ train, val *framework.Dataset }
@@ -92,6 +103,9 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 		}
 	}
 	if err := p.checkMetric(); err != nil {
+		return nil, err
+	}
+	if p.dataFiles, err = p.dataID(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -185,7 +199,7 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 // Info is the sweep's identity as stored.
 func (p *Prepared) Info() framework.SweepInfo {
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
-		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Started: time.Now()}
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Started: time.Now(), DataID: p.dataFiles}
 }
 
 // ErrTrialsFailed is returned (wrapped) when the sweep finished but some
@@ -288,6 +302,18 @@ func (q *queue) claim() (framework.TrialPlan, bool, error) {
 	}
 	q.next++
 	return q.plans[q.next-1], true, nil
+}
+
+// claimAll takes every trial left to run, in one go (see Store.ClaimAll).
+func (q *queue) claimAll() ([]framework.TrialPlan, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.store != nil {
+		return q.store.ClaimAll(q.sweep)
+	}
+	rest := q.plans[q.next:]
+	q.next = len(q.plans)
+	return rest, nil
 }
 
 type run struct {

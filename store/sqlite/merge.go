@@ -28,8 +28,8 @@ const finished = `('completed', 'diverged', 'failed', 'pruned')`
 // (completed, diverged, failed or pruned). Sweeps s lacks are copied. A
 // source trial that was running is stored as interrupted. Merging the
 // same file twice adds nothing. A source sweep stored in s under the same
-// name with another config hash is refused (ErrConfigChanged) and nothing
-// is written. added is the number of trials inserted or updated.
+// name with another config hash, or that read other data files (DataID),
+// is refused (ErrConfigChanged) and nothing is written. added is the number of trials inserted or updated.
 func (s *Store) Merge(srcPath string) (added int, err error) {
 	defer func() {
 		if err != nil {
@@ -92,6 +92,9 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 	} else if err != sql.ErrNoRows {
 		return 0, err
 	}
+	if err := checkMergedData(tx); err != nil {
+		return 0, err
+	}
 	var id, dstSweep, srcSweep string
 	err = tx.QueryRow(`SELECT s.id, d.sweep, s.sweep FROM src.trials s JOIN main.trials d ON d.id = s.id
 		WHERE d.sweep != s.sweep LIMIT 1`).Scan(&id, &dstSweep, &srcSweep)
@@ -117,9 +120,11 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 		}
 	}
 	steps := []string{
-		`INSERT INTO main.sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
-			SELECT name, config_hash, config, seed, metric, created_at, updated_at FROM src.sweeps
+		`INSERT INTO main.sweeps (name, config_hash, config, seed, metric, created_at, updated_at, data_id)
+			SELECT name, config_hash, config, seed, metric, created_at, updated_at, data_id FROM src.sweeps
 			WHERE name NOT IN (SELECT name FROM main.sweeps)`,
+		`UPDATE main.sweeps SET data_id = (SELECT s.data_id FROM src.sweeps s WHERE s.name = sweeps.name)
+			WHERE data_id IS NULL`,
 		`CREATE TEMP TABLE IF NOT EXISTS merge_ids (id TEXT PRIMARY KEY)`,
 		`DELETE FROM temp.merge_ids`,
 		`INSERT INTO temp.merge_ids SELECT s.id FROM src.trials s LEFT JOIN main.trials d ON d.id = s.id
@@ -148,4 +153,28 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// checkMergedData refuses a source sweep whose data files differ from
+// those of the sweep of the same name in the destination: shards of one
+// sweep read the same data.
+func checkMergedData(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT s.name, d.data_id, s.data_id FROM src.sweeps s JOIN main.sweeps d ON d.name = s.name
+		ORDER BY s.name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var dst, src sql.NullString
+		if err := rows.Scan(&name, &dst, &src); err != nil {
+			return err
+		}
+		if src.Valid && !sameData(dst, src.String) {
+			return fmt.Errorf("%w: sweep %q read other data in the source: %s (here → source): rename the sweep in one of them",
+				ErrConfigChanged, name, dataDiff(dst.String, src.String))
+		}
+	}
+	return rows.Err()
 }

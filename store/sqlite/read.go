@@ -204,6 +204,23 @@ func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 	return td, nil
 }
 
+// Finished reads the sweep's finished trials (completed, diverged,
+// failed, pruned) with their epoch series but without their batch losses,
+// by trial index: what a resumed pruned run needs of the trials an earlier
+// run finished. A sweep without any is no error.
+func (s *Store) Finished(sweep string) ([]framework.TrialData, error) {
+	var out []framework.TrialData
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		out, err = s.loadTrials(tx, `t.sweep = ? AND t.state IN `+finished, sweep, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finished trials of %q: %w", sweep, err)
+	}
+	return out, nil
+}
+
 // SweepOfTrial is the name of the sweep a trial belongs to.
 func (s *Store) SweepOfTrial(id string) (string, error) {
 	var sweep string
@@ -289,9 +306,9 @@ type nullReal struct {
 }
 
 // loadTrials reads the trials matching where (on alias t), ordered by
-// sweep and idx, with their epoch series and, if batches, their batch
+// sweep and idx, with their epoch series and, with batchLoss, their batch
 // losses.
-func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batches bool) ([]framework.TrialData, error) {
+func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([]framework.TrialData, error) {
 	rows, err := tx.Query(`SELECT `+trialCols+` FROM trials t WHERE `+where+` ORDER BY t.sweep, t.idx`, arg)
 	if err != nil {
 		return nil, err
@@ -346,7 +363,7 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batches bool) ([]f
 		return nil, err
 	}
 
-	if !batches {
+	if !batchLoss {
 		return out, nil
 	}
 	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses

@@ -185,7 +185,21 @@ var migrations = []migration{
 	{sql: schemaV1},
 	{sql: schemaV2},
 	{sql: schemaV3, data: packBatchLossV3},
+	{sql: schemaV4},
 }
+
+// schemaV4 stores the identity of the data files a sweep read, so that a
+// resume refuses data that changed since (PrepareSweep):
+//
+// Table sweeps, new column:
+//   - data_id TEXT: one line per file read (the csv or MNIST files, the
+//     init_from weights), "<sha256 hex> <size in bytes> <path>", in the
+//     order the sweep reads them; empty for built-in and generated data.
+//     NULL for a sweep stored before version 4: unknown, taken as matching
+//     and filled in by its next run.
+const schemaV4 = `
+ALTER TABLE sweeps ADD COLUMN data_id TEXT;
+`
 
 // schemaV2 indexes the claimable trials of each sweep by order, so a claim
 // finds the next trial in O(log n) instead of scanning past every trial
