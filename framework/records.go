@@ -9,6 +9,10 @@ type SweepInfo struct {
 	Config     string    // the experiment file as run (YAML text)
 	Seed       uint64    // sweep seed; trial seeds derive from it
 	Metric     string    // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
+	// Planned is the number of trials the experiment has (0 if unknown;
+	// not stored: derived from Config), so a summary of a part of the sweep
+	// (a shard, a partial merge) can say so.
+	Planned int
 	Started    time.Time //
 	// DataID is the identity of the files the sweep reads (data, MNIST,
 	// init_from): one line per file, "<sha256 hex> <size> <path>", in the

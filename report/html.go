@@ -197,7 +197,7 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 	v.Summary = append(v.Summary, kv{"compute saved by pruning", thousands(saved) + " iterations" + savedText})
 
 	// Best setting (as 'sweep best' ranks) and best single trial.
-	sum := results.Summarize(a.metric.Metric, d.Trials, 0)
+	sum := results.Summarize(a.metric.Metric, d.Trials, d.Info.Planned)
 	v.BestPoint = sum.Headline(results.Describe)
 	if c := sum.Coverage(); c != "" {
 		v.BestPoint += " (" + c + ")"

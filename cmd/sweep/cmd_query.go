@@ -248,9 +248,9 @@ func cmdBest(env *env, args []string) error {
 			return usageError{err}
 		}
 	}
-	d, err := st.LoadSweep(pos[0])
+	d, err := loadSweep(st, pos[0])
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	name := d.Info.Metric
 	if *metric != "" {
@@ -263,7 +263,7 @@ func cmdBest(env *env, args []string) error {
 	if len(d.Trials) == 0 {
 		return usagef("sweep %s has no trials", d.Info.Name)
 	}
-	sum := results.Summarize(m, d.Trials, 0)
+	sum := results.Summarize(m, d.Trials, d.Info.Planned)
 	if note := results.IncomparableNote(m, d.Trials); note != "" {
 		fmt.Fprintf(env.stderr, "sweep: warning: %s\n", note)
 	}

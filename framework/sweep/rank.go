@@ -80,7 +80,7 @@ func (r *run) summary(ctx context.Context) (framework.SweepSummary, error) {
 		trials = append(trials, r.seen...)
 		r.mu.Unlock()
 	}
-	s := results.Summarize(r.metric, trials, len(r.prep.Plans))
+	s := results.Summarize(r.metric, trials, r.info.Planned)
 	for st, n := range s.Counts {
 		sum.Counts[st] = n
 	}

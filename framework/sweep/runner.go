@@ -199,7 +199,7 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 // Info is the sweep's identity as stored.
 func (p *Prepared) Info() framework.SweepInfo {
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
-		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Started: time.Now(), DataID: p.dataFiles}
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: len(p.Plans), Started: time.Now(), DataID: p.dataFiles}
 }
 
 // ErrTrialsFailed is returned (wrapped) when the sweep finished but some
