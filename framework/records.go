@@ -4,16 +4,16 @@ import "time"
 
 // SweepInfo identifies a sweep: one experiment file run against one store.
 type SweepInfo struct {
-	Name       string    // the experiment's name, unique in a store
-	ConfigHash string    // hash of the canonical experiment document
-	Config     string    // the experiment file as run (YAML text)
-	Seed       uint64    // sweep seed; trial seeds derive from it
-	Metric     string    // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
+	Name       string // the experiment's name, unique in a store
+	ConfigHash string // hash of the canonical experiment document
+	Config     string // the experiment file as run (YAML text)
+	Seed       uint64 // sweep seed; trial seeds derive from it
+	Metric     string // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
 	// Planned is the number of trials the experiment has (0 if unknown;
 	// not stored: derived from Config), so a summary of a part of the sweep
 	// (a shard, a partial merge) can say so.
 	Planned int
-	Started    time.Time //
+	Started time.Time //
 	// DataID is the identity of the files the sweep reads (data, MNIST,
 	// init_from): one line per file, "<sha256 hex> <size> <path>", in the
 	// order they are read; empty when the data is built in or generated

@@ -6,8 +6,8 @@ import (
 	"html"
 	"os"
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
