@@ -235,3 +235,25 @@ func TestMeanStd(t *testing.T) {
 		t.Error("std of one value")
 	}
 }
+
+// A loss's spread grows with its size: the tie test compares logarithms,
+// so a setting whose repeats all blew up far past the best is no tie,
+// while accuracies are compared as they are.
+func TestTieTestOnLosses(t *testing.T) {
+	loss := MustLookup("val_loss")
+	best, blown := []float64{0.10, 0.11, 0.12}, []float64{5431, 19, 786}
+	if p := WelchP(best, blown); !(p > Alpha) {
+		t.Fatalf("raw Welch p = %v: the example no longer shows the problem", p)
+	}
+	if p := loss.tieP(best, blown); !(p < Alpha) {
+		t.Errorf("log Welch p = %v, want < %v", p, Alpha)
+	}
+	if p := loss.tieP([]float64{0, 0.1}, []float64{0.2, 0.3}); p != WelchP([]float64{0, 0.1}, []float64{0.2, 0.3}) {
+		t.Errorf("a zero loss: p = %v, want the raw test", p)
+	}
+	acc := MustLookup("val_accuracy")
+	a, b := []float64{0.9, 0.92, 0.91}, []float64{0.5, 0.7, 0.6}
+	if acc.tieP(a, b) != WelchP(a, b) {
+		t.Error("accuracy is not compared raw")
+	}
+}
