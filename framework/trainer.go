@@ -288,7 +288,7 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 			}
 			res.LastFiniteLoss = loss
 			if tg.Labels != nil {
-				correct += countCorrect(pred, tg.Labels)
+				correct += countCorrect(t.Loss, pred, tg.Labels)
 			}
 			t.Model.Backward(&t.grad)
 			t.Optimizer.Step(params, lr)
@@ -437,7 +437,7 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 		pred := t.Model.Forward(x, false)
 		sum += t.Loss.Eval(pred, tg, &t.grad) * float64(hi-lo)
 		if tg.Labels != nil {
-			correct += countCorrect(pred, tg.Labels)
+			correct += countCorrect(t.Loss, pred, tg.Labels)
 		}
 	}
 	accuracy = math.NaN()
@@ -447,26 +447,12 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 	return sum / float64(n), accuracy
 }
 
-// countCorrect counts rows whose prediction matches the label: the argmax
-// of the row, or for a single logit column, logit > 0 meaning class 1.
-func countCorrect(pred *mat.Matrix, labels []int32) int {
+// countCorrect counts rows whose prediction matches the label, each row
+// read as a class by the loss (Loss.Class).
+func countCorrect(loss Loss, pred *mat.Matrix, labels []int32) int {
 	c := 0
 	for i, lab := range labels {
-		row := pred.Row(i)
-		var k int32
-		if len(row) == 1 {
-			if row[0] > 0 {
-				k = 1
-			}
-		} else {
-			best := row[0]
-			for j, v := range row {
-				if v > best {
-					best, k = v, int32(j)
-				}
-			}
-		}
-		if k == lab {
+		if loss.Class(pred.Row(i)) == lab {
 			c++
 		}
 	}
