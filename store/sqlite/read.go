@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -359,8 +361,21 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		td := &out[byID[id]]
 		td.BatchLoss = append(td.BatchLoss, pts...)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A diverged trial's kept tail (DivergenceTail) may fall between the
+	// iterations of a chunk stored before it: order each trial's points.
+	for i := range out {
+		bl := out[i].BatchLoss
+		if !slices.IsSortedFunc(bl, byIteration) {
+			slices.SortFunc(bl, byIteration)
+		}
+	}
+	return out, nil
 }
+
+func byIteration(a, b framework.IterationStats) int { return cmp.Compare(a.Iteration, b.Iteration) }
 
 func scanTrial(rows *sql.Rows, live *liveness) (framework.TrialData, error) {
 	var td framework.TrialData
