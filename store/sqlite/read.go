@@ -258,6 +258,21 @@ func (s *Store) TrialStates(sweep string) (map[string]framework.Status, error) {
 	return out, nil
 }
 
+// TrialIDsWithPrefix returns up to limit trial ids (of any sweep) that
+// start with prefix, in order.
+func (s *Store) TrialIDsWithPrefix(prefix string, limit int) ([]string, error) {
+	var ids []string
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		ids, err = column(tx, `SELECT id FROM trials WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?`, len(prefix), prefix, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trials with id prefix %q: %w", prefix, err)
+	}
+	return ids, nil
+}
+
 func (s *Store) notFoundTrial(tx *sql.Tx, id string) error {
 	// Suggest ids sharing the longest prefix we can find.
 	for n := min(len(id), 8); n >= 0; n -= 4 {
