@@ -35,8 +35,9 @@ type TrialPlan struct {
 	// Varied lists the keys of Params that the grid or random search set.
 	Varied []string
 	// BatchLossEvery is how a store thins the per-iteration batch loss:
-	// it keeps every n-th (the first and any non-finite one always); 0 or 1
-	// keeps all, a negative value none. Sinks still see every iteration.
+	// it keeps every n-th (the first and any non-finite one always, and a
+	// diverged trial's last updates); 0 or 1 keeps all, a negative value
+	// none. Sinks still see every iteration.
 	BatchLossEvery int
 }
 

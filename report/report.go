@@ -79,8 +79,8 @@ var sections = []struct{ id, title, intro string }{
 // earlier report there are overwritten, other files are left alone):
 //
 //	index.html           summary, best settings, all trials, pictures
-//	trials.csv           one row per trial
-//	trials.json          the sweep and every trial with its epoch series
+//	trials.csv           one row per trial (WriteTrialsCSV, as sweep export)
+//	trials.json          every trial with its epoch series (WriteTrialsJSON)
 //	img/*.png            overview pictures
 //	trials/<id>.html     one page per trial
 //	trials/<id>-*.png    its loss per epoch and batch loss per iteration
@@ -171,10 +171,10 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 			return err
 		}
 	}
-	if err := writeCSV(filepath.Join(dir, "trials.csv"), a); err != nil {
+	if err := writeFile(filepath.Join(dir, "trials.csv"), WriteTrialsCSV, a.d.Trials); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(dir, "trials.json"), a)
+	return writeFile(filepath.Join(dir, "trials.json"), WriteTrialsJSON, a.d.Trials)
 }
 
 // charts lists the overview pictures that the data supports, and notes

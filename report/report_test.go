@@ -388,37 +388,40 @@ func TestCSVAndJSON(t *testing.T) {
 	if len(recs) != 1+len(d.Trials) {
 		t.Fatalf("%d CSV rows, want %d", len(recs), 1+len(d.Trials))
 	}
-	col := slices.Index(recs[0], "val_loss")
-	if ta := slices.Index(recs[0], "train_accuracy"); ta < 0 || recs[1][ta] != "" {
+	col := slices.Index(recs[0], "final.val_loss")
+	if ta := slices.Index(recs[0], "final.train_accuracy"); ta < 0 || recs[1][ta] != "" {
 		t.Errorf("NaN train accuracy not written as an empty cell")
 	}
 	if got := recs[4][col]; got != "+Inf" {
 		t.Errorf("infinite val loss written as %q", got)
 	}
 
-	var j struct {
-		Sweep  struct{ Name, Metric string }
-		Trials []struct {
-			ID     string
-			Status string
-			Final  struct {
-				TrainAccuracy *float64 `json:"train_accuracy"`
-			} `json:"final"`
-			Params      map[string]any
-			EpochSeries []map[string]any `json:"epoch_series"`
-		}
+	var j []struct {
+		ID    string
+		State string
+		Final struct {
+			TrainAccuracy *float64 `json:"train_accuracy"`
+			ValLoss       any      `json:"val_loss"`
+		} `json:"final"`
+		Params  map[string]any
+		Metrics struct {
+			ValLoss []map[string]any `json:"val_loss"`
+		} `json:"metrics"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "trials.json"))), &j); err != nil {
 		t.Fatal(err)
 	}
-	if j.Sweep.Name != "golden" || j.Sweep.Metric != "val_loss" || len(j.Trials) != len(d.Trials) {
-		t.Fatalf("trials.json: %+v", j.Sweep)
+	if len(j) != len(d.Trials) {
+		t.Fatalf("trials.json: %d trials, want %d", len(j), len(d.Trials))
 	}
-	if j.Trials[0].Final.TrainAccuracy != nil {
+	if j[0].Final.TrainAccuracy != nil {
 		t.Error("NaN is not null in trials.json")
 	}
-	if j.Trials[12].Status != "diverged" || len(j.Trials[0].EpochSeries) != 8 || j.Trials[0].Params["optimizer.type"] != "sgd" {
-		t.Errorf("trials.json content: %+v", j.Trials[12])
+	if j[3].Final.ValLoss != "+Inf" {
+		t.Errorf("infinite val loss in trials.json: %v", j[3].Final.ValLoss)
+	}
+	if j[12].State != "diverged" || len(j[0].Metrics.ValLoss) != 8 || j[0].Params["optimizer.type"] != "sgd" {
+		t.Errorf("trials.json content: %+v", j[12])
 	}
 }
 

@@ -178,7 +178,8 @@ func sameResults(t *testing.T, what string, got, want map[string][]string) {
 }
 
 // exportNoClock is 'sweep export --format json' without the wall-clock
-// "seconds" of each trial.
+// times of each trial (seconds, started_at, ended_at, final.seconds,
+// final.epoch_seconds).
 func exportNoClock(t *testing.T, dir, db, sweep string) string {
 	t.Helper()
 	r := mustRun(t, dir, "export", sweep, "--format", "json", "--db", db)
@@ -187,7 +188,13 @@ func exportNoClock(t *testing.T, dir, db, sweep string) string {
 		t.Fatal(err)
 	}
 	for _, tr := range trials {
-		delete(tr, "seconds")
+		for _, k := range []string{"seconds", "started_at", "ended_at"} {
+			delete(tr, k)
+		}
+		if f, ok := tr["final"].(map[string]any); ok {
+			delete(f, "seconds")
+			delete(f, "epoch_seconds")
+		}
 	}
 	b, _ := json.Marshal(trials)
 	return string(b)

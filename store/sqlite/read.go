@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -278,6 +280,21 @@ func (s *Store) TrialStates(sweep string) (map[string]framework.Status, error) {
 	return out, nil
 }
 
+// TrialIDsWithPrefix returns up to limit trial ids (of any sweep) that
+// start with prefix, in order.
+func (s *Store) TrialIDsWithPrefix(prefix string, limit int) ([]string, error) {
+	var ids []string
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		ids, err = column(tx, `SELECT id FROM trials WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?`, len(prefix), prefix, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trials with id prefix %q: %w", prefix, err)
+	}
+	return ids, nil
+}
+
 func (s *Store) notFoundTrial(tx *sql.Tx, id string) error {
 	// Suggest ids sharing the longest prefix we can find.
 	for n := min(len(id), 8); n >= 0; n -= 4 {
@@ -385,8 +402,21 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([
 		td := &out[byID[id]]
 		td.BatchLoss = append(td.BatchLoss, pts...)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A diverged trial's kept tail (DivergenceTail) may fall between the
+	// iterations of a chunk stored before it: order each trial's points.
+	for i := range out {
+		bl := out[i].BatchLoss
+		if !slices.IsSortedFunc(bl, byIteration) {
+			slices.SortFunc(bl, byIteration)
+		}
+	}
+	return out, nil
 }
+
+func byIteration(a, b framework.IterationStats) int { return cmp.Compare(a.Iteration, b.Iteration) }
 
 func scanTrial(rows *sql.Rows, live *liveness) (framework.TrialData, error) {
 	var td framework.TrialData
