@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/gradsweep/gradsweep/framework"
 )
 
 // Limits on what a data source may hold, so that no input, however
@@ -54,19 +56,8 @@ func EstimateBytes(rows, cols int64) int64 {
 	return rows * per
 }
 
-// FormatBytes writes a size in binary units (1.5 GiB).
-func FormatBytes(n int64) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	x, u := float64(n), 0
-	for x >= 1024 && u < len(units)-1 {
-		x /= 1024
-		u++
-	}
-	if u == 0 {
-		return strconv.FormatInt(n, 10) + " bytes"
-	}
-	return strconv.FormatFloat(x, 'f', 1, 64) + " " + units[u]
-}
+// FormatBytes writes a size in binary units, as framework.FormatBytes.
+func FormatBytes(n int64) string { return framework.FormatBytes(float64(n)) }
 
 // OpenRegular opens path for reading, refusing anything that is not a
 // regular file (a FIFO, a device such as /dev/zero, a directory, a

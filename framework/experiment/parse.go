@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,11 +131,19 @@ func Parse(src []byte, file string) (*Experiment, error) {
 		return nil, &Error{File: file, Msg: "empty experiment file"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&root); err != nil {
+	if err := dec.Decode(&root); err == io.EOF {
+		return nil, &Error{File: file, Msg: "empty experiment file (it holds only comments)"}
+	} else if err != nil {
 		return nil, yamlError(file, err)
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty experiment file"}
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		return nil, &Error{File: file, Line: next.Line, Msg: "a second YAML document (after ---): an experiment file holds one"}
+	} else if err != io.EOF {
+		return nil, yamlError(file, err)
 	}
 	lines := map[string]int{}
 	v, err := convert(root.Content[0], "", lines, file)
@@ -267,14 +276,14 @@ func (e *Experiment) load(doc map[string]any) error {
 	if s, ok := doc["seed"]; ok {
 		n, ok := s.(int)
 		if !ok || n < 0 {
-			return e.errAt("seed", "must be a non-negative integer, got %v", s)
+			return e.errAt("seed", "must be a non-negative integer, got %s", framework.Describe(s))
 		}
 		e.Seed = uint64(n)
 	}
 	if r, ok := doc["repeats"]; ok {
 		n, ok := r.(int)
 		if !ok || n < 1 || n > 1000 {
-			return e.errAt("repeats", "must be an integer from 1 to 1000, got %v", r)
+			return e.errAt("repeats", "must be an integer from 1 to 1000, got %s", framework.Describe(r))
 		}
 		e.Repeats = n
 	}
