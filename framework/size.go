@@ -65,8 +65,8 @@ func CheckModelSize(reg *Registry[Layer], specs []LayerSpec, in, batch int) erro
 		return err
 	}
 	if bytes > float64(MaxModelBytes) {
-		return fmt.Errorf("model layer %d (%s): the model would need about %s (parameters with gradients and optimizer state, and activations for batches of %d); the limit is %s",
-			i, specs[i].Type, FormatBytes(bytes), batch, FormatBytes(float64(MaxModelBytes)))
+		return fmt.Errorf("model layer %d (%s): the model would need about %s (parameters with gradients and optimizer state, and activations for %d rows at a time); the limit is %s",
+			i, specs[i].Type, FormatBytes(bytes), max(batch, evalChunk), FormatBytes(float64(MaxModelBytes)))
 	}
 	return nil
 }
