@@ -1,7 +1,10 @@
 package experiment_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework/experiment"
@@ -122,5 +125,24 @@ func TestVariedLine(t *testing.T) {
 		if got := e.VariedLine("training.batch_size", c.v); got != c.line {
 			t.Errorf("%v: line %d, want %d", c.v, got, c.line)
 		}
+	}
+}
+
+// An experiment file must be a regular file of bounded size: /dev/zero
+// or a FIFO would read forever or block.
+func TestLoadRefusesNonRegularAndHugeFiles(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "x.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip(err)
+	}
+	for _, p := range []string{"/dev/zero", fifo} {
+		if _, err := experiment.Load(p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	os.WriteFile(big, []byte(base+"description: "+strings.Repeat("x", experiment.MaxFileBytes)+"\n"), 0o644)
+	if _, err := experiment.Load(big); err == nil || !strings.Contains(err.Error(), "big.yaml: larger than 4.0 MiB") {
+		t.Errorf("huge file: %v", err)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -27,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/data"
 )
 
 // Error is a problem in an experiment file, located by line and key.
@@ -107,11 +107,23 @@ type Experiment struct {
 	lines map[string]int // dotted path → line in the file
 }
 
-// Load reads and parses an experiment file.
+// MaxFileBytes bounds an experiment file.
+const MaxFileBytes = 4 << 20
+
+// Load reads and parses an experiment file: a regular file (a FIFO or a
+// device is refused) of at most MaxFileBytes.
 func Load(path string) (*Experiment, error) {
-	b, err := os.ReadFile(path)
+	f, err := data.OpenRegular(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if len(b) > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %s, the limit of an experiment file", data.FormatBytes(MaxFileBytes))}
 	}
 	return Parse(b, path)
 }
