@@ -1,8 +1,10 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -66,6 +68,10 @@ func FormatBytes(n int64) string { return framework.FormatBytes(float64(n)) }
 func OpenRegular(path string) (*os.File, error) {
 	st, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // what the caller asked for, as os.Open would say
+		}
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
