@@ -104,7 +104,7 @@ func DecodeOptions(v any, opts map[string]any) error {
 		if f.spec.Default == "" {
 			continue
 		}
-		if err := setOption(f.value, f.spec, f.spec.Default); err != nil {
+		if err := setOption(f.value, f.spec, f.spec.Default, true); err != nil {
 			return fmt.Errorf("default of option %q: %w", f.spec.Name, err)
 		}
 	}
@@ -117,12 +117,12 @@ func DecodeOptions(v any, opts map[string]any) error {
 		f, ok := byName[k]
 		if !ok {
 			if len(known) == 0 {
-				return fmt.Errorf("unknown option %q (it takes no options)", k)
+				return &OptionError{Option: k, Err: fmt.Errorf("unknown option %q (it takes no options)", k)}
 			}
-			return UnknownNameError("option", k, known)
+			return &OptionError{Option: k, Err: UnknownNameError("option", k, known)}
 		}
-		if err := setOption(f.value, f.spec, opts[k]); err != nil {
-			return fmt.Errorf("option %q: %w", k, err)
+		if err := setOption(f.value, f.spec, opts[k], false); err != nil {
+			return &OptionError{Option: k, Err: fmt.Errorf("option %q: %w", k, err)}
 		}
 	}
 	if val, ok := v.(Validator); ok {
@@ -131,7 +131,44 @@ func DecodeOptions(v any, opts map[string]any) error {
 	return nil
 }
 
-func setOption(f reflect.Value, s OptionSpec, raw any) error {
+// OptionError is a problem with one option of a plugin (unknown, of the
+// wrong type, out of range), so callers can point at the option itself.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// Describe writes a value as a user wrote it, with its type when the type
+// is the likely mistake: a string "2", a list, a mapping, nothing.
+func Describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return "a string " + strconv.Quote(x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	if k := reflect.ValueOf(v).Kind(); k == reflect.Slice || k == reflect.Array {
+		return "a list"
+	} else if k == reflect.Map || k == reflect.Struct {
+		return "a mapping"
+	}
+	return fmt.Sprint(v)
+}
+
+// setOption sets one option from raw, a value of the experiment file or,
+// with fromTag, the text of a default tag: only tags may spell numbers and
+// booleans as strings.
+func setOption(f reflect.Value, s OptionSpec, raw any, fromTag bool) error {
+	if str, isStr := raw.(string); isStr && !fromTag && f.Kind() != reflect.String {
+		return fmt.Errorf("got %s; write the value without quotes", Describe(str))
+	}
 	switch f.Kind() {
 	case reflect.Float64, reflect.Float32:
 		x, err := toFloat(raw)
@@ -165,12 +202,12 @@ func setOption(f reflect.Value, s OptionSpec, raw any) error {
 			}
 			f.SetBool(pb)
 		default:
-			return fmt.Errorf("%v (%T) is not true or false", raw, raw)
+			return fmt.Errorf("must be true or false, got %s", Describe(raw))
 		}
 	case reflect.String:
 		str, ok := raw.(string)
 		if !ok {
-			return fmt.Errorf("%v (%T) is not a string", raw, raw)
+			return fmt.Errorf("must be a string, got %s", Describe(raw))
 		}
 		if len(s.Enum) > 0 && !slices.Contains(s.Enum, str) {
 			return UnknownNameError("value", str, s.Enum)
@@ -202,7 +239,7 @@ func toFloat(raw any) (float64, error) {
 		}
 		x = p
 	default:
-		return 0, fmt.Errorf("%v (%T) is not a number", raw, raw)
+		return 0, fmt.Errorf("must be a number, got %s", Describe(raw))
 	}
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return 0, fmt.Errorf("%v is not a finite number", x)

@@ -1,6 +1,7 @@
 package framework_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -66,15 +67,25 @@ func TestDecodeOptions(t *testing.T) {
 		want string
 	}{
 		{map[string]any{"rate": 0}, `option "rate": 0 is out of range (0,1]`},
-		{map[string]any{"rate": "x"}, `"x" is not a number`},
+		{map[string]any{"rate": "x"}, `option "rate": got a string "x"; write the value without quotes`},
+		{map[string]any{"rate": "0.5"}, `option "rate": got a string "0.5"`},
+		{map[string]any{"on": "true"}, `option "on": got a string "true"`},
+		{map[string]any{"count": []any{4}}, `option "count": must be a number, got a list`},
+		{map[string]any{"mode": map[string]any{"a": 1}}, `option "mode": must be a string, got a mapping`},
 		{map[string]any{"count": 2.5}, "not a whole number"},
 		{map[string]any{"count": 11}, "out of range [1,10]"},
 		{map[string]any{"mode": "medium"}, `unknown value "medium"`},
-		{map[string]any{"on": 3}, "not true or false"},
+		{map[string]any{"on": 3}, "must be true or false, got 3"},
 		{map[string]any{"rte": 0.1}, `unknown option "rte"`},
 	} {
-		if _, err := r.New("w", c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+		_, err := r.New("w", c.opts)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want …%s…", c.opts, err, c.want)
+		}
+		// the error names the option, so that callers can point at its line
+		var oe *framework.OptionError
+		if !errors.As(err, &oe) || c.opts[oe.Option] == nil {
+			t.Errorf("%v: %v does not name the option", c.opts, err)
 		}
 	}
 	specs, _ := r.Options("w")

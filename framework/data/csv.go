@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,9 +27,10 @@ type CSVOptions struct {
 }
 
 // LoadCSV reads a CSV file with ParseCSV, naming errors after path. A path
-// ending in ".gz" is decompressed transparently.
+// ending in ".gz" is decompressed transparently (and its CRC checked). The
+// path must name a regular file: a FIFO or a device is refused.
 func LoadCSV(path string, opt CSVOptions) (*framework.Dataset, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
@@ -63,6 +63,11 @@ func LoadCSV(path string, opt CSVOptions) (*framework.Dataset, error) {
 //
 //	data.csv:17: column "sepal_length": "abc" is not a number
 //
+// A record (the header included) longer than MaxLineBytes, more than
+// MaxInputBytes of text, and a table larger than MaxBytes in memory are
+// refused as soon as they are seen; cells and column names are clipped in
+// messages.
+//
 // An empty input, a header without the target column (the error lists the
 // header's columns), duplicate column names, rows with a different number of
 // cells than the header, and a table with no data rows are errors.
@@ -73,7 +78,8 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 	if opt.Task != framework.Classification && opt.Task != framework.Regression {
 		return nil, fmt.Errorf("data: %s: CSVOptions.Task must be %q or %q, got %q", name, framework.Classification, framework.Regression, opt.Task)
 	}
-	cr := csv.NewReader(r)
+	lr := newLimitedReader(r)
+	cr := csv.NewReader(lr)
 	cr.FieldsPerRecord = -1 // checked here, for a clearer message
 	cr.ReuseRecord = true
 
@@ -95,14 +101,14 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 			return nil, fmt.Errorf("data: %s:1: column %d has an empty name", name, j+1)
 		}
 		if k, dup := index[h]; dup {
-			return nil, fmt.Errorf("data: %s:1: column name %q appears twice (columns %d and %d)", name, h, k+1, j+1)
+			return nil, fmt.Errorf("data: %s:1: column name %q appears twice (columns %d and %d)", name, clip(h), k+1, j+1)
 		}
 		index[h] = j
 		cols[j] = h
 	}
 	target, ok := index[opt.Target]
 	if !ok {
-		return nil, fmt.Errorf("data: %s:1: no target column %q; the header has columns %s", name, opt.Target, quoteList(cols))
+		return nil, fmt.Errorf("data: %s:1: no target column %q; the header has columns %s", name, clip(opt.Target), quoteList(cols))
 	}
 	var feat []int
 	if len(opt.Features) == 0 {
@@ -117,18 +123,18 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 			j, ok := index[f]
 			switch {
 			case !ok:
-				return nil, fmt.Errorf("data: %s:1: no feature column %q; the header has columns %s", name, f, quoteList(cols))
+				return nil, fmt.Errorf("data: %s:1: no feature column %q; the header has columns %s", name, clip(f), quoteList(cols))
 			case j == target:
-				return nil, fmt.Errorf("data: %s: column %q is both the target and a feature", name, f)
+				return nil, fmt.Errorf("data: %s: column %q is both the target and a feature", name, clip(f))
 			case seen[f]:
-				return nil, fmt.Errorf("data: %s: feature column %q listed twice", name, f)
+				return nil, fmt.Errorf("data: %s: feature column %q listed twice", name, clip(f))
 			}
 			seen[f] = true
 			feat = append(feat, j)
 		}
 	}
 	if len(feat) == 0 {
-		return nil, fmt.Errorf("data: %s: no feature columns (the header has only the target %q)", name, opt.Target)
+		return nil, fmt.Errorf("data: %s: no feature columns (the header has only the target %q)", name, clip(opt.Target))
 	}
 
 	var (
@@ -136,6 +142,9 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 		y      []float32 // regression
 		labels []string  // classification, raw
 		rows   int
+		// labels are interned: a field shares its record's memory, which
+		// a label must not keep alive
+		interned = map[string]string{}
 	)
 	for {
 		rec, err := cr.Read()
@@ -153,7 +162,7 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 			v, err := parseValue(rec[j])
 			if err != nil {
 				l, _ := cr.FieldPos(j)
-				return nil, fmt.Errorf("data: %s:%d: column %q: %q %v", name, l, cols[j], rec[j], err)
+				return nil, fmt.Errorf("data: %s:%d: column %q: %q %v", name, l, clip(cols[j]), clip(rec[j]), err)
 			}
 			x = append(x, v)
 		}
@@ -161,18 +170,28 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 			v, err := parseValue(rec[target])
 			if err != nil {
 				l, _ := cr.FieldPos(target)
-				return nil, fmt.Errorf("data: %s:%d: column %q (regression target): %q %v", name, l, cols[target], rec[target], err)
+				return nil, fmt.Errorf("data: %s:%d: column %q (regression target): %q %v", name, l, clip(cols[target]), clip(rec[target]), err)
 			}
 			y = append(y, v)
 		} else {
 			s := strings.TrimSpace(rec[target])
 			if s == "" {
 				l, _ := cr.FieldPos(target)
-				return nil, fmt.Errorf("data: %s:%d: column %q: empty class label", name, l, cols[target])
+				return nil, fmt.Errorf("data: %s:%d: column %q: empty class label", name, l, clip(cols[target]))
+			}
+			if k, ok := interned[s]; ok {
+				s = k
+			} else {
+				s = strings.Clone(s)
+				interned[s] = s
 			}
 			labels = append(labels, s)
 		}
 		rows++
+		if err := CheckSize(name, int64(rows), int64(len(feat))); err != nil {
+			line, _ := cr.FieldPos(0)
+			return nil, fmt.Errorf("data: %s:%d: %w", name, line, err)
+		}
 	}
 	if rows == 0 {
 		return nil, fmt.Errorf("data: %s: no data rows after the header", name)
@@ -268,17 +287,13 @@ func encodeLabels(raw []string) ([]int32, []string) {
 // csvErr rewrites an encoding/csv error as "name:line:byte: ..." (the
 // position is where encoding/csv detected the problem).
 func csvErr(name string, err error) error {
+	var long *errLineTooLong
+	if errors.As(err, &long) {
+		return fmt.Errorf("data: %s:%d: %v", name, long.line, long)
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("data: %s:%d:%d: malformed CSV: %v", name, pe.Line, pe.Column, pe.Err)
 	}
 	return fmt.Errorf("data: %s: %w", name, err)
-}
-
-func quoteList(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = strconv.Quote(v)
-	}
-	return strings.Join(q, ", ")
 }

@@ -159,6 +159,11 @@ func FuzzParseCSV(f *testing.F) {
 	f.Add("y,a\n\"1\",2\n", false)
 	f.Add("a,y\n1,\"x\n", false)
 	f.Add("\ufeffa,y\n1e3,-1\n", true)
+	f.Add("a,y\n"+strings.Repeat("1,2\n", 100), false)
+	f.Add("a,y\n1,\""+strings.Repeat("x", 200)+"\"\n", false)
+	// lowered limits, so that the fuzzer reaches them
+	defer func(line int, size, input int64) { MaxLineBytes, MaxBytes, MaxInputBytes = line, size, input }(MaxLineBytes, MaxBytes, MaxInputBytes)
+	MaxLineBytes, MaxBytes, MaxInputBytes = 64, 512, 4096
 	f.Fuzz(func(t *testing.T, src string, regression bool) {
 		opt := CSVOptions{Target: "y", Task: framework.Classification}
 		if regression {
@@ -169,7 +174,21 @@ func FuzzParseCSV(f *testing.F) {
 			if d != nil {
 				t.Fatal("error with a data set")
 			}
+			if len(err.Error()) > 2000 {
+				t.Fatalf("a message of %d bytes", len(err.Error()))
+			}
 			return
+		}
+		if int64(len(src)) > MaxInputBytes {
+			t.Fatalf("%d bytes of input accepted", len(src))
+		}
+		for _, line := range strings.Split(src, "\n") {
+			if len(line) > MaxLineBytes {
+				t.Fatalf("a line of %d bytes accepted", len(line))
+			}
+		}
+		if est := EstimateBytes(int64(d.X.Rows), int64(d.X.Cols)); est > MaxBytes {
+			t.Fatalf("a data set of %d bytes accepted", est)
 		}
 		n := d.X.Rows
 		if n < 1 || d.X.Cols < 1 || len(d.X.Data) != n*d.X.Cols || len(d.Features) != d.X.Cols {

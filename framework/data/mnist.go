@@ -43,12 +43,15 @@ func mnistFiles(split string) (images, labels string, err error) {
 // <split>-labels-idx1-ubyte.gz in dir. Each 28×28 image becomes one row of
 // X (row-major pixels, scaled to [0,1] as x/255); classes are "0".."9" and
 // label i is digit i. Features is nil. limit > 0 keeps only the first limit
-// samples (and reads only those from the files, so the rest of the files is
-// not checked); limit <= 0 keeps all.
+// samples; limit <= 0 keeps all. The files must be regular files.
 //
-// The magic numbers, the dimensions and the counts of the two files are
-// validated (the counts must agree), as are the label values; errors name
-// the file.
+// The magic numbers, the dimensions (at most MaxImageSide a side) and the
+// counts of the two files are validated (the counts must agree, and fit
+// what a gzip file of that size can hold), as are the label values; both
+// files are read to their end, so a truncated file, trailing data and a
+// gzip checksum mismatch are errors even with a limit. The kept samples
+// must fit MaxBytes. Nothing is allocated from a header's counts beyond
+// what the files actually hold. Errors name the file.
 func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) {
 	imgName, lblName, err := mnistFiles(split)
 	if err != nil {
@@ -76,8 +79,8 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	}
 	count := binary.BigEndian.Uint32(ih[4:])
 	rows, cols := binary.BigEndian.Uint32(ih[8:]), binary.BigEndian.Uint32(ih[12:])
-	if rows == 0 || cols == 0 || rows > 1<<12 || cols > 1<<12 {
-		return nil, fmt.Errorf("data: %s: implausible image size %d×%d", imgPath, rows, cols)
+	if rows == 0 || cols == 0 || rows > MaxImageSide || cols > MaxImageSide {
+		return nil, fmt.Errorf("data: %s: implausible image size %d×%d (at most %d pixels a side)", imgPath, rows, cols, MaxImageSide)
 	}
 	var lh [8]byte
 	if _, err := io.ReadFull(lblF, lh[:]); err != nil {
@@ -92,12 +95,23 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	if count == 0 {
 		return nil, fmt.Errorf("data: %s: no images", imgPath)
 	}
+	pix := int(rows * cols)
+	// A header is checked against the file's size before anything is
+	// allocated from it: deflate expands at most 1032-fold.
+	if claim := int64(count) * int64(pix); claim > imgF.size*maxDeflateRatio {
+		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d (%d bytes), more than a gzip file of %d bytes can hold", imgPath, count, rows, cols, claim, imgF.size)
+	}
+	if int64(count) > lblF.size*maxDeflateRatio {
+		return nil, fmt.Errorf("data: %s: header says %d labels, more than a gzip file of %d bytes can hold", lblPath, count, lblF.size)
+	}
 
 	n := int(count)
 	if limit > 0 && limit < n {
 		n = limit
 	}
-	pix := int(rows * cols)
+	if err := CheckSize(imgPath, int64(n), int64(pix)); err != nil {
+		return nil, fmt.Errorf("data: %w (use limit)", err)
+	}
 
 	labelBytes := make([]byte, 0, min(n, 1<<16))
 	labelBytes, err = readN(lblF, labelBytes, n)
@@ -114,7 +128,7 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 
 	// Grow X as the data arrives, so a lying header cannot make us allocate
 	// more than the file holds.
-	x := make([]float32, 0, min(n, 1<<16)*pix)
+	x := make([]float32, 0, min(n*pix, 1<<20))
 	buf := make([]byte, pix)
 	br := bufio.NewReaderSize(imgF, 1<<16)
 	for i := range n {
@@ -124,6 +138,14 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 		for _, b := range buf {
 			x = append(x, float32(b)/255)
 		}
+	}
+	// Read both files to their end: their length must be what the header
+	// says, and only at the end does gzip check its CRC.
+	if err := drain(br, int64(count-uint32(n))*int64(pix)); err != nil {
+		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d, but %w", imgPath, count, rows, cols, err)
+	}
+	if err := drain(lblF, int64(count-uint32(n))); err != nil {
+		return nil, fmt.Errorf("data: %s: header says %d labels, but %w", lblPath, count, err)
 	}
 	return &framework.Dataset{
 		Name:    "mnist-" + split,
@@ -147,6 +169,29 @@ func readN(r io.Reader, dst []byte, n int) ([]byte, error) {
 	return dst, nil
 }
 
+// drain reads the rest of r, which must be exactly want bytes; reading to
+// the end makes gzip verify its checksum and length.
+func drain(r io.Reader, want int64) error {
+	k, err := io.Copy(io.Discard, io.LimitReader(r, want))
+	if err != nil {
+		return fmt.Errorf("after the images read: %w", truncated(err))
+	}
+	if k < want {
+		return fmt.Errorf("the file is truncated (%d bytes short)", want-k)
+	}
+	var one [1]byte
+	switch m, err := r.Read(one[:]); {
+	case m > 0:
+		return errors.New("the file has data after its end")
+	case err != nil && err != io.EOF:
+		return err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	return nil
+}
+
 func truncated(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return errors.New("truncated")
@@ -162,7 +207,8 @@ func noEOF(err error) error {
 }
 
 type gzFile struct {
-	f *os.File
+	f    *os.File
+	size int64 // compressed size
 	*gzip.Reader
 }
 
@@ -171,10 +217,15 @@ func (g *gzFile) Close() error {
 	return g.f.Close()
 }
 
-// openGz opens a gzipped file.
+// openGz opens a gzipped regular file.
 func openGz(path string) (*gzFile, error) {
-	f, err := os.Open(path)
+	f, err := OpenRegular(path)
 	if err != nil {
+		return nil, fmt.Errorf("data: MNIST: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("data: MNIST: %w", err)
 	}
 	zr, err := gzip.NewReader(bufio.NewReader(f))
@@ -182,7 +233,7 @@ func openGz(path string) (*gzFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("data: %s: not a gzip file: %w", path, err)
 	}
-	return &gzFile{f, zr}, nil
+	return &gzFile{f, st.Size(), zr}, nil
 }
 
 // MNISTDir returns the folder holding the MNIST IDX files. If the

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -73,6 +75,64 @@ func TestLoadMNISTSmall(t *testing.T) {
 	}
 }
 
+// corruptCRC flips a bit of a gzip file's CRC-32 (the trailer's first word).
+func corruptCRC(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-8] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A header's counts are not trusted: a 45-byte file that claims 65,536
+// images of 1024×1024, read with limit 100, is refused before its claims
+// are allocated; the rest of a file read with a limit is still checked
+// (length and CRC).
+func TestLoadMNISTLyingHeaderAllocatesLittle(t *testing.T) {
+	dir := t.TempDir()
+	writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x803, []uint32{1 << 16, 1024, 1024}, nil)
+	writeIDX(t, filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), 0x801, []uint32{1 << 16}, nil)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := LoadMNIST(dir, "t10k", 100)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "more than a gzip file of") {
+		t.Fatalf("lying header: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("a lying header allocated %d bytes", got)
+	}
+
+	fakeMNIST(t, dir, "t10k", 12)
+	corruptCRC(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"))
+	if _, err := LoadMNIST(dir, "t10k", 5); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("bad CRC with a limit: %v", err)
+	}
+	fakeMNIST(t, dir, "t10k", 12)
+	writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x803, []uint32{12, 2, 3}, make([]byte, 12*6-1))
+	if _, err := LoadMNIST(dir, "t10k", 5); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("truncated file with a limit: %v", err)
+	}
+}
+
+// The kept samples must fit MaxBytes.
+func TestLoadMNISTTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	fakeMNIST(t, dir, "t10k", 12)
+	defer func(m int64) { MaxBytes = m }(MaxBytes)
+	MaxBytes = 100
+	if _, err := LoadMNIST(dir, "t10k", 0); err == nil || !strings.Contains(err.Error(), "the limit is 100 bytes") {
+		t.Errorf("too large: %v", err)
+	}
+	if _, err := LoadMNIST(dir, "t10k", 2); err != nil {
+		t.Errorf("two samples fit: %v", err)
+	}
+}
+
 func TestLoadMNISTErrors(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -100,7 +160,31 @@ func TestLoadMNISTErrors(t *testing.T) {
 			// A lying header must not make the loader allocate 4e9 images.
 			writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x803, []uint32{1 << 31, 28, 28}, make([]byte, 784))
 			writeIDX(t, filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), 0x801, []uint32{1 << 31}, make([]byte, 1))
-		}, []string{"t10k-labels-idx1-ubyte.gz", "truncated"}},
+		}, []string{"t10k-images-idx3-ubyte.gz", "2147483648 images", "more than a gzip file of"}},
+		{"huge-images", func(dir string) {
+			writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x803, []uint32{1 << 16, 4096, 4096}, nil)
+			writeIDX(t, filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), 0x801, []uint32{1 << 16}, nil)
+		}, []string{"t10k-images-idx3-ubyte.gz", "image size 4096×4096"}},
+		{"bad-crc", func(dir string) {
+			fakeMNIST(t, dir, "t10k", 3)
+			corruptCRC(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"))
+		}, []string{"t10k-images-idx3-ubyte.gz", "checksum"}},
+		{"bad-label-crc", func(dir string) {
+			fakeMNIST(t, dir, "t10k", 3)
+			corruptCRC(t, filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"))
+		}, []string{"t10k-labels-idx1-ubyte.gz", "checksum"}},
+		{"trailing-data", func(dir string) {
+			fakeMNIST(t, dir, "t10k", 3)
+			writeIDX(t, filepath.Join(dir, "t10k-images-idx3-ubyte.gz"), 0x803, []uint32{3, 2, 3}, make([]byte, 19))
+		}, []string{"t10k-images-idx3-ubyte.gz", "data after its end"}},
+		{"fifo", func(dir string) {
+			fakeMNIST(t, dir, "t10k", 3)
+			p := filepath.Join(dir, "t10k-labels-idx1-ubyte.gz")
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, []string{"t10k-labels-idx1-ubyte.gz", "not a regular file"}},
 		{"bad-label", func(dir string) {
 			fakeMNIST(t, dir, "t10k", 3)
 			writeIDX(t, filepath.Join(dir, "t10k-labels-idx1-ubyte.gz"), 0x801, []uint32{3}, []byte{1, 12, 3})

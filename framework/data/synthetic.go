@@ -19,6 +19,18 @@ var (
 	LinearTrueBias    = 1.0
 )
 
+// MaxNoise bounds the noise of the synthetic data sets, whose features are
+// of order 1: noise far above it leaves no signal, and a huge value turns
+// every loss into Inf.
+const MaxNoise = 1000
+
+// CheckSynthetic refuses n samples of a synthetic data set that would not
+// fit MaxBytes.
+func CheckSynthetic(name string, n int) error {
+	features := map[string]int64{"xor": 2, "spirals": 2, "linear": int64(len(LinearTrueWeights)), "sine": 1}[name]
+	return CheckSize(fmt.Sprintf("synthetic %q with n = %d", name, n), int64(n), features)
+}
+
 // synthStream is the second PCG word; the seed is the first.
 const synthStream = 0x9e3779b97f4a7c15
 
@@ -42,9 +54,15 @@ func SyntheticNames() []string { return []string{"linear", "sine", "spirals", "x
 //     y = x·LinearTrueWeights + LinearTrueBias + noise·N(0,1) (computed
 //     from the float32-rounded features).
 //   - "sine": regression, 1 feature x ~ U(-π, π), y = sin(x) + noise·N(0,1).
+//
+// noise above MaxNoise, and an n whose data would not fit MaxBytes, are
+// errors.
 func Synthetic(name string, n int, noise float64, seed uint64) (*framework.Dataset, error) {
-	if !(noise >= 0) || math.IsInf(noise, 0) {
-		return nil, fmt.Errorf("data: synthetic %q: noise must be a finite number >= 0, got %v", name, noise)
+	if !(noise >= 0 && noise <= MaxNoise) {
+		return nil, fmt.Errorf("data: synthetic %q: noise must be a number from 0 to %v, got %v", name, MaxNoise, noise)
+	}
+	if err := CheckSynthetic(name, n); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
 	}
 	if name == "xor" && noise == 0 && n <= 4 {
 		n = 4

@@ -163,3 +163,24 @@ func TestSyntheticErrors(t *testing.T) {
 		t.Error("NaN noise accepted")
 	}
 }
+
+// A data set that cannot fit MaxBytes, or noise that leaves no signal, is
+// refused before anything is allocated.
+func TestSyntheticLimits(t *testing.T) {
+	var err error
+	n := allocated(func() { _, err = Synthetic("xor", 2_000_000_000, 0.1, 1) })
+	if err == nil || !strings.Contains(err.Error(), `synthetic "xor" with n = 2000000000 would need about 22.4 GiB in memory`) {
+		t.Errorf("n = 2e9: %v", err)
+	}
+	if n > 1<<20 {
+		t.Errorf("refusing allocated %d bytes", n)
+	}
+	for _, noise := range []float64{1e308, MaxNoise * 1.5} {
+		if _, err := Synthetic("sine", 10, noise, 1); err == nil || !strings.Contains(err.Error(), "noise must be a number from 0 to 1000") {
+			t.Errorf("noise %v: %v", noise, err)
+		}
+	}
+	if _, err := Synthetic("sine", 10, MaxNoise, 1); err != nil {
+		t.Errorf("noise %v: %v", MaxNoise, err)
+	}
+}

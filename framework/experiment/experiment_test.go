@@ -2,12 +2,14 @@ package experiment_test
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/experiment"
 )
 
@@ -206,17 +208,49 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(base))
 	f.Add([]byte("name: x\ngrid: {a.b: [1]}"))
 	f.Add([]byte("{name: [}"))
+	f.Add([]byte(base + "random: {trials: 3, model.0.units: {int_uniform: [0, 1.0e19]}}\n"))
+	f.Add([]byte(base + "pruner: {type: asha, min_epochs: 2, eta: 4611686018427387904}\n"))
+	f.Add([]byte(base + "grid:\n  model.0.units: [4, 5]\n  model.00.units: [6]\nexclude:\n  - {model.0.units: 4}\n"))
+	f.Add([]byte(strings.Replace(base, "{builtin: iris, validation_split: 0.2}", "{synthetic: xor, n: 2000000000, noise: 1.0e308}", 1)))
+	f.Add([]byte(strings.Replace(base, "epochs: 2}", "epochs: 2, stop: {patience: 1.0e19}}", 1) + "---\nname: y\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		e, err := experiment.Parse(src, "fuzz.yaml")
 		if err != nil {
 			return
 		}
+		// what is accepted is within the limits
+		if p := e.Pruner; p != nil && (p.Eta < 2 || p.Eta > experiment.MaxEta || p.MinEpochs < 1 || p.MinEpochs > experiment.MaxEpochs ||
+			p.StartupTrials < 1 || p.Interval < 1 || p.Warmup > experiment.MaxEpochs) {
+			t.Fatalf("pruner out of bounds: %+v", *p)
+		}
+		for _, d := range e.Random {
+			if d.Kind != "choice" && !(d.Low < d.High && !math.IsInf(d.High-d.Low, 0)) {
+				t.Fatalf("distribution out of bounds: %+v", d)
+			}
+		}
 		plans, err := e.Plans()
 		if err != nil || len(plans) > 10000 {
 			return
 		}
+		if len(plans) == 0 {
+			t.Fatal("no trials and no error")
+		}
 		for _, p := range plans {
-			e.Resolve(p.Params)
+			for _, v := range p.Varied {
+				if _, ok := p.Params[v]; !ok {
+					t.Fatalf("varied key %q is not a setting", v)
+				}
+			}
+			s, err := e.Resolve(p.Params)
+			if err != nil {
+				continue
+			}
+			if s.Dataset.Noise > data.MaxNoise || data.CheckSynthetic(s.Dataset.Name, s.Dataset.N) != nil && s.Dataset.Source == "synthetic" {
+				t.Fatalf("data set out of bounds: %+v", s.Dataset)
+			}
+			if s.Training.Patience < 0 || s.Training.Patience > experiment.MaxEpochs || s.Training.Epochs > experiment.MaxEpochs {
+				t.Fatalf("training out of bounds: %+v", s.Training)
+			}
 		}
 	})
 }

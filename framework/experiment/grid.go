@@ -85,11 +85,13 @@ func example(sec string) string {
 }
 
 // checkPath reports whether a dotted path may be set: it must name a
-// setting of the base document or an option of a plugin section.
-func (e *Experiment) checkPath(where, path string) error {
+// setting of the base document or an option of a plugin section. It
+// returns the path's canonical spelling: a layer index is written in
+// decimal without sign or leading zeros (model.00.units is model.0.units).
+func (e *Experiment) checkPath(where, path string) (string, error) {
 	parts := strings.Split(path, ".")
-	bad := func(format string, args ...any) error {
-		return e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))
+	bad := func(format string, args ...any) (string, error) {
+		return "", e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))
 	}
 	sections := []string{"dataset", "model", "loss", "optimizer", "training"}
 	if !slices.Contains(sections, parts[0]) {
@@ -106,10 +108,10 @@ func (e *Experiment) checkPath(where, path string) error {
 		}
 	case "training":
 		if len(parts) == 2 && slices.Contains(trainingKeys, parts[1]) && parts[1] != "stop" {
-			return nil
+			return path, nil
 		}
 		if len(parts) == 3 && parts[1] == "stop" && slices.Contains(stopKeys, parts[2]) {
-			return nil
+			return path, nil
 		}
 		return bad("%v", framework.UnknownNameError("training key", parts[len(parts)-1], append(trainingKeys[:len(trainingKeys):len(trainingKeys)], stopKeys...)))
 	case "model":
@@ -121,8 +123,38 @@ func (e *Experiment) checkPath(where, path string) error {
 		if err != nil || i < 0 || i >= n {
 			return bad("the model has layers 0 to %d", n-1)
 		}
+		parts[1] = strconv.Itoa(i)
 	}
-	return nil
+	return strings.Join(parts, "."), nil
+}
+
+// canonicalPaths checks the paths of one mapping (grid, random, or an
+// include or exclude item) and returns it keyed by canonical paths. Two
+// spellings of one path (model.0.units and model.00.units) are an error
+// at the second; the canonical key gets the line of the spelling used.
+func (e *Experiment) canonicalPaths(section string, m map[string]any, skip ...string) (map[string]any, error) {
+	out := make(map[string]any, len(m))
+	spelled := map[string]string{}
+	for _, path := range e.inFileOrder(section, m) {
+		if slices.Contains(skip, path) {
+			out[path] = m[path]
+			continue
+		}
+		where := section + "." + path
+		canon, err := e.checkPath(where, path)
+		if err != nil {
+			return nil, err
+		}
+		if first, dup := spelled[canon]; dup {
+			return nil, e.errAt(where, "%q and %q name the same setting (line %d)", first, path, e.Line(section+"."+first))
+		}
+		spelled[canon] = path
+		if canon != path {
+			e.lines[section+"."+canon] = e.Line(where)
+		}
+		out[canon] = m[path]
+	}
+	return out, nil
 }
 
 // valuesOf reads a grid/include value: a list, or a single value.
@@ -139,14 +171,14 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 		if !ok || len(m) == 0 {
 			return e.errAt("grid", "must be a non-empty mapping of dotted paths to lists of values, e.g. training.learning_rate: [0.01, 0.1]")
 		}
+		m, err := e.canonicalPaths("grid", m)
+		if err != nil {
+			return err
+		}
 		for _, path := range e.inFileOrder("grid", m) {
-			where := "grid." + path
-			if err := e.checkPath(where, path); err != nil {
-				return err
-			}
 			vals, ok := m[path].([]any)
 			if !ok || len(vals) == 0 {
-				return e.errAt(where, "needs a non-empty list of values")
+				return e.errAt("grid."+path, "needs a non-empty list of values, got %s", framework.Describe(m[path]))
 			}
 			e.Grid = append(e.Grid, Axis{Path: path, Values: vals})
 		}
@@ -161,15 +193,15 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 			return e.errAt("random.trials", "must be an integer from 1 to 100000")
 		}
 		e.RandomN = n
+		m, err := e.canonicalPaths("random", m, "trials")
+		if err != nil {
+			return err
+		}
 		for _, path := range e.inFileOrder("random", m) {
 			if path == "trials" {
 				continue
 			}
-			where := "random." + path
-			if err := e.checkPath(where, path); err != nil {
-				return err
-			}
-			d, err := e.distribution(where, path, m[path])
+			d, err := e.distribution("random."+path, path, m[path])
 			if err != nil {
 				return err
 			}
@@ -194,10 +226,11 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 			if !ok || len(m) == 0 {
 				return e.errAt(where, "must be a non-empty mapping of dotted paths to values")
 			}
+			m, err := e.canonicalPaths(where, m)
+			if err != nil {
+				return err
+			}
 			for _, path := range sortedKeys(m) {
-				if err := e.checkPath(where+"."+path, path); err != nil {
-					return err
-				}
 				if l, isList := m[path].([]any); isList && len(l) == 0 {
 					return e.errAt(where+"."+path, "empty list of values")
 				}
@@ -211,6 +244,32 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 	}
 	return nil
 }
+
+// VariedLine is the line where a trial's varied path got its value: the
+// grid's or random's line for the path, or that of the first include item
+// that sets it to value; 0 if none.
+func (e *Experiment) VariedLine(path string, value any) int {
+	for _, a := range e.Grid {
+		if a.Path == path && slices.ContainsFunc(a.Values, func(v any) bool { return same(v, value) }) {
+			return e.Line("grid." + path)
+		}
+	}
+	for _, d := range e.Random {
+		if d.Path == path {
+			return e.Line("random." + path)
+		}
+	}
+	for i, inc := range e.Include {
+		if v, ok := inc[path]; ok && slices.ContainsFunc(valuesOf(v), func(v any) bool { return same(v, value) }) {
+			return e.Line("include." + strconv.Itoa(i) + "." + path)
+		}
+	}
+	return 0
+}
+
+// same compares two settings by value and type: the string "16" is not
+// the integer 16, but 16 and 16.0 are the same number.
+func same(a, b any) bool { return canonical(a) == canonical(b) }
 
 // inFileOrder returns the keys of section m in the order they appear in
 // the file (which fixes the grid's expansion order).
@@ -245,16 +304,26 @@ func (e *Experiment) distribution(where, path string, v any) (Distribution, erro
 		lo, ok1 := number(list[0])
 		hi, ok2 := number(list[1])
 		if !ok1 || !ok2 || !(lo < hi) {
-			return Distribution{}, e.errAt(where+"."+kind, "needs numbers low < high, got %v", list)
+			return Distribution{}, e.errAt(where+"."+kind, "needs numbers low < high, got [%s, %s]", framework.Describe(list[0]), framework.Describe(list[1]))
 		}
 		if kind == "log_uniform" && lo <= 0 {
 			return Distribution{}, e.errAt(where+"."+kind, "log_uniform needs low > 0, got %v", lo)
+		}
+		if kind == "uniform" && math.IsInf(hi-lo, 0) {
+			return Distribution{}, e.errAt(where+"."+kind, "the range [%v, %v] is too wide to sample", lo, hi)
+		}
+		if kind == "int_uniform" && (lo != math.Trunc(lo) || hi != math.Trunc(hi) || math.Abs(lo) > maxInt || math.Abs(hi) > maxInt) {
+			return Distribution{}, e.errAt(where+"."+kind, "needs whole numbers from -%d to %d, got [%v, %v]", int64(maxInt), int64(maxInt), lo, hi)
 		}
 		d.Low, d.High = lo, hi
 		return d, nil
 	}
 	panic("unreachable")
 }
+
+// maxInt bounds int_uniform's ends: whole numbers a float64 holds exactly,
+// whose difference an int holds.
+const maxInt = 1 << 53
 
 func number(v any) (float64, bool) {
 	switch x := v.(type) {
@@ -265,6 +334,9 @@ func number(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// MaxEta bounds the asha pruner's eta (keep the best 1/eta at each rung).
+const MaxEta = 1000
 
 func (e *Experiment) loadPruner(doc map[string]any) error {
 	v, ok := doc["pruner"]
@@ -290,9 +362,13 @@ func (e *Experiment) loadPruner(doc map[string]any) error {
 		if !ok {
 			return e.errAt("pruner."+k, "%v", framework.UnknownNameError("pruner key", k, names))
 		}
+		lo, hi := map[string]int{"eta": 2, "interval": 1, "min_epochs": 1, "startup_trials": 1}[k], MaxEpochs
+		if k == "eta" {
+			hi = MaxEta
+		}
 		n, ok := m[k].(int)
-		if !ok || n < 0 || (k == "eta" && n < 2) || ((k == "interval" || k == "min_epochs") && n < 1) {
-			return e.errAt("pruner."+k, "out of range: %v", m[k])
+		if !ok || n < lo || n > hi {
+			return e.errAt("pruner."+k, "must be an integer from %d to %d, got %s", lo, hi, framework.Describe(m[k]))
 		}
 		*dst = n
 	}
@@ -399,7 +475,7 @@ func (e *Experiment) excluded(p Point) bool {
 			}
 			hit := false
 			for _, w := range valuesOf(want) {
-				hit = hit || fmt.Sprint(w) == fmt.Sprint(got)
+				hit = hit || same(w, got)
 			}
 			match = match && hit
 		}
@@ -429,6 +505,9 @@ func PlannedTrials(config string) int {
 // the fixed order, with stable ids and derived seeds.
 func (e *Experiment) Plans() ([]framework.TrialPlan, error) {
 	pts := e.Points()
+	if len(pts) == 0 {
+		return nil, e.errAt("exclude", "exclude removes every grid point: nothing would run")
+	}
 	plans := make([]framework.TrialPlan, 0, len(pts)*e.Repeats)
 	for pi, p := range pts {
 		doc, err := e.Apply(p)

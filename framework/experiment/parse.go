@@ -14,8 +14,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/results"
 )
 
@@ -107,11 +108,23 @@ type Experiment struct {
 	lines map[string]int // dotted path → line in the file
 }
 
-// Load reads and parses an experiment file.
+// MaxFileBytes bounds an experiment file.
+const MaxFileBytes = 4 << 20
+
+// Load reads and parses an experiment file: a regular file (a FIFO or a
+// device is refused) of at most MaxFileBytes.
 func Load(path string) (*Experiment, error) {
-	b, err := os.ReadFile(path)
+	f, err := data.OpenRegular(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	if len(b) > MaxFileBytes {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %s, the limit of an experiment file", data.FormatBytes(MaxFileBytes))}
 	}
 	return Parse(b, path)
 }
@@ -131,11 +144,19 @@ func Parse(src []byte, file string) (*Experiment, error) {
 		return nil, &Error{File: file, Msg: "empty experiment file"}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
-	if err := dec.Decode(&root); err != nil {
+	if err := dec.Decode(&root); err == io.EOF {
+		return nil, &Error{File: file, Msg: "empty experiment file (it holds only comments)"}
+	} else if err != nil {
 		return nil, yamlError(file, err)
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty experiment file"}
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err == nil {
+		return nil, &Error{File: file, Line: next.Line, Msg: "a second YAML document (after ---): an experiment file holds one"}
+	} else if err != io.EOF {
+		return nil, yamlError(file, err)
 	}
 	lines := map[string]int{}
 	v, err := convert(root.Content[0], "", lines, file)
@@ -268,14 +289,14 @@ func (e *Experiment) load(doc map[string]any) error {
 	if s, ok := doc["seed"]; ok {
 		n, ok := s.(int)
 		if !ok || n < 0 {
-			return e.errAt("seed", "must be a non-negative integer, got %v", s)
+			return e.errAt("seed", "must be a non-negative integer, got %s", framework.Describe(s))
 		}
 		e.Seed = uint64(n)
 	}
 	if r, ok := doc["repeats"]; ok {
 		n, ok := r.(int)
 		if !ok || n < 1 || n > 1000 {
-			return e.errAt("repeats", "must be an integer from 1 to 1000, got %v", r)
+			return e.errAt("repeats", "must be an integer from 1 to 1000, got %s", framework.Describe(r))
 		}
 		e.Repeats = n
 	}

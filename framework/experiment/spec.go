@@ -1,16 +1,20 @@
 package experiment
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/data"
+	"github.com/gradsweep/gradsweep/framework/safetensors"
 )
 
 // PluginSpec is a plugin name with its options.
@@ -109,15 +113,10 @@ func unflatten(params map[string]any) map[string]any {
 		}
 		cur[parts[len(parts)-1]] = params[k]
 	}
-	// model.N.* maps become a list again
-	if m, ok := doc["model"].(map[string]any); ok {
-		list := make([]any, len(m))
-		for k, v := range m {
-			var i int
-			fmt.Sscan(k, &i)
-			list[i] = v
-		}
-		doc["model"] = list
+	// numbered maps (model.N.*, or a list a user wrote as a value) become
+	// lists again
+	for k, v := range doc {
+		doc[k] = relist(v)
 	}
 	for _, sec := range []string{"dataset", "training", "loss", "optimizer"} {
 		if _, ok := doc[sec].(map[string]any); !ok {
@@ -125,6 +124,30 @@ func unflatten(params map[string]any) map[string]any {
 		}
 	}
 	return doc
+}
+
+// relist turns maps keyed "0".."n-1" (how Flatten writes a list) back
+// into lists, at any depth.
+func relist(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	for k, x := range m {
+		m[k] = relist(x)
+	}
+	list := make([]any, len(m))
+	for k, x := range m {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i >= len(m) || strconv.Itoa(i) != k {
+			return m
+		}
+		list[i] = x
+	}
+	if len(list) == 0 {
+		return m
+	}
+	return list
 }
 
 func (e *Experiment) resolveDataset(m map[string]any, d *DatasetSpec) error {
@@ -165,7 +188,11 @@ func (e *Experiment) resolveDataset(m map[string]any, d *DatasetSpec) error {
 		if v, ok := m[key]; ok && err == nil {
 			x, isNum := number(v)
 			if !isNum || x < lo || x > hi || (key == "validation_split" && x >= 1) {
-				err = e.errAt("dataset."+key, "must be a number in [%v, %v), got %v", lo, hi, v)
+				rng := fmt.Sprintf("in [%v, %v)", lo, hi)
+				if key != "validation_split" {
+					rng = fmt.Sprintf("from %v to %v", lo, hi)
+				}
+				err = e.errAt("dataset."+key, "must be a number %s, got %s", rng, framework.Describe(v))
 			}
 			*dst = x
 		}
@@ -174,17 +201,22 @@ func (e *Experiment) resolveDataset(m map[string]any, d *DatasetSpec) error {
 		if v, ok := m[key]; ok && err == nil {
 			x, isInt := v.(int)
 			if !isInt || x < lo {
-				err = e.errAt("dataset."+key, "must be an integer ≥ %d, got %v", lo, v)
+				err = e.errAt("dataset."+key, "must be an integer ≥ %d, got %s", lo, framework.Describe(v))
 			}
 			*dst = x
 		}
 	}
 	num("validation_split", 0, 1, &d.ValidationSplit)
-	num("noise", 0, math.MaxFloat64, &d.Noise)
+	num("noise", 0, data.MaxNoise, &d.Noise)
 	integer("limit", 0, &d.Limit)
 	integer("n", 4, &d.N)
 	if err != nil {
 		return err
+	}
+	if d.Source == "synthetic" {
+		if err := data.CheckSynthetic(d.Name, d.N); err != nil {
+			return e.errAt("dataset.n", "%v", err)
+		}
 	}
 	if v, ok := m["standardize"]; ok {
 		b, ok := v.(bool)
@@ -238,7 +270,7 @@ func (e *Experiment) resolveTraining(m map[string]any, s *TrialSpec) error {
 	c.Shuffle = true
 	lr, ok := number(m["learning_rate"])
 	if !ok || !(lr > 0) {
-		return e.errAt("training.learning_rate", "must be a number > 0, got %v", orMissing(m["learning_rate"]))
+		return e.errAt("training.learning_rate", "must be a number > 0, got %s", framework.Describe(m["learning_rate"]))
 	}
 	c.LearningRate = lr
 	switch b := m["batch_size"].(type) {
@@ -249,15 +281,15 @@ func (e *Experiment) resolveTraining(m map[string]any, s *TrialSpec) error {
 		c.BatchSize = b
 	case string:
 		if b != "full" {
-			return e.errAt("training.batch_size", "must be an integer or \"full\", got %q", b)
+			return e.errAt("training.batch_size", "must be an integer or \"full\", got %s", framework.Describe(b))
 		}
 		s.FullBatch = true
 	default:
-		return e.errAt("training.batch_size", "must be an integer ≥ 1 or \"full\", got %v", orMissing(m["batch_size"]))
+		return e.errAt("training.batch_size", "must be an integer ≥ 1 or \"full\", got %s", framework.Describe(m["batch_size"]))
 	}
 	ep, ok := m["epochs"].(int)
-	if !ok || ep < 1 || ep > 1_000_000 {
-		return e.errAt("training.epochs", "must be an integer from 1 to 1000000, got %v", orMissing(m["epochs"]))
+	if !ok || ep < 1 || ep > MaxEpochs {
+		return e.errAt("training.epochs", "must be an integer from 1 to %d, got %s", MaxEpochs, framework.Describe(m["epochs"]))
 	}
 	c.Epochs = ep
 	for key, dst := range map[string]*bool{"shuffle": &c.Shuffle, "drop_last": &c.DropLast} {
@@ -280,12 +312,12 @@ func (e *Experiment) resolveTraining(m map[string]any, s *TrialSpec) error {
 		for _, k := range sortedKeys(st) {
 			x, isNum := number(st[k])
 			if !isNum || x < 0 {
-				return e.errAt("training.stop."+k, "must be a number ≥ 0, got %v", st[k])
+				return e.errAt("training.stop."+k, "must be a number ≥ 0, got %s", framework.Describe(st[k]))
 			}
 			switch k {
 			case "patience":
-				if x != math.Trunc(x) {
-					return e.errAt("training.stop.patience", "must be a whole number of epochs")
+				if x != math.Trunc(x) || x > MaxEpochs {
+					return e.errAt("training.stop.patience", "must be a whole number of epochs from 0 to %d, got %v", MaxEpochs, x)
 				}
 				c.Patience = int(x)
 			case "min_delta":
@@ -300,12 +332,9 @@ func (e *Experiment) resolveTraining(m map[string]any, s *TrialSpec) error {
 	return nil
 }
 
-func orMissing(v any) any {
-	if v == nil {
-		return "nothing"
-	}
-	return v
-}
+// MaxEpochs bounds training.epochs, stop.patience and the pruner's epoch
+// counts.
+const MaxEpochs = 1_000_000
 
 // LoadData loads the data a spec names and splits it (seeded by seed) into
 // training and validation sets, standardising on the training split only.
@@ -362,3 +391,42 @@ func LoadData(d DatasetSpec, seed uint64) (train, val *framework.Dataset, err er
 	}
 	return train, val, nil
 }
+
+// LoadInit reads the init_from weights: a regular file in safetensors
+// format whose every weight is a finite number. Errors carry init_from's
+// line, and a non-finite weight names its tensor.
+func (e *Experiment) LoadInit() (map[string]framework.Tensor, error) {
+	f, err := data.OpenRegular(e.InitFrom)
+	if err != nil {
+		return nil, e.errAt("init_from", "%v", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, e.errAt("init_from", "%v", err)
+	}
+	ts, _, err := safetensors.Read(sizedReader{bufio.NewReaderSize(f, 1<<16), int(st.Size())})
+	if err != nil {
+		return nil, e.errAt("init_from", "%v (reading %s)", err, e.InitFrom)
+	}
+	out := make(map[string]framework.Tensor, len(ts))
+	for _, k := range sortedKeys(ts) {
+		t := ts[k]
+		for i, v := range t.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return nil, e.errAt("init_from", "%s: tensor %q holds %v at index %d: initial weights must be finite", e.InitFrom, k, v, i)
+			}
+		}
+		out[k] = framework.Tensor{Shape: t.Shape, Data: t.Data}
+	}
+	return out, nil
+}
+
+// sizedReader tells safetensors.Read how many bytes the file holds, so it
+// checks the header against it.
+type sizedReader struct {
+	io.Reader
+	n int
+}
+
+func (r sizedReader) Len() int { return r.n }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -321,8 +322,16 @@ func FuzzRead(f *testing.F) {
 	f.Add(build(`{"d":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f))
 	f.Add(build(`{"__metadata__":{"a":"b"}}`))
 	f.Add([]byte{})
+	f.Add(build(`{"w":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}`))
 	f.Fuzz(func(t *testing.T, file []byte) {
+		// memory stays bounded by the input, whatever its header claims
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
 		got, meta, err := Read(bytes.NewReader(file))
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 64*uint64(len(file))+4<<20 {
+			t.Fatalf("reading %d bytes allocated %d", len(file), n)
+		}
 		got2, _, err2 := Read(onlyReader{bytes.NewReader(file)})
 		if (err == nil) != (err2 == nil) {
 			t.Fatalf("with length: %v; without: %v", err, err2)

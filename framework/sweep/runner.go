@@ -20,7 +20,6 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
 	"github.com/gradsweep/gradsweep/framework/results"
-	"github.com/gradsweep/gradsweep/framework/safetensors"
 )
 
 // Store is where trials are claimed and results kept (the SQLite store).
@@ -80,13 +79,8 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 	}
 	p := &Prepared{Exp: e, Plans: plans, data: map[string]*loaded{}}
 	if e.InitFrom != "" {
-		ts, _, err := safetensors.ReadFile(e.InitFrom)
-		if err != nil {
-			return nil, &experiment.Error{File: e.File, Key: "init_from", Msg: err.Error()}
-		}
-		p.init = map[string]framework.Tensor{}
-		for k, t := range ts {
-			p.init[k] = framework.Tensor{Shape: t.Shape, Data: t.Data}
+		if p.init, err = e.LoadInit(); err != nil {
+			return nil, err
 		}
 	}
 	for _, plan := range plans {
@@ -149,12 +143,22 @@ func (p *Prepared) dataFor(spec *experiment.TrialSpec) (*loaded, error) {
 
 func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, reg framework.Registries) error {
 	e := p.Exp
-	// name the grid setting too when the grid set the value
+	// name the grid (random, include) setting too when it set the value;
+	// a plugin's option error points at the option
 	at := func(key string, err error) error {
+		section := key
+		var oe *framework.OptionError
+		if errors.As(err, &oe) {
+			key += "." + oe.Option
+		}
 		line := e.Line(key)
 		for _, v := range plan.Varied {
-			if v == key || strings.HasPrefix(v, key+".") {
-				err = fmt.Errorf("%w (with %s = %v, from line %d)", err, v, plan.Params[v], e.Line("grid."+v))
+			if v == section || strings.HasPrefix(v, section+".") {
+				vl := e.VariedLine(v, plan.Params[v])
+				err = fmt.Errorf("%w (with %s = %v, from line %d)", err, v, plan.Params[v], vl)
+				if line == 0 { // a defaulted section (optimizer) has no line of its own
+					line = vl
+				}
 			}
 		}
 		return &experiment.Error{File: e.File, Line: line, Key: key, Msg: err.Error()}
@@ -166,7 +170,16 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 	if spec.Training.BatchSize > d.train.Len() {
 		return at("training.batch_size", fmt.Errorf("%d is larger than the %d training samples (use \"full\" for full-batch gradient descent)", spec.Training.BatchSize, d.train.Len()))
 	}
-	m, err := framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, framework.NewTrainRand(0, 0))
+	batch := spec.Training.BatchSize
+	if spec.FullBatch {
+		batch = d.train.Len()
+	}
+	// estimate before building: a model that cannot fit is refused, not allocated
+	err = framework.CheckModelSize(reg.Layers, spec.Model, d.train.X.Cols, batch)
+	var m *framework.Model
+	if err == nil {
+		m, err = framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, framework.NewTrainRand(0, 0))
+	}
 	if err != nil {
 		key := "model"
 		var idx int

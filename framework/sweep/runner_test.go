@@ -184,7 +184,7 @@ func TestPrepareRejects(t *testing.T) {
 	cases := []struct{ from, to, want string }{
 		{"[1, 16, full]", "[1, 500, full]", "runner.yaml:10: training.batch_size: 500 is larger than the 120 training samples (use \"full\" for full-batch gradient descent) (with training.batch_size = 500, from line 13)"},
 		{"{type: dense, units: 3}", "{type: dense, units: 4}", "runner.yaml:4: model: the last layer does not fit"},
-		{"optimizer: {type: sgd}", "optimizer: {type: sgd, momentum: 0.9}", `runner.yaml:9: optimizer: optimizer "sgd": unknown option "momentum"`},
+		{"optimizer: {type: sgd}", "optimizer: {type: sgd, momentum: 0.9}", `runner.yaml:9: optimizer.momentum: optimizer "sgd": unknown option "momentum"`},
 		{"{type: relu}", "{type: reLU}", `runner.yaml:6: model.1: model layer 1: unknown layer "reLU"`},
 		{"loss: cross_entropy", "loss: mse_loss", `unknown loss "mse_loss"`},
 	}

@@ -408,13 +408,16 @@ func (r *run) parallel(ctx context.Context, trials []*active, until int) {
 func checkpoints(kind string, warmup, interval, minEpochs, eta, maxEpochs int) []int {
 	var out []int
 	if kind == "median" {
-		for e := max(warmup, 1); e < maxEpochs; e += interval {
+		for e := max(warmup, 1); e < maxEpochs; e += max(interval, 1) {
 			out = append(out, e)
 		}
 		return out
 	}
 	for e := minEpochs; e < maxEpochs; e *= eta {
 		out = append(out, e)
+		if eta < 2 || e > maxEpochs/eta { // the next rung would pass maxEpochs (or overflow)
+			break
+		}
 	}
 	return out
 }
@@ -513,7 +516,11 @@ func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active 
 	return keep
 }
 
+// median of v; NaN for no values (so that no comparison with it prunes).
 func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	if len(s)%2 == 1 {

@@ -46,6 +46,16 @@ func (d *Dense) Validate() error {
 	return nil
 }
 
+// Size is the output width and the parameter count for inputs of width in
+// (framework.Sizer).
+func (d *Dense) Size(in int) (int, float64) {
+	params := float64(d.Units) * float64(in)
+	if d.Bias {
+		params += float64(d.Units)
+	}
+	return d.Units, params
+}
+
 // Init allocates and initialises W and b.
 func (d *Dense) Init(in int, rng *rand.Rand) (int, error) {
 	if in < 1 {
