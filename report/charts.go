@@ -962,13 +962,15 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	setAxis(&p.X, xlo, xhi, logX)
 	setAxis(&p.Y, ylo, yhi, logY)
 	var entries []legendEntry
-	anyDiv := false
+	anyDiv, anyPruned := false, false
 	for oi, ln := range lines {
 		col := seriesColor(oi)
-		var pts, divs []xy
+		var pts, divs, pruned []xy
 		eb := &errPlot{col: col, logX: logX, logY: logY}
 		for _, lp := range ln {
 			switch {
+			case lp.p.Class == results.PrunedClass:
+				pruned = append(pruned, xy{lp.lr, p.Y.Max})
 			case lp.p.Final():
 				pts = append(pts, xy{lp.lr, lp.p.Mean})
 				if finite(lp.p.Std) {
@@ -988,6 +990,10 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 			// Stagger the crosses of different optimizers so none hides another.
 			p.Add(&markPlot{pts: divs, glyph: crossStyle(col), logX: logX, logY: logY, dy: -vg.Points(11 * float64(oi))})
 		}
+		if len(pruned) > 0 {
+			anyPruned = true
+			p.Add(&markPlot{pts: pruned, glyph: prunedStyle(col), logX: logX, logY: logY, dy: -vg.Points(11 * float64(oi))})
+		}
 		name := orDefault(opts[oi], "(unnamed)")
 		if !a.hasOpt {
 			name = "all trials"
@@ -996,6 +1002,9 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	}
 	if anyDiv {
 		entries = append(entries, legendEntry{"× at top: every repeat diverged", []plot.Thumbnailer{divergedMark()}})
+	}
+	if anyPruned {
+		entries = append(entries, legendEntry{"ring at top: pruned (no final value)", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(color.RGBA{90, 90, 90, 255})}}})
 	}
 	return &figure{plot: p, legend: entries, w: w, h: h}
 }

@@ -437,6 +437,12 @@ func crossStyle(col color.Color) draw.GlyphStyle {
 	return draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: thickCross{}}
 }
 
+// prunedStyle marks a pruned point: a hollow ring, in the colour of its
+// series.
+func prunedStyle(col color.Color) draw.GlyphStyle {
+	return draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: draw.RingGlyph{}}
+}
+
 // thickCross is an × drawn with a 2pt line.
 type thickCross struct{}
 
