@@ -224,10 +224,16 @@ func MeanStd(v []float64) (mean, std float64) {
 func (p *Point) Note() string {
 	var s []string
 	add := func(format string, a ...any) { s = append(s, fmt.Sprintf(format, a...)) }
-	if p.Diverged > 0 {
+	switch {
+	case p.Diverged > 0 && p.Diverged == p.Repeats:
+		add("every repeat diverged")
+	case p.Diverged > 0:
 		add("%d of %d diverged", p.Diverged, p.Repeats)
 	}
-	if p.Failed > 0 {
+	switch {
+	case p.Failed > 0 && p.Failed == p.Repeats:
+		add("every repeat failed")
+	case p.Failed > 0:
 		add("%d of %d failed", p.Failed, p.Repeats)
 	}
 	if p.Pruned > 0 {
@@ -259,7 +265,7 @@ func (p *Point) Note() string {
 // class).
 func (p *Point) Verdict(rank int) string {
 	switch {
-	case rank == 0:
+	case rank == 0 && p.N() > 0:
 		return "best"
 	case !p.Compared:
 		return ""

@@ -67,6 +67,9 @@ func (s *Summary) Coverage() string {
 func (s *Summary) Headline(describe func(framework.TrialPlan) string) string {
 	b := s.Best()
 	if b == nil {
+		if len(s.Ranked) > 0 && s.Ranked[0].Class == Broken {
+			return fmt.Sprintf("no setting has a %s: every repeat of every setting diverged or failed", s.Metric.Name)
+		}
 		return fmt.Sprintf("no setting has a %s yet", s.Metric.Name)
 	}
 	var sb strings.Builder

@@ -368,3 +368,33 @@ func TestASHAFindsTheFullGridsBest(t *testing.T) {
 func describePoint(p *framework.TrialPlan) string {
 	return fmt.Sprintf("batch %v lr %v", p.Params["training.batch_size"], p.Params["training.learning_rate"])
 }
+
+// A metric no trial can have is refused before anything runs, at the
+// metric's line: accuracy of a regression, time_to_target without a
+// target.
+func TestPrepareRefusesMetricsThatCannotExist(t *testing.T) {
+	regression := `name: reg
+dataset: {synthetic: linear, n: 100, validation_split: 0.2}
+model:
+  - {type: dense, units: 1}
+loss: mse
+training: {learning_rate: 0.1, batch_size: 10, epochs: 2}
+metric: val_accuracy
+`
+	cases := []struct{ text, want string }{
+		{regression, "x.yaml:7: metric: val_accuracy needs a classification task"},
+		{strings.Replace(regression, "val_accuracy", "train_accuracy", 1), "x.yaml:7: metric: train_accuracy needs a classification task"},
+		{src + "metric: time_to_target\n", "metric: time_to_target needs training.stop.target_loss"},
+		{strings.Replace(src, "epochs: 6}", "epochs: 6, stop: {target_loss: 0.5}}", 1) + "metric: time_to_target\n", ""},
+		{strings.Replace(regression, "val_accuracy", "val_loss", 1), ""},
+	}
+	for _, c := range cases {
+		e, err := experiment.Parse([]byte(c.text), "x.yaml")
+		if err == nil {
+			_, err = sweep.Prepare(e, framework.Default())
+		}
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("got %v, want …%s…", err, c.want)
+		}
+	}
+}
