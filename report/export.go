@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 	"time"
 
@@ -152,7 +151,7 @@ func writeJSON(path string, a *analysis) error {
 	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("report: trials.json: %w", err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := writeFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -207,7 +206,7 @@ func writeCSV(path string, a *analysis) error {
 	if err := w.Error(); err != nil {
 		return fmt.Errorf("report: trials.csv: %w", err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := writeFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -21,13 +21,14 @@ import (
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
-// openExisting opens a database that must already exist (queries never
-// create one by accident).
+// openExisting opens a database that must already exist, read-only:
+// queries never create one by accident, and work on a file or in a folder
+// they may not write.
 func openExisting(path string) (*sqlite.Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("database %s: %v (run a sweep first, or pass --db)", path, err)
 	}
-	return sqlite.Open(path)
+	return sqlite.OpenReadOnly(path)
 }
 
 // parseAndOpen parses a query command's flags and arguments and opens its
@@ -172,8 +173,11 @@ func cmdShow(env *env, args []string) error {
 	t, err := st.LoadTrial(pos[0])
 	if errors.Is(err, sqlite.ErrNotFound) {
 		d, serr := st.LoadSweep(pos[0])
-		if serr != nil {
+		if errors.Is(serr, sqlite.ErrNotFound) {
 			return usagef("no trial or sweep named %q in %s", pos[0], *db)
+		}
+		if serr != nil {
+			return serr // a database error, not a missing name: exit 1
 		}
 		return showSweep(env, d, *asJSON)
 	}
