@@ -83,13 +83,13 @@ func shardFromEnv(flagValue string, count int) (shard, shards int, err error) {
 		}
 		return si, sn, nil
 	}
-	if os.Getenv("JOB_COMPLETION_INDEX") != "" {
+	if idx := os.Getenv("JOB_COMPLETION_INDEX"); idx != "" {
 		i, err := envInt("JOB_COMPLETION_INDEX")
 		if err != nil {
 			return 0, 0, err
 		}
 		if count < 1 || i < 0 || i >= count {
-			return 0, 0, usagef("JOB_COMPLETION_INDEX=%d needs --shard-count N (the Job's completions) with 0 ≤ index < N", i)
+			return 0, 0, usagef("JOB_COMPLETION_INDEX=%q needs --shard-count N (the Job's completions) with 0 ≤ index < N", idx)
 		}
 		return i, count, nil
 	}
@@ -141,7 +141,7 @@ func cmdRun(env *env, args []string) error {
 	// Every flag is checked, and the metrics port bound, before anything
 	// is written: a refused flag leaves no database behind.
 	if *workers < 1 || *workers > maxWorkers {
-		return usagef("--workers must be from 1 to %d, got %d", maxWorkers, *workers)
+		return usagef("--workers must be ≥ 1 and ≤ %d, got %d", maxWorkers, *workers)
 	}
 	shard, shards, err := shardFromEnv(*shardFlag, *shardCount)
 	if err != nil {
