@@ -193,7 +193,7 @@ func cmdRun(env *env, args []string) error {
 	*workers = min(*workers, max(1, trialsInShard(p, shard, shards)))
 	st, err := sqlite.Open(*db)
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer st.Close()
 

@@ -118,7 +118,7 @@ func cmdMerge(env *env, args []string) error {
 	}
 	st, err := sqlite.Open(pos[0])
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer st.Close()
 	err = st.MergeAll(in, func(path string, n int) {

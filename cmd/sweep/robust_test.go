@@ -337,6 +337,25 @@ func TestMergeRefusesFIFO(t *testing.T) {
 		t.Fatal("merge of a FIFO blocks")
 	}
 	nothingWritten(t, dir, "merge of a FIFO")
+
+	// a FIFO as the database of any command: refused at once, exit 2
+	twoTrials(t, dir)
+	for _, args := range [][]string{{"merge", "in.db", "nothere.db"}, {"list", "--db", "in.db"},
+		{"run", "two.yaml", "--db", "in.db"}, {"best", "x", "--db", "in.db"}} {
+		if args[0] == "merge" {
+			mustRun(t, dir, "run", "two.yaml", "--quiet", "--db", "s.db")
+			args[2] = "s.db"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, binary, args...)
+		cmd.Dir, cmd.Env = dir, cleanEnv()
+		out, err := cmd.CombinedOutput()
+		cancel()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "not a regular file") {
+			t.Errorf("%v with a FIFO database: %v: %s", args, err, out)
+		}
+	}
 }
 
 // Every merge input is checked before anything is written: a corrupt

@@ -197,8 +197,8 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// checkPath refuses a path that is empty, not a plain file path, or a
-// folder.
+// checkPath refuses a path that is empty, not a plain file path, a
+// folder, or anything else that is not a regular file.
 func checkPath(path string) error {
 	if path == "" {
 		return errors.New("sqlite store: empty path")
@@ -208,9 +208,16 @@ func checkPath(path string) error {
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("sqlite store %s: is a directory, not a SQLite database", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		// a FIFO would block the open, a device is no database
+		return fmt.Errorf("sqlite store %s: %w (%s)", path, ErrNotRegularFile, fi.Mode().Type())
 	}
 	return nil
 }
+
+// ErrNotRegularFile is wrapped by Open's and OpenReadOnly's error for a
+// path that exists but is not a regular file (a FIFO, a device, a socket).
+var ErrNotRegularFile = errors.New("not a regular file")
 
 // create makes an empty file at path if there is none (SQLite takes an
 // empty file for an empty database), so that a folder where it cannot be
