@@ -331,7 +331,8 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) (i
 	return 0, out.String()
 }
 
-// exportNoClock is 'sweep export --format json' minus the wall-clock seconds.
+// exportNoClock is 'sweep export --format json' minus the wall-clock times
+// (seconds, started_at, ended_at, final.seconds, final.epoch_seconds).
 func exportNoClock(t *testing.T, db, sweep string) string {
 	t.Helper()
 	code, out := run(t, "", baseEnv(), sweepBinary(t), "export", sweep, "--format", "json", "--db", db)
@@ -340,7 +341,13 @@ func exportNoClock(t *testing.T, db, sweep string) string {
 		t.Fatalf("export %s: exit %d, %v: %.300s", db, code, err, out)
 	}
 	for _, tr := range trials {
-		delete(tr, "seconds")
+		for _, k := range []string{"seconds", "started_at", "ended_at"} {
+			delete(tr, k)
+		}
+		if f, ok := tr["final"].(map[string]any); ok {
+			delete(f, "seconds")
+			delete(f, "epoch_seconds")
+		}
 	}
 	b, _ := json.Marshal(trials)
 	return string(b)

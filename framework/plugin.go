@@ -61,6 +61,28 @@ type Loss interface {
 	// targets (the number of classes, or of regression columns); the error
 	// says why not.
 	Check(task Task, outputs, targets int) error
+	// Class reads one model output row (one sample's prediction, as Eval
+	// sees it) as a class index, for the accuracy metrics: Argmax for a
+	// loss on one score per class; for a single output, how the loss reads
+	// it as class 0 or 1 (a logit: > 0; a 0/1 target value: > 0.5). It
+	// must not allocate: it runs for every sample of every batch.
+	Class(row []float32) int32
+}
+
+// Argmax is the index of the largest value of row, the first one on ties
+// (0 for an empty row or when no value compares larger, e.g. NaN first).
+func Argmax(row []float32) int32 {
+	if len(row) == 0 {
+		return 0
+	}
+	var k int32
+	best := row[0]
+	for j, v := range row {
+		if v > best {
+			best, k = v, int32(j)
+		}
+	}
+	return k
 }
 
 // Optimizer updates parameters from their gradients.

@@ -4,12 +4,21 @@ import "time"
 
 // SweepInfo identifies a sweep: one experiment file run against one store.
 type SweepInfo struct {
-	Name       string    // the experiment's name, unique in a store
-	ConfigHash string    // hash of the canonical experiment document
-	Config     string    // the experiment file as run (YAML text)
-	Seed       uint64    // sweep seed; trial seeds derive from it
-	Metric     string    // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
-	Started    time.Time //
+	Name       string // the experiment's name, unique in a store
+	ConfigHash string // hash of the canonical experiment document
+	Config     string // the experiment file as run (YAML text)
+	Seed       uint64 // sweep seed; trial seeds derive from it
+	Metric     string // ranking metric: val_loss, val_accuracy, train_loss, time_to_target
+	// Planned is the number of trials the experiment has (0 if unknown;
+	// not stored: derived from Config), so a summary of a part of the sweep
+	// (a shard, a partial merge) can say so.
+	Planned int
+	Started time.Time //
+	// DataID is the identity of the files the sweep reads (data, MNIST,
+	// init_from): one line per file, "<sha256 hex> <size> <path>", in the
+	// order they are read; empty when the data is built in or generated
+	// (the config determines it). A resume refuses data that changed.
+	DataID string
 }
 
 // TrialPlan is one trial of a sweep: a grid point and a repeat.
@@ -26,8 +35,9 @@ type TrialPlan struct {
 	// Varied lists the keys of Params that the grid or random search set.
 	Varied []string
 	// BatchLossEvery is how a store thins the per-iteration batch loss:
-	// it keeps every n-th (the first and any non-finite one always); 0 or 1
-	// keeps all, a negative value none. Sinks still see every iteration.
+	// it keeps every n-th (the first and any non-finite one always, and a
+	// diverged trial's last updates); 0 or 1 keeps all, a negative value
+	// none. Sinks still see every iteration.
 	BatchLossEvery int
 }
 
@@ -76,15 +86,53 @@ const (
 	IterationBatchSeconds = 0.05
 )
 
-// SweepSummary is the state of a sweep when a run ends.
+// SweepSummary is the state of a sweep when a run ends, as ranked by
+// package results over the stored sweep (every trial the store holds, not
+// only this run's).
 type SweepSummary struct {
-	Counts      map[Status]int // trials by state
-	Seconds     float64        // wall time of this run
-	Best        *TrialPlan     // best trial so far (nil if none finished)
-	BestValue   float64        // its ranking metric value (mean over repeats of its point)
-	Iterations  int64          // weight updates done in this run
-	SavedIters  int64          // iterations a pruner avoided (estimate: planned − done for pruned trials)
+	Counts    map[Status]int // stored trials by state
+	RunCounts map[Status]int // trials this run finished, by state
+	Seconds   float64        // wall time of this run
+	// Best is the first trial of the best grid point (nil if no point has
+	// a value); BestValue, BestStd and BestN its metric's mean, sample std
+	// (NaN with one value) and number of values over its repeats; BestNote
+	// says when it is not a plain completed point ("pruned at epoch 3").
+	Best      *TrialPlan
+	BestValue float64
+	BestStd   float64
+	BestN     int
+	BestNote  string
+	// Tied counts the settings the repeats cannot tell from the best.
+	Tied int
+	// Stored trials summarised, of Planned in the experiment; Coverage says
+	// it in words when they differ or some have not finished ("" if all).
+	Stored, Planned int
+	Coverage        string
+	// Headline is the one-line answer, as 'sweep best' would give it.
+	Headline    string
+	Iterations  int64 // weight updates done in this run
+	SavedIters  int64 // iterations a pruner avoided in this run (estimate: planned − done for pruned trials)
 	Interrupted bool
+	// KeptWeights is the file keep_best wrote ("" if it wrote none: no
+	// trial of this run completed with a value of the metric).
+	KeptWeights string
+}
+
+// Standing is a running sweep's best grid point so far, ranked as 'sweep
+// best' ranks (package results): the mean of the metric over the point's
+// repeats.
+type Standing struct {
+	Metric string
+	Plan   *TrialPlan // the point's first trial
+	Mean   float64
+	N      int    // values in the mean
+	Note   string // "" for a plain completed point, else e.g. "pruned at epoch 3"
+}
+
+// A StandingSink is a Sink told each time the sweep's best grid point, or
+// its value, changes. Calls may come from several goroutines.
+type StandingSink interface {
+	Standing(sweep string, s Standing)
 }
 
 // SweepData is everything stored about one sweep, as read back by reports

@@ -121,8 +121,15 @@ type Result struct {
 	TargetIteration int
 	TargetSeconds   float64
 
-	// For diverged trials: the iteration whose loss was not finite (or
-	// exploded), and the last finite batch loss before it (NaN if none).
+	// For diverged trials: DivergedIteration is the iteration whose batch
+	// loss was NaN, ±Inf or above the diverge_factor bound (that iteration
+	// updates nothing), or the epoch's last iteration when the validation
+	// loss after it was not finite. LastFiniteLoss is the batch loss of the
+	// last weight update made: the last batch loss that passed the check,
+	// at DivergedIteration−1 for a diverging batch loss (an exploding one
+	// is finite but is not it), at DivergedIteration for a diverging
+	// validation loss. NaN if the first iteration diverged, and for trials
+	// that did not diverge.
 	DivergedIteration int
 	LastFiniteLoss    float64
 }
@@ -276,7 +283,7 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 			res.Iterations++
 			res.Samples += bs
 			if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > st.explodeAt {
-				res.DivergedIteration = res.Iterations
+				res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
 				if t.Observer != nil {
 					t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
 						Seconds: time.Since(iterStart).Seconds()})
@@ -286,9 +293,9 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 			if res.Iterations == 1 && st.divergeFactor > 0 {
 				st.explodeAt = st.divergeFactor * math.Max(1, loss)
 			}
-			res.LastFiniteLoss = loss
+			st.lastLoss = loss
 			if tg.Labels != nil {
-				correct += countCorrect(pred, tg.Labels)
+				correct += countCorrect(t.Loss, pred, tg.Labels)
 			}
 			t.Model.Backward(&t.grad)
 			t.Optimizer.Step(params, lr)
@@ -313,7 +320,7 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 		res.Epochs = epoch
 		res.Final = es
 		if math.IsNaN(es.ValLoss) && val != nil && val.Len() > 0 || math.IsInf(es.ValLoss, 0) {
-			res.DivergedIteration = res.Iterations
+			res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
 			return t.finish(Diverged, "diverged", elapsed()), nil
 		}
 
@@ -361,6 +368,7 @@ type trainState struct {
 	iters, batch  int
 	divergeFactor float64
 	explodeAt     float64
+	lastLoss      float64 // batch loss of the last update made (NaN before the first)
 	sinceBest     int
 	bestMonitored float64
 	seconds       float64
@@ -382,7 +390,7 @@ func (t *Trainer) begin(train *Dataset) error {
 	if cfg.BatchSize > n {
 		return fmt.Errorf("train: batch size %d is larger than the %d training samples", cfg.BatchSize, n)
 	}
-	st := &trainState{batch: cfg.BatchSize, divergeFactor: cfg.DivergeFactor, explodeAt: math.Inf(1), bestMonitored: math.NaN()}
+	st := &trainState{batch: cfg.BatchSize, divergeFactor: cfg.DivergeFactor, explodeAt: math.Inf(1), lastLoss: math.NaN(), bestMonitored: math.NaN()}
 	if st.batch <= 0 {
 		st.batch = n
 	}
@@ -437,7 +445,7 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 		pred := t.Model.Forward(x, false)
 		sum += t.Loss.Eval(pred, tg, &t.grad) * float64(hi-lo)
 		if tg.Labels != nil {
-			correct += countCorrect(pred, tg.Labels)
+			correct += countCorrect(t.Loss, pred, tg.Labels)
 		}
 	}
 	accuracy = math.NaN()
@@ -447,26 +455,12 @@ func (t *Trainer) Evaluate(d *Dataset) (loss, accuracy float64) {
 	return sum / float64(n), accuracy
 }
 
-// countCorrect counts rows whose prediction matches the label: the argmax
-// of the row, or for a single logit column, logit > 0 meaning class 1.
-func countCorrect(pred *mat.Matrix, labels []int32) int {
+// countCorrect counts rows whose prediction matches the label, each row
+// read as a class by the loss (Loss.Class).
+func countCorrect(loss Loss, pred *mat.Matrix, labels []int32) int {
 	c := 0
 	for i, lab := range labels {
-		row := pred.Row(i)
-		var k int32
-		if len(row) == 1 {
-			if row[0] > 0 {
-				k = 1
-			}
-		} else {
-			best := row[0]
-			for j, v := range row {
-				if v > best {
-					best, k = v, int32(j)
-				}
-			}
-		}
-		if k == lab {
+		if loss.Class(pred.Row(i)) == lab {
 			c++
 		}
 	}

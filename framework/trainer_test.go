@@ -303,3 +303,77 @@ func TestTrainingLeavesTheDataUntouched(t *testing.T) {
 		}
 	}
 }
+
+// lossLog records every batch loss a trainer reports.
+type lossLog struct{ losses []float64 } // losses[i] is iteration i+1's
+
+func (l *lossLog) Iteration(s framework.IterationStats) { l.losses = append(l.losses, s.Loss) }
+func (l *lossLog) Epoch(framework.EpochStats) framework.Decision {
+	return framework.Continue
+}
+
+// LastFiniteLoss is the batch loss of the last update made: the iteration
+// before a diverging batch loss (NaN or exploding, though the exploding
+// one is finite), the diverging iteration itself when the validation loss
+// after it diverged, NaN when the first iteration diverged or the trial
+// did not diverge.
+func TestLastFiniteLoss(t *testing.T) {
+	lin, _ := data.Synthetic("linear", 200, 0.1, 1)
+	nanAt := func(d *framework.Dataset, row int) *framework.Dataset {
+		c := *d
+		c.X = &mat.Matrix{Rows: d.X.Rows, Cols: d.X.Cols, Data: slices.Clone(d.X.Data)}
+		c.X.Row(row)[0] = float32(math.NaN())
+		return &c
+	}
+	model := []framework.LayerSpec{dense(8, "he"), act("relu"), dense(1, "he")}
+	for _, c := range []struct {
+		name       string
+		cfg        framework.TrainConfig
+		train, val *framework.Dataset
+		// wantAt is the iteration whose loss LastFiniteLoss must be
+		// relative to the diverged one (-1: the one before, 0: itself);
+		// none: LastFiniteLoss is NaN
+		wantAt   int
+		none     bool
+		diverged bool
+	}{
+		{name: "exploding (finite) batch loss", cfg: framework.TrainConfig{LearningRate: 5, BatchSize: 10, Epochs: 20, DivergeFactor: 2},
+			train: lin, wantAt: -1, diverged: true},
+		{name: "non-finite batch loss", cfg: framework.TrainConfig{LearningRate: 50, BatchSize: 10, Epochs: 20, DivergeFactor: -1},
+			train: lin, wantAt: -1, diverged: true},
+		{name: "first batch loss NaN", cfg: framework.TrainConfig{LearningRate: 0.01, BatchSize: 10, Epochs: 2},
+			train: nanAt(lin, 0), none: true, diverged: true},
+		{name: "validation loss NaN", cfg: framework.TrainConfig{LearningRate: 0.01, BatchSize: 10, Epochs: 2},
+			train: lin, val: nanAt(lin, 5), wantAt: 0, diverged: true},
+		{name: "completed", cfg: framework.TrainConfig{LearningRate: 0.01, BatchSize: 10, Epochs: 2},
+			train: lin, none: true},
+	} {
+		tr := build(t, model, 3, "mse", "sgd", c.cfg)
+		log := &lossLog{}
+		tr.Observer = log
+		res, err := tr.Train(context.Background(), c.train, c.val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (res.Status == framework.Diverged) != c.diverged {
+			t.Fatalf("%s: status %s", c.name, res.Status)
+		}
+		if c.diverged && (res.DivergedIteration != len(log.losses) || res.Iterations != res.DivergedIteration) {
+			t.Errorf("%s: diverged at %d after %d reported losses, %d iterations", c.name, res.DivergedIteration, len(log.losses), res.Iterations)
+		}
+		if c.none {
+			if !math.IsNaN(res.LastFiniteLoss) {
+				t.Errorf("%s: last finite loss %v, want NaN (none)", c.name, res.LastFiniteLoss)
+			}
+			continue
+		}
+		want := log.losses[res.DivergedIteration-1+c.wantAt]
+		if res.LastFiniteLoss != want || math.IsNaN(want) || math.IsInf(want, 0) {
+			t.Errorf("%s: last finite loss %v, want iteration %d's %v (the diverging one's is %v)", c.name,
+				res.LastFiniteLoss, res.DivergedIteration+c.wantAt, want, log.losses[res.DivergedIteration-1])
+		}
+		if l := log.losses[res.DivergedIteration-1]; c.val == nil && (math.IsNaN(l) || math.IsInf(l, 0)) == (c.cfg.DivergeFactor > 0) {
+			t.Errorf("%s: the diverging loss is %v; the case wants it finite only when it explodes past diverge_factor", c.name, l)
+		}
+	}
+}

@@ -203,7 +203,7 @@ func New(opts ...Option) *Metrics {
 	m.epochs = counter("gradsweep_epochs_total", "Epochs finished, over all trials of a sweep.")
 	m.divergences = counter("gradsweep_divergences_total", "Trials of a sweep that diverged.")
 	m.best = gauge("gradsweep_best_value",
-		"Best value so far over the sweep's completed or pruned trials (lowest loss or time, highest accuracy), by metric.",
+		"The best grid point so far: the mean of the sweep's ranking metric over its repeats, ranked as 'sweep best' ranks.",
 		"sweep", "metric")
 	m.iterDur = newDurationHistogram("gradsweep_iteration_duration_seconds",
 		"Duration of one weight update (forward, backward, update).", IterationBuckets)
@@ -487,16 +487,6 @@ func (m *Metrics) TrialFinished(p *framework.TrialPlan, o framework.TrialOutcome
 	sw.counts[st]++
 	t.final = st
 	m.publishCountsLocked(sw)
-	if st == framework.Completed || st == framework.Pruned {
-		r := o.Result
-		m.betterLocked(sw, "train_loss", r.Final.TrainLoss, false)
-		m.betterLocked(sw, "val_loss", r.Final.ValLoss, false)
-		m.betterLocked(sw, "train_accuracy", r.Final.TrainAccuracy, true)
-		m.betterLocked(sw, "val_accuracy", r.Final.ValAccuracy, true)
-		if r.TargetReached {
-			m.betterLocked(sw, "time_to_target", r.TargetSeconds, false)
-		}
-	}
 	m.mu.Unlock()
 	if st == framework.Diverged {
 		sw.divergences.Inc()
@@ -508,16 +498,21 @@ func (m *Metrics) TrialFinished(p *framework.TrialPlan, o framework.TrialOutcome
 	time.AfterFunc(m.grace, func() { m.forget(t) })
 }
 
-func (m *Metrics) betterLocked(sw *sweepState, metric string, v float64, higher bool) {
-	if !finite(v) {
+// Standing sets gradsweep_best_value to the best grid point's mean over
+// its repeats, ranked as 'sweep best' ranks (package results), for the
+// sweep's ranking metric only.
+func (m *Metrics) Standing(sweep string, s framework.Standing) {
+	if !finite(s.Mean) {
 		return
 	}
-	old, ok := sw.best[metric]
-	if ok && (higher && v <= old || !higher && v >= old) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sw := m.sweepLocked(sweep)
+	if old, ok := sw.best[s.Metric]; ok && old == s.Mean {
 		return
 	}
-	sw.best[metric] = v
-	m.best.WithLabelValues(sw.name, metric).Set(v)
+	sw.best[s.Metric] = s.Mean
+	m.best.WithLabelValues(sweep, s.Metric).Set(s.Mean)
 }
 
 // forget deletes a finished trial's series unless the trial was started
@@ -553,6 +548,10 @@ func (m *Metrics) SweepFinished(s framework.SweepInfo, summary framework.SweepSu
 		sw.counts[st] = n
 	}
 	m.publishCountsLocked(sw)
+	if summary.Best != nil && finite(summary.BestValue) {
+		sw.best[s.Metric] = summary.BestValue
+		m.best.WithLabelValues(s.Name, s.Metric).Set(summary.BestValue)
+	}
 }
 
 // FormatParam formats a trial parameter as a label value: floats with

@@ -61,6 +61,7 @@ func feed(m *Metrics, plans []framework.TrialPlan) {
 	final := framework.EpochStats{Epoch: 2, Iteration: 4, Samples: 104, TrainLoss: 0.9, ValLoss: 1.0, TrainAccuracy: 0.75, ValAccuracy: 0.7, EpochSeconds: 0.03}
 	m.Epoch(t0, final)
 	m.TrialFinished(t0, framework.TrialOutcome{Status: framework.Completed, Result: framework.Result{Status: framework.Completed, Epochs: 2, Iterations: 4, Final: final}})
+	m.Standing("demo", framework.Standing{Metric: "val_loss", Plan: t0, Mean: 1.0, N: 1})
 	it(t1, 1, 1, 32, 3.0, 4)
 	it(t1, 1, 2, 32, math.NaN(), 5)
 	nan := math.NaN()
@@ -107,11 +108,8 @@ func TestSinkSequence(t *testing.T) {
 		sum += s
 	}
 	expected := `
-# HELP gradsweep_best_value Best value so far over the sweep's completed or pruned trials (lowest loss or time, highest accuracy), by metric.
+# HELP gradsweep_best_value The best grid point so far: the mean of the sweep's ranking metric over its repeats, ranked as 'sweep best' ranks.
 # TYPE gradsweep_best_value gauge
-gradsweep_best_value{metric="train_accuracy",sweep="demo"} 0.75
-gradsweep_best_value{metric="train_loss",sweep="demo"} 0.9
-gradsweep_best_value{metric="val_accuracy",sweep="demo"} 0.7
 gradsweep_best_value{metric="val_loss",sweep="demo"} 1
 # HELP gradsweep_divergences_total Trials of a sweep that diverged.
 # TYPE gradsweep_divergences_total counter
@@ -216,8 +214,13 @@ gradsweep_trials{state="running",sweep="demo"} 1
 	}
 
 	// The sweep's summary sets the counts it reports.
+	// The sweep's summary sets the counts it reports, and the best value:
+	// the stored sweep's, which may include trials another process ran.
 	m.SweepFinished(testSweep, framework.SweepSummary{Counts: map[framework.Status]int{
-		framework.Completed: 1, framework.Diverged: 1, framework.Interrupted: 1}, Interrupted: true})
+		framework.Completed: 1, framework.Diverged: 1, framework.Interrupted: 1}, Interrupted: true, Best: &framework.TrialPlan{ID: "x"}, BestValue: 0.5})
+	if got := testutil.ToFloat64(m.best.WithLabelValues("demo", testSweep.Metric)); got != 0.5 {
+		t.Errorf("best value after the summary: %v, want 0.5", got)
+	}
 	if err := testutil.CollectAndCompare(m.trials, strings.NewReader(`
 # HELP gradsweep_trials Trials of a sweep by state (pending, running, completed, diverged, failed, interrupted, pruned).
 # TYPE gradsweep_trials gauge

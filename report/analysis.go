@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/gradsweep/gradsweep/framework"
-	"github.com/gradsweep/gradsweep/framework/sweep"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // Parameter keys the report knows about.
@@ -21,38 +21,11 @@ const (
 	keyOpt    = "optimizer.type"
 )
 
-// metricSpec is the ranking metric: its name, direction and extractor.
+// metricSpec is the ranking metric (package results), with a note when it
+// differs from the one the sweep asked for or cannot compare its trials.
 type metricSpec struct {
-	Name   string // metric used
-	Higher bool   // higher is better
-	Note   string // why the metric differs from the one requested, if it does
-	get    func(t *framework.TrialData) float64
-}
-
-func (m metricSpec) better(a, b float64) bool {
-	if m.Higher {
-		return a > b
-	}
-	return a < b
-}
-
-func (m metricSpec) direction() string {
-	if m.Higher {
-		return "higher is better"
-	}
-	return "lower is better"
-}
-
-var metricGetters = map[string]struct {
-	higher bool
-	get    func(t *framework.TrialData) float64
-}{
-	"val_loss":       {false, func(t *framework.TrialData) float64 { return t.Final.ValLoss }},
-	"train_loss":     {false, func(t *framework.TrialData) float64 { return t.Final.TrainLoss }},
-	"val_accuracy":   {true, func(t *framework.TrialData) float64 { return t.Final.ValAccuracy }},
-	"train_accuracy": {true, func(t *framework.TrialData) float64 { return t.Final.TrainAccuracy }},
-	"best_val_loss":  {false, func(t *framework.TrialData) float64 { return t.BestValLoss }},
-	"time_to_target": {false, func(t *framework.TrialData) float64 { return t.TimeToTarget }},
+	results.Metric
+	Note string
 }
 
 // pickMetric resolves d.Info.Metric (val_loss by default). When a loss
@@ -60,35 +33,29 @@ var metricGetters = map[string]struct {
 // falls back to train_loss and says so.
 func pickMetric(d *framework.SweepData) metricSpec {
 	name := strings.TrimSpace(d.Info.Metric)
-	note := ""
 	if name == "" {
 		name = "val_loss"
 	}
-	g, ok := metricGetters[name]
-	if !ok {
+	m, err := results.Lookup(name)
+	note := ""
+	if err != nil {
 		note = fmt.Sprintf("unknown metric %q: ranking by val_loss", name)
-		name = "val_loss"
-		g = metricGetters[name]
+		m = results.MustLookup("val_loss")
 	}
-	if name == "val_loss" || name == "best_val_loss" {
+	if m.Name == "val_loss" {
 		found := false
 		for i := range d.Trials {
-			if finite(g.get(&d.Trials[i])) {
+			if finite(m.Value(&d.Trials[i])) {
 				found = true
 				break
 			}
 		}
 		if !found {
-			if note == "" {
-				note = fmt.Sprintf("no trial has %s (no validation split?): ranking by train_loss", name)
-			} else {
-				note += "; no trial has val_loss: ranking by train_loss"
-			}
-			name = "train_loss"
-			g = metricGetters[name]
+			note = strings.TrimPrefix(note+"; no trial has val_loss (no validation split?): ranking by train_loss", "; ")
+			m = results.MustLookup("train_loss")
 		}
 	}
-	return metricSpec{Name: name, Higher: g.higher, Note: note, get: g.get}
+	return metricSpec{Metric: m, Note: note}
 }
 
 // trialInfo is a trial with what the report derives from it.
@@ -113,27 +80,28 @@ type trialInfo struct {
 
 func (ti *trialInfo) diverged() bool { return ti.T.Status == framework.Diverged }
 
-// pointInfo is a grid point: the repeats of one setting.
+// pointInfo is a grid point: the repeats of one setting, ranked by
+// results.Rank (its mean, std, class and verdict against the best).
 type pointInfo struct {
-	Point  int
-	Trials []*trialInfo // by repeat
-	Label  string
-	Short  string
-	Values []float64 // finite metrics of the repeats
-	Mean   float64
-	Std    float64 // sample std (NaN with fewer than two values)
-	// counts by state
-	Diverged, Failed, Pruned int
-	Class                    int // 0 stable, 1 some repeats diverged, 2 no result, 3 all diverged
-	Rank                     int // position in sweep.Rank's order, best first
-	Best                     *trialInfo
-	LR                       float64
-	HasLR                    bool
-	Batch                    int
-	Full                     bool
-	HasBat                   bool
-	Opt                      string
+	results.Point
+	Trials  []*trialInfo // by repeat
+	Label   string
+	Short   string
+	Rank    int    // position in results.Rank's order, best first
+	Verdict string // against the best point: "best", "tied with best (p=…)", ...
+	Best    *trialInfo
+	LR      float64
+	HasLR   bool
+	Batch   int
+	Full    bool
+	HasBat  bool
+	Opt     string
 }
+
+// Final says whether the point's value is a final one (its repeats ran to
+// the end): pruned points are valued at the epoch they were pruned at,
+// which charts of final values must not mix with final values.
+func (p *pointInfo) Final() bool { return p.N() > 0 && p.Class != results.PrunedClass }
 
 // analysis is everything derived from the data before drawing.
 type analysis struct {
@@ -302,12 +270,12 @@ func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
 
 func analyze(d *framework.SweepData) *analysis {
 	a := &analysis{d: d, metric: pickMetric(d)}
-	if note := sweep.IncomparableNote(a.metric.Name, d.Trials); note != "" {
+	if note := results.IncomparableNote(a.metric.Metric, d.Trials); note != "" {
 		a.metric.Note = strings.TrimPrefix(a.metric.Note+"; "+note, "; ")
 	}
 	for i := range d.Trials {
 		t := &d.Trials[i]
-		ti := &trialInfo{T: t, Metric: a.metric.get(t)}
+		ti := &trialInfo{T: t, Metric: a.metric.Value(t)}
 		if !finite(ti.Metric) || t.Status == framework.Diverged || t.Status == framework.Failed {
 			ti.Metric = math.NaN()
 		}
@@ -389,63 +357,26 @@ func analyze(d *framework.SweepData) *analysis {
 		}
 	}
 
-	// Grid points.
-	byPoint := map[int]*pointInfo{}
-	var order []int
+	// Grid points, ranked as 'sweep best' ranks them.
+	byPoint := map[int][]*trialInfo{}
 	for _, ti := range a.trials {
-		p := byPoint[ti.T.Plan.Point]
-		if p == nil {
-			p = &pointInfo{Point: ti.T.Plan.Point, Label: ti.Label, Short: ti.Short, LR: ti.LR, HasLR: ti.HasLR,
-				Batch: ti.Batch, Full: ti.Full, HasBat: ti.HasBat, Opt: ti.Opt}
-			byPoint[ti.T.Plan.Point] = p
-			order = append(order, ti.T.Plan.Point)
-		}
-		p.Trials = append(p.Trials, ti)
+		byPoint[ti.T.Plan.Point] = append(byPoint[ti.T.Plan.Point], ti)
 	}
-	for _, id := range order {
-		p := byPoint[id]
-		slices.SortStableFunc(p.Trials, func(x, y *trialInfo) int { return cmp.Compare(x.T.Plan.Repeat, y.T.Plan.Repeat) })
-		for _, ti := range p.Trials {
-			switch ti.T.Status {
-			case framework.Diverged:
-				p.Diverged++
-			case framework.Failed:
-				p.Failed++
-			case framework.Pruned:
-				p.Pruned++
+	for i, r := range results.Rank(a.metric.Metric, d.Trials) {
+		ts := byPoint[r.Point]
+		slices.SortStableFunc(ts, func(x, y *trialInfo) int { return cmp.Compare(x.T.Plan.Repeat, y.T.Plan.Repeat) })
+		first := ts[0]
+		p := &pointInfo{Point: r, Trials: ts, Label: first.Label, Short: first.Short, Rank: i, Verdict: r.Verdict(i),
+			LR: first.LR, HasLR: first.HasLR, Batch: first.Batch, Full: first.Full, HasBat: first.HasBat, Opt: first.Opt}
+		for _, ti := range ts {
+			if finite(ti.Metric) && (p.Best == nil || a.metric.Better(ti.Metric, p.Best.Metric)) {
+				p.Best = ti
 			}
-			if finite(ti.Metric) {
-				p.Values = append(p.Values, ti.Metric)
-				if p.Best == nil || a.metric.better(ti.Metric, p.Best.Metric) {
-					p.Best = ti
-				}
-			}
-		}
-		p.Mean, p.Std = meanStd(p.Values)
-		switch {
-		case len(p.Values) > 0 && p.Diverged == 0:
-			p.Class = 0
-		case len(p.Values) > 0:
-			p.Class = 1
-		case p.Diverged == 0:
-			p.Class = 2
-		default:
-			p.Class = 3
 		}
 		a.points = append(a.points, p)
 	}
-	// Order and mean ± std come from sweep.Rank, so the report and
-	// 'sweep best' always agree.
-	for i, r := range sweep.Rank(a.metric.Name, d.Trials) {
-		for _, p := range a.points {
-			if p.Point == r.Point {
-				p.Rank, p.Mean, p.Std = i, r.Mean, r.Std
-			}
-		}
-	}
-	slices.SortStableFunc(a.points, a.cmpPoints)
 	for _, ti := range a.trials {
-		if finite(ti.Metric) && (a.best == nil || a.metric.better(ti.Metric, a.best.Metric)) {
+		if finite(ti.Metric) && (a.best == nil || a.metric.Better(ti.Metric, a.best.Metric)) {
 			a.best = ti
 		}
 	}
@@ -474,7 +405,7 @@ func analyze(d *framework.SweepData) *analysis {
 	return a
 }
 
-// cmpPoints orders grid points best first, as sweep.Rank does.
+// cmpPoints orders grid points best first, as results.Rank does.
 func (a *analysis) cmpPoints(x, y *pointInfo) int { return cmp.Compare(x.Rank, y.Rank) }
 
 // labelOf names a setting by its varied parameters.

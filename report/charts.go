@@ -12,6 +12,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // curveSeries is one line of a curve chart.
@@ -373,7 +374,7 @@ func (a *analysis) repeatsFigure(k, w, h int) *figure {
 			continue
 		}
 		i := len(series)
-		s := curveSeries{label: fmt.Sprintf("%s (%d/%d)", orDefault(p.Short, fmt.Sprintf("point %d", p.Point)), len(ts), len(p.Trials)),
+		s := curveSeries{label: fmt.Sprintf("%s (%d/%d)", orDefault(p.Short, fmt.Sprintf("point %d", p.Point.Point)), len(ts), len(p.Trials)),
 			col: seriesColor(i), width: 2, dash: seriesDash(i)}
 		for _, ap := range agg {
 			s.pts = append(s.pts, xy{ap.X, ap.Mean})
@@ -536,11 +537,11 @@ func (a *analysis) heatmapGrid(opt *string) (cells [][]heatCell, multi bool) {
 func (a *analysis) heatmapScale() (colorScale, bool) {
 	var vals []float64
 	for _, p := range a.points {
-		if p.HasLR && p.HasBat && len(p.Values) > 0 {
+		if p.HasLR && p.HasBat && p.Final() {
 			vals = append(vals, p.Mean)
 		}
 	}
-	return newColorScale(vals, a.metric.Higher)
+	return newColorScale(vals, a.metric.HigherIsBetter)
 }
 
 // heatPlot draws the cells of a heatmap on categorical axes.
@@ -567,7 +568,11 @@ func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 			switch {
 			case pt == nil:
 				lines = []string{"not run"}
-			case len(pt.Values) > 0 && h.scaled:
+			case pt.Class == results.PrunedClass:
+				// Valued at an earlier epoch than the others: no colour of the scale.
+				fill = colPrunedFill
+				lines = []string{"pruned", fmt.Sprintf("@ epoch %d", pt.PrunedAt)}
+			case pt.Final() && h.scaled:
 				fill = h.scale.color(pt.Mean)
 				lines = []string{fmtSig(pt.Mean, 3)}
 				if finite(pt.Std) {
@@ -576,7 +581,7 @@ func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 				if pt.Diverged > 0 {
 					lines = append(lines, fmt.Sprintf("%d/%d diverged", pt.Diverged, len(pt.Trials)))
 				}
-			case pt.Class == 3:
+			case pt.Class == results.Broken:
 				fill = colDivFill
 			default:
 				lines = []string{"no result"}
@@ -585,7 +590,7 @@ func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 			if fill == color.White {
 				c.StrokeLines(draw.LineStyle{Color: colGrid, Width: vg.Points(1)}, append(rect, rect[0]))
 			}
-			if pt != nil && pt.Class == 3 {
+			if pt != nil && pt.Class == results.Broken {
 				// Every repeat diverged: a red × across the cell.
 				ls := draw.LineStyle{Color: colDiverged, Width: vg.Points(2.5)}
 				ix, iy := cw*0.25, ch*0.2
@@ -709,16 +714,18 @@ func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
 	scale, scaled := a.heatmapScale()
 	hp := &heatPlot{cells: cells, scale: scale, scaled: scaled, best: [2]int{-1, -1}}
 	var bestP *pointInfo
+	anyPruned := false
 	for r, row := range cells {
 		for c, cell := range row {
-			if cell.p != nil && cell.p.Class <= 1 && (bestP == nil || a.cmpPoints(cell.p, bestP) < 0) {
+			anyPruned = anyPruned || (cell.p != nil && cell.p.Class == results.PrunedClass)
+			if cell.p != nil && cell.p.N() > 0 && cell.p.Class <= results.Unstable && (bestP == nil || a.cmpPoints(cell.p, bestP) < 0) {
 				bestP, hp.best = cell.p, [2]int{r, c}
 			}
 		}
 	}
-	title := fmt.Sprintf("Final %s (mean over repeats, %s)", a.metric.Name, a.metric.direction())
+	title := fmt.Sprintf("Final %s (mean over repeats, %s)", a.metric.Name, a.metric.Direction())
 	if opt != nil && a.hasOpt {
-		title = fmt.Sprintf("%s: final %s (mean over repeats, %s)", orDefault(*opt, "(unnamed)"), a.metric.Name, a.metric.direction())
+		title = fmt.Sprintf("%s: final %s (mean over repeats, %s)", orDefault(*opt, "(unnamed)"), a.metric.Name, a.metric.Direction())
 	}
 	if multi {
 		title += "\nbest over the other varied settings in each cell"
@@ -770,6 +777,9 @@ func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
 			{"not run / no result", []plot.Thumbnailer{cellThumb{fill: color.White}}},
 			{"best in this chart", []plot.Thumbnailer{cellThumb{fill: viridis(0.9), out: true}}},
 		}
+		if anyPruned {
+			entries = append(entries, legendEntry{"pruned: no final value", []plot.Thumbnailer{cellThumb{fill: colPrunedFill}}})
+		}
 		lg := newLegend(entries, 30)
 		lg.ThumbnailWidth = vg.Points(14)
 		lg.Padding = vg.Points(4)
@@ -794,10 +804,12 @@ func (a *analysis) optimizerBestFigure(w, h int) *figure {
 			}
 		}
 		bar := bar{col: seriesColor(i), val: math.NaN(), std: math.NaN()}
-		if best != nil && len(best.Values) > 0 {
+		if best != nil && best.Final() {
 			bar.val, bar.std = best.Mean, best.Std
 			bar.text = []string{fmtSig(best.Mean, 4) + pmSig(best.Std), truncate(best.Short, 34)}
-		} else if best != nil && best.Class == 3 {
+		} else if best != nil && best.Class == results.PrunedClass {
+			bar.text = []string{fmt.Sprintf("all pruned (by epoch %d)", best.PrunedAt)}
+		} else if best != nil && best.Class == results.Broken {
 			bar.text = []string{"all diverged"}
 			bar.div = true
 		} else {
@@ -818,7 +830,7 @@ func (a *analysis) optimizerBestFigure(w, h int) *figure {
 	if hi <= 0 {
 		hi = 1
 	}
-	p := newPlotGrid(false, true, fmt.Sprintf("Best %s per optimizer (%s)", a.metric.Name, a.metric.direction()), "optimizer",
+	p := newPlotGrid(false, true, fmt.Sprintf("Best %s per optimizer (%s)", a.metric.Name, a.metric.Direction()), "optimizer",
 		a.metric.Name+" of the best grid point (mean ± std)")
 	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
 	p.Y.Min, p.Y.Max = 0, hi*1.22
@@ -924,8 +936,8 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 			if best == nil {
 				continue
 			}
-			lp := lrPoint{lr: lr, p: best, div: len(best.Values) == 0 && best.Class == 3}
-			if len(best.Values) > 0 {
+			lp := lrPoint{lr: lr, p: best, div: best.Class == results.Broken}
+			if best.Final() {
 				xs = append(xs, lr)
 				ys = append(ys, best.Mean)
 			}
@@ -936,7 +948,7 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 		return nil
 	}
 	logX := scaleFor(a.lrs, 10)
-	logY := !a.metric.Higher && scaleFor(ys, 20)
+	logY := !a.metric.HigherIsBetter && scaleFor(ys, 20)
 	title := fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name)
 	p := newPlot(title, "learning rate", a.metric.Name)
 	if logX {
@@ -957,7 +969,7 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 		eb := &errPlot{col: col, logX: logX, logY: logY}
 		for _, lp := range ln {
 			switch {
-			case len(lp.p.Values) > 0:
+			case lp.p.Final():
 				pts = append(pts, xy{lp.lr, lp.p.Mean})
 				if finite(lp.p.Std) {
 					eb.x = append(eb.x, lp.lr)

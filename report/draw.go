@@ -94,10 +94,11 @@ func luminance(c color.Color) float64 {
 }
 
 var (
-	colDiverged = color.RGBA{200, 0, 0, 255}     // crosses marking divergence
-	colDivFill  = color.RGBA{190, 190, 190, 255} // heatmap cells where every repeat diverged
-	colGrid     = color.RGBA{225, 225, 225, 255}
-	colText     = color.RGBA{40, 40, 40, 255}
+	colDiverged   = color.RGBA{200, 0, 0, 255}     // crosses marking divergence
+	colDivFill    = color.RGBA{190, 190, 190, 255} // heatmap cells where every repeat diverged
+	colPrunedFill = color.RGBA{224, 224, 224, 255} // heatmap cells of pruned points (valued at an earlier epoch)
+	colGrid       = color.RGBA{225, 225, 225, 255}
+	colText       = color.RGBA{40, 40, 40, 255}
 )
 
 // newPlot is a plot with the report's look: title, axis labels, a light grid.
@@ -632,7 +633,7 @@ func writePNG(path string, img *image.RGBA) error {
 	if err := encodePNG(buf, img); err != nil {
 		return err
 	}
-	return writeFile(path, buf.Bytes())
+	return replaceFile(path, buf.Bytes())
 }
 
 // encodePNG writes an opaque RGBA image as an 8-bit RGB PNG. It is a

@@ -5,74 +5,285 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-// jfloat is a float64 that encodes NaN and ±Inf as null.
-type jfloat float64
+// Trial records are the one schema of a stored trial for scripts: `sweep
+// export --format json|csv`, `sweep show --json` and the report's
+// trials.json and trials.csv are all written by the functions below, so
+// they have the same fields, names and values. README's "Trial records"
+// lists the fields (a test keeps it true).
 
-func (f jfloat) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if !finite(v) {
+// Number is a float64 field of a trial record: a JSON number, null for
+// NaN (a value that does not apply, or not a number), and the strings
+// "+Inf" and "-Inf" for infinities, which JSON numbers cannot hold. In
+// CSV it is the same text, NaN an empty cell.
+type Number float64
+
+// MarshalJSON writes n as described on Number.
+func (n Number) MarshalJSON() ([]byte, error) {
+	v := float64(n)
+	switch {
+	case math.IsNaN(v):
 		return []byte("null"), nil
+	case math.IsInf(v, 0):
+		return []byte(`"` + fmtNum(v) + `"`), nil
 	}
 	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
-type jsonEpoch struct {
-	Epoch         int    `json:"epoch"`
-	Iteration     int    `json:"iteration"`
-	Samples       int    `json:"samples"`
-	TrainLoss     jfloat `json:"train_loss"`
-	ValLoss       jfloat `json:"val_loss"`
-	TrainAccuracy jfloat `json:"train_accuracy"`
-	ValAccuracy   jfloat `json:"val_accuracy"`
-	Seconds       jfloat `json:"seconds"`
-	EpochSeconds  jfloat `json:"epoch_seconds"`
+// text is n's CSV cell.
+func (n Number) text() string {
+	v := float64(n)
+	switch {
+	case math.IsNaN(v):
+		return ""
+	case math.IsInf(v, 0):
+		return fmtNum(v)
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-type jsonTrial struct {
+// EpochRecord is the last finished epoch's counters and metrics, every
+// one null if no epoch finished.
+type EpochRecord struct {
+	Epoch         *int   `json:"epoch"`
+	Iteration     *int   `json:"iteration"`
+	Samples       *int   `json:"samples"`
+	Seconds       Number `json:"seconds"`
+	EpochSeconds  Number `json:"epoch_seconds"`
+	TrainLoss     Number `json:"train_loss"`
+	ValLoss       Number `json:"val_loss"`
+	TrainAccuracy Number `json:"train_accuracy"`
+	ValAccuracy   Number `json:"val_accuracy"`
+}
+
+// PointRecord is one epoch's value of a metric.
+type PointRecord struct {
+	Epoch     int    `json:"epoch"`
+	Iteration int    `json:"iteration"`
+	Value     Number `json:"value"`
+}
+
+// SeriesRecord holds a trial's per-epoch series by metric; a series is
+// null when no epoch has a value for it (the metric does not apply).
+type SeriesRecord struct {
+	TrainLoss     []PointRecord `json:"train_loss"`
+	ValLoss       []PointRecord `json:"val_loss"`
+	TrainAccuracy []PointRecord `json:"train_accuracy"`
+	ValAccuracy   []PointRecord `json:"val_accuracy"`
+}
+
+// TrialRecord is one trial in the export schema. Every field is always
+// present; one that does not apply is null.
+type TrialRecord struct {
 	ID                string         `json:"id"`
+	Sweep             string         `json:"sweep"`
 	Index             int            `json:"index"`
 	Point             int            `json:"point"`
 	Repeat            int            `json:"repeat"`
 	Seed              uint64         `json:"seed"`
 	Params            map[string]any `json:"params"`
 	Varied            []string       `json:"varied"`
-	Status            string         `json:"status"`
-	StopReason        string         `json:"stop_reason,omitempty"`
-	Error             string         `json:"error,omitempty"`
-	Started           *time.Time     `json:"started,omitempty"`
-	Ended             *time.Time     `json:"ended,omitempty"`
-	Seconds           jfloat         `json:"seconds"`
+	State             string         `json:"state"`
+	StopReason        *string        `json:"stop_reason"`
+	Error             *string        `json:"error"`
+	StartedAt         *time.Time     `json:"started_at"`
+	EndedAt           *time.Time     `json:"ended_at"`
+	Seconds           Number         `json:"seconds"`
 	Epochs            int            `json:"epochs"`
 	Iterations        int            `json:"iterations"`
 	Samples           int            `json:"samples"`
-	Final             jsonEpoch      `json:"final"`
-	BestValLoss       jfloat         `json:"best_val_loss"`
-	DivergedIteration int            `json:"diverged_iteration,omitempty"`
-	LastFiniteLoss    jfloat         `json:"last_finite_loss"`
-	TimeToTarget      jfloat         `json:"time_to_target"`
-	Metric            jfloat         `json:"metric"`
-	Page              string         `json:"page"`
-	EpochSeries       []jsonEpoch    `json:"epoch_series"`
+	Final             EpochRecord    `json:"final"`
+	BestValLoss       Number         `json:"best_val_loss"`
+	DivergedIteration *int           `json:"diverged_iteration"`
+	LastFiniteLoss    Number         `json:"last_finite_loss"`
+	TimeToTarget      Number         `json:"time_to_target"`
+	Metrics           SeriesRecord   `json:"metrics"`
 }
 
-type jsonReport struct {
-	Sweep struct {
-		Name       string     `json:"name"`
-		ConfigHash string     `json:"config_hash"`
-		Config     string     `json:"config"`
-		Seed       uint64     `json:"seed"`
-		Metric     string     `json:"metric"`
-		Higher     bool       `json:"metric_higher_is_better"`
-		Started    *time.Time `json:"started,omitempty"`
-	} `json:"sweep"`
-	Trials []jsonTrial `json:"trials"`
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func epochRecord(e framework.EpochStats) EpochRecord {
+	if e.Epoch == 0 {
+		nan := Number(math.NaN())
+		return EpochRecord{nil, nil, nil, nan, nan, nan, nan, nan, nan}
+	}
+	return EpochRecord{&e.Epoch, &e.Iteration, &e.Samples, Number(e.Seconds), Number(e.EpochSeconds), Number(e.TrainLoss),
+		Number(e.ValLoss), Number(e.TrainAccuracy), Number(e.ValAccuracy)}
+}
+
+// series is one metric's per-epoch values, nil if no epoch has one.
+func series(eps []framework.EpochStats, value func(*framework.EpochStats) float64) []PointRecord {
+	var out []PointRecord
+	some := false
+	for i := range eps {
+		v := value(&eps[i])
+		some = some || !math.IsNaN(v)
+		out = append(out, PointRecord{eps[i].Epoch, eps[i].Iteration, Number(v)})
+	}
+	if !some {
+		return nil
+	}
+	return out
+}
+
+// NewTrialRecord is t in the export schema.
+func NewTrialRecord(t *framework.TrialData) TrialRecord {
+	r := TrialRecord{ID: t.Plan.ID, Sweep: t.Plan.Sweep, Index: t.Plan.Index, Point: t.Plan.Point, Repeat: t.Plan.Repeat,
+		Seed: t.Plan.Seed, Params: map[string]any{}, Varied: []string{}, State: string(t.Status),
+		StopReason: optString(t.StopReason), Error: optString(t.Error), StartedAt: timePtr(t.Started), EndedAt: timePtr(t.Ended),
+		Seconds: Number(t.Seconds), Epochs: t.Epochs, Iterations: t.Iterations, Samples: t.Samples,
+		BestValLoss: Number(t.BestValLoss), LastFiniteLoss: Number(t.LastFiniteLoss), TimeToTarget: Number(t.TimeToTarget)}
+	if p, ok := cleanJSON(t.Plan.Params).(map[string]any); ok && p != nil {
+		r.Params = p
+	}
+	if t.Plan.Varied != nil {
+		r.Varied = t.Plan.Varied
+	}
+	r.Final = epochRecord(t.Final)
+	if t.DivergedIteration > 0 {
+		d := t.DivergedIteration
+		r.DivergedIteration = &d
+	}
+	eps := t.EpochSeries
+	r.Metrics = SeriesRecord{
+		TrainLoss:     series(eps, func(e *framework.EpochStats) float64 { return e.TrainLoss }),
+		ValLoss:       series(eps, func(e *framework.EpochStats) float64 { return e.ValLoss }),
+		TrainAccuracy: series(eps, func(e *framework.EpochStats) float64 { return e.TrainAccuracy }),
+		ValAccuracy:   series(eps, func(e *framework.EpochStats) float64 { return e.ValAccuracy }),
+	}
+	return r
+}
+
+// WriteTrialJSON writes one trial record as indented JSON.
+func WriteTrialJSON(w io.Writer, t *framework.TrialData) error {
+	return encodeJSON(w, NewTrialRecord(t))
+}
+
+// WriteTrialsJSON writes the trials as a JSON array of trial records.
+func WriteTrialsJSON(w io.Writer, trials []framework.TrialData) error {
+	out := make([]TrialRecord, len(trials))
+	for i := range trials {
+		out[i] = NewTrialRecord(&trials[i])
+	}
+	return encodeJSON(w, out)
+}
+
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// csvFixed are the CSV columns of a trial record before its params: its
+// fields in JSON order, final's as final.<name>, without params and the
+// per-epoch metrics.
+var csvFixed = []string{"id", "sweep", "index", "point", "repeat", "seed", "varied", "state", "stop_reason", "error",
+	"started_at", "ended_at", "seconds", "epochs", "iterations", "samples",
+	"final.epoch", "final.iteration", "final.samples", "final.seconds", "final.epoch_seconds",
+	"final.train_loss", "final.val_loss", "final.train_accuracy", "final.val_accuracy",
+	"best_val_loss", "diverged_iteration", "last_finite_loss", "time_to_target"}
+
+// CSVColumns are the columns of WriteTrialsCSV for these trials: csvFixed,
+// then params.<dotted key> for every setting any trial has, sorted.
+func CSVColumns(trials []framework.TrialData) []string {
+	keys := map[string]bool{}
+	for _, t := range trials {
+		for k := range t.Plan.Params {
+			keys[k] = true
+		}
+	}
+	params := make([]string, 0, len(keys))
+	for k := range keys {
+		params = append(params, "params."+k)
+	}
+	sort.Strings(params)
+	return append(slices.Clone(csvFixed), params...)
+}
+
+// csvRow is r's cells for the columns cols (CSVColumns).
+func csvRow(r *TrialRecord, cols []string) []string {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	tm := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	num := func(n *int) string {
+		if n == nil {
+			return ""
+		}
+		return strconv.Itoa(*n)
+	}
+	f := &r.Final
+	row := []string{r.ID, r.Sweep, strconv.Itoa(r.Index), strconv.Itoa(r.Point), strconv.Itoa(r.Repeat),
+		strconv.FormatUint(r.Seed, 10), strings.Join(r.Varied, " "), r.State, str(r.StopReason), str(r.Error),
+		tm(r.StartedAt), tm(r.EndedAt), r.Seconds.text(), strconv.Itoa(r.Epochs), strconv.Itoa(r.Iterations),
+		strconv.Itoa(r.Samples), num(f.Epoch), num(f.Iteration), num(f.Samples), f.Seconds.text(), f.EpochSeconds.text(),
+		f.TrainLoss.text(), f.ValLoss.text(), f.TrainAccuracy.text(), f.ValAccuracy.text(),
+		r.BestValLoss.text(), num(r.DivergedIteration), r.LastFiniteLoss.text(), r.TimeToTarget.text()}
+	for _, c := range cols[len(csvFixed):] {
+		row = append(row, csvValue(r.Params[strings.TrimPrefix(c, "params.")]))
+	}
+	return row
+}
+
+// csvValue is a setting's cell: numbers as in JSON, text as is, nothing
+// for a setting the trial does not have (or null).
+func csvValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case float64:
+		return Number(x).text()
+	case string:
+		return x
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// WriteTrialsCSV writes one row per trial with the columns CSVColumns:
+// the trial record's fields, params.<key> for each setting, without the
+// per-epoch series; a null is an empty cell.
+func WriteTrialsCSV(w io.Writer, trials []framework.TrialData) error {
+	cols := CSVColumns(trials)
+	cw := csv.NewWriter(w)
+	if err := cw.Write(cols); err != nil {
+		return err
+	}
+	for i := range trials {
+		r := NewTrialRecord(&trials[i])
+		if err := cw.Write(csvRow(&r, cols)); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // cleanJSON replaces values encoding/json cannot encode (NaN, ±Inf) with
@@ -106,11 +317,6 @@ func cleanJSON(v any) any {
 	return v
 }
 
-func epochJSON(e framework.EpochStats) jsonEpoch {
-	return jsonEpoch{e.Epoch, e.Iteration, e.Samples, jfloat(e.TrainLoss), jfloat(e.ValLoss),
-		jfloat(e.TrainAccuracy), jfloat(e.ValAccuracy), jfloat(e.Seconds), jfloat(e.EpochSeconds)}
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -119,94 +325,14 @@ func timePtr(t time.Time) *time.Time {
 	return &u
 }
 
-func writeJSON(path string, a *analysis) error {
-	var r jsonReport
-	info := a.d.Info
-	r.Sweep.Name, r.Sweep.ConfigHash, r.Sweep.Config, r.Sweep.Seed = info.Name, info.ConfigHash, info.Config, info.Seed
-	r.Sweep.Metric, r.Sweep.Higher, r.Sweep.Started = a.metric.Name, a.metric.Higher, timePtr(info.Started)
-	r.Trials = []jsonTrial{}
-	for _, ti := range a.trials {
-		t := ti.T
-		jt := jsonTrial{ID: t.Plan.ID, Index: t.Plan.Index, Point: t.Plan.Point, Repeat: t.Plan.Repeat, Seed: t.Plan.Seed,
-			Params: cleanJSON(t.Plan.Params).(map[string]any), Varied: t.Plan.Varied, Status: string(t.Status),
-			StopReason: t.StopReason, Error: t.Error, Started: timePtr(t.Started), Ended: timePtr(t.Ended),
-			Seconds: jfloat(t.Seconds), Epochs: t.Epochs, Iterations: t.Iterations, Samples: t.Samples,
-			Final: epochJSON(t.Final), BestValLoss: jfloat(t.BestValLoss), DivergedIteration: t.DivergedIteration,
-			LastFiniteLoss: jfloat(t.LastFiniteLoss), TimeToTarget: jfloat(t.TimeToTarget), Metric: jfloat(ti.Metric),
-			Page: "trials/" + ti.File + ".html", EpochSeries: []jsonEpoch{}}
-		if jt.Params == nil {
-			jt.Params = map[string]any{}
-		}
-		if jt.Varied == nil {
-			jt.Varied = []string{}
-		}
-		for _, e := range t.EpochSeries {
-			jt.EpochSeries = append(jt.EpochSeries, epochJSON(e))
-		}
-		r.Trials = append(r.Trials, jt)
-	}
+// writeFile writes the report's copy of an export (trials.json,
+// trials.csv) to path.
+func writeFile(path string, write func(io.Writer, []framework.TrialData) error, trials []framework.TrialData) error {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(r); err != nil {
-		return fmt.Errorf("report: trials.json: %w", err)
+	if err := write(&buf, trials); err != nil {
+		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
 	}
-	if err := writeFile(path, buf.Bytes()); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return nil
-}
-
-func csvNum(v float64) string {
-	if !finite(v) {
-		if math.IsInf(v, 0) {
-			return fmtNum(v)
-		}
-		return ""
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-func writeCSV(path string, a *analysis) error {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	header := []string{"id", "index", "point", "repeat", "seed"}
-	header = append(header, a.varied...)
-	header = append(header, "status", "stop_reason", "epochs", "iterations", "samples", "seconds",
-		"train_loss", "val_loss", "train_accuracy", "val_accuracy", "best_val_loss", "time_to_target",
-		"diverged_iteration", "last_finite_loss", "metric_"+a.metric.Name, "error")
-	if err := w.Write(header); err != nil {
-		return err
-	}
-	for _, ti := range a.trials {
-		t := ti.T
-		rec := []string{t.Plan.ID, strconv.Itoa(t.Plan.Index), strconv.Itoa(t.Plan.Point), strconv.Itoa(t.Plan.Repeat),
-			strconv.FormatUint(t.Plan.Seed, 10)}
-		for _, k := range a.varied {
-			v, ok := t.Plan.Params[k]
-			if !ok {
-				rec = append(rec, "")
-				continue
-			}
-			if f, isF := v.(float64); isF {
-				rec = append(rec, csvNum(f))
-				continue
-			}
-			rec = append(rec, fmt.Sprint(v))
-		}
-		rec = append(rec, string(t.Status), t.StopReason, strconv.Itoa(t.Epochs), strconv.Itoa(t.Iterations),
-			strconv.Itoa(t.Samples), csvNum(t.Seconds), csvNum(t.Final.TrainLoss), csvNum(t.Final.ValLoss),
-			csvNum(t.Final.TrainAccuracy), csvNum(t.Final.ValAccuracy), csvNum(t.BestValLoss), csvNum(t.TimeToTarget),
-			strconv.Itoa(t.DivergedIteration), csvNum(t.LastFiniteLoss), csvNum(ti.Metric), t.Error)
-		if err := w.Write(rec); err != nil {
-			return err
-		}
-	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fmt.Errorf("report: trials.csv: %w", err)
-	}
-	if err := writeFile(path, buf.Bytes()); err != nil {
+	if err := replaceFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

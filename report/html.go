@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // cell is one table cell: its text, the value it sorts by (data-v; empty
@@ -117,7 +118,7 @@ var stateOrder = []framework.Status{framework.Completed, framework.Pruned, frame
 
 func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[string][]string, failed []string) error {
 	d := a.d
-	v := indexView{Name: d.Info.Name, Config: d.Info.Config, Metric: a.metric.Name + " (" + a.metric.direction() + ")",
+	v := indexView{Name: d.Info.Name, Config: d.Info.Config, Metric: a.metric.Name + " (" + a.metric.Direction() + ")",
 		MetricNote: a.metric.Note, Failed: failed}
 	if v.Name == "" {
 		v.Name = "(unnamed sweep)"
@@ -194,35 +195,38 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 	}
 	v.Summary = append(v.Summary, kv{"compute saved by pruning", thousands(saved) + " iterations" + savedText})
 
-	// Best trial and best settings.
+	// Best setting (as 'sweep best' ranks) and best single trial.
+	sum := results.Summarize(a.metric.Metric, d.Trials, d.Info.Planned)
+	v.BestPoint = sum.Headline(results.Describe)
+	if c := sum.Coverage(); c != "" {
+		v.BestPoint += " (" + c + ")"
+	}
 	if b := a.best; b != nil {
 		v.Best = &linkView{b.T.Plan.ID, "trials/" + b.File + ".html"}
 		v.BestText = fmt.Sprintf("%s = %s", a.metric.Name, fmtNum(b.Metric))
 		if b.Label != "" {
 			v.BestText += " with " + b.Label
 		}
+		if b.T.Status == framework.Pruned {
+			v.BestText += fmt.Sprintf(" (pruned at epoch %d)", b.T.Epochs)
+		}
 		for _, p := range a.points {
-			if p.Point == b.T.Plan.Point && p.Diverged > 0 {
+			if p.Point.Point == b.T.Plan.Point && p.Diverged > 0 {
 				v.BestText += fmt.Sprintf("; %d of %d repeats of this setting diverged", p.Diverged, len(p.Trials))
 			}
 		}
 	}
-	if len(a.points) > 0 && len(a.points[0].Values) > 0 {
-		p := a.points[0]
-		v.BestPoint = fmt.Sprintf("%s: %s = %s%s over %d of %d repeats", orDefault(p.Label, fmt.Sprintf("point %d", p.Point)),
-			a.metric.Name, fmtNum(p.Mean), pm(p.Std), len(p.Values), len(p.Trials))
-	}
-	v.Points = table{ID: "points", Header: []string{"rank", "setting", "point", a.metric.Name + " mean", "± std", "repeats with result", "diverged", "pruned", "failed", "best trial"}}
+	v.Points = table{ID: "points", Header: []string{"rank", "setting", "point", a.metric.Name + " mean", "± std", "values / repeats", "against the best", "note", "best trial"}}
 	for i, p := range a.points {
-		row := []cell{intCell(i + 1), textCell(orDefault(p.Label, "–")), intCell(p.Point), num(p.Mean), num(p.Std),
-			cell{Text: fmt.Sprintf("%d / %d", len(p.Values), len(p.Trials)), Sort: strconv.Itoa(len(p.Values)), Class: "n"},
-			intCell(p.Diverged), intCell(p.Pruned), intCell(p.Failed)}
+		row := []cell{intCell(i + 1), textCell(orDefault(p.Label, "–")), intCell(p.Point.Point), num(p.Mean), num(p.Std),
+			cell{Text: fmt.Sprintf("%d / %d", p.N(), p.Repeats), Sort: strconv.Itoa(p.N()), Class: "n"},
+			textCell(p.Verdict), textCell(p.Note())}
 		if p.Best != nil {
 			row = append(row, cell{Text: p.Best.T.Plan.ID, Sort: p.Best.T.Plan.ID, Href: "trials/" + p.Best.File + ".html"})
 		} else {
 			row = append(row, cell{Text: "–"})
 		}
-		if p.Class == 3 {
+		if p.Class == results.Broken {
 			row[0].Class = "n div"
 		}
 		v.Points.Rows = append(v.Points.Rows, row)
@@ -326,7 +330,7 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 			num(e.TrainLoss), num(e.ValLoss), num(e.TrainAccuracy), num(e.ValAccuracy), num(e.Seconds), num(e.EpochSeconds)})
 	}
 	for _, p := range a.points {
-		if p.Point != t.Plan.Point {
+		if p.Point.Point != t.Plan.Point {
 			continue
 		}
 		for _, o := range p.Trials {
@@ -343,7 +347,7 @@ func execute(path, name string, v any) error {
 	if err := templates.ExecuteTemplate(&buf, name, v); err != nil {
 		return fmt.Errorf("report: %s: %w", name, err)
 	}
-	if err := writeFile(path, buf.Bytes()); err != nil {
+	if err := replaceFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -450,7 +454,7 @@ pre{background:#fff;border:1px solid #ddd;padding:10px;overflow:auto;max-height:
 
 <h2 id="summary">Summary</h2>
 <table class="kv">{{range .Summary}}<tr><th>{{.K}}</th><td>{{.V}}</td></tr>{{end}}</table>
-{{if .Best}}<p class="best">Best trial: <a id="best-trial" href="{{.Best.Href}}">{{.Best.Text}}</a> ({{.BestText}}){{if .BestPoint}}<br>Best setting: {{.BestPoint}}{{end}}</p>{{else}}<p class="best">No trial has a {{.Metric}} yet.</p>{{end}}
+<p class="best">Best setting: {{.BestPoint}}{{if .Best}}<br>Best single trial: <a id="best-trial" href="{{.Best.Href}}">{{.Best.Text}}</a> ({{.BestText}}){{end}}</p>
 
 <h2 id="best-settings">Best settings</h2>
 <p>Grid points ranked by the mean of {{.Metric}} over their repeats; points where some repeats diverged come after the stable ones, points without a result and points where every repeat diverged come last. Click a column to sort.</p>

@@ -81,8 +81,8 @@ var sections = []struct{ id, title, intro string }{
 // is touched, even through symbolic links planted in it):
 //
 //	index.html           summary, best settings, all trials, pictures
-//	trials.csv           one row per trial
-//	trials.json          the sweep and every trial with its epoch series
+//	trials.csv           one row per trial (WriteTrialsCSV, as sweep export)
+//	trials.json          every trial with its epoch series (WriteTrialsJSON)
 //	img/*.png            overview pictures
 //	trials/<id>.html     one page per trial
 //	trials/<id>-*.png    its loss per epoch and batch loss per iteration
@@ -171,10 +171,10 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 			return err
 		}
 	}
-	if err := writeCSV(filepath.Join(dir, "trials.csv"), a); err != nil {
+	if err := writeFile(filepath.Join(dir, "trials.csv"), WriteTrialsCSV, a.d.Trials); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, "trials.json"), a); err != nil {
+	if err := writeFile(filepath.Join(dir, "trials.json"), WriteTrialsJSON, a.d.Trials); err != nil {
 		return err
 	}
 	written := map[string]bool{}
@@ -225,12 +225,12 @@ func prepareDirs(dir string) error {
 	return nil
 }
 
-// writeFile writes data to path without following a link: it writes a
+// replaceFile writes data to path without following a link: it writes a
 // temporary file in path's folder and renames it over path. The rename
 // replaces whatever path was (a planted symbolic link included) and never
 // touches what a link pointed to; a reader sees the old file or the new
 // one, never half of one.
-func writeFile(path string, data []byte) error {
+func replaceFile(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.png from the current output")
@@ -388,37 +389,40 @@ func TestCSVAndJSON(t *testing.T) {
 	if len(recs) != 1+len(d.Trials) {
 		t.Fatalf("%d CSV rows, want %d", len(recs), 1+len(d.Trials))
 	}
-	col := slices.Index(recs[0], "val_loss")
-	if ta := slices.Index(recs[0], "train_accuracy"); ta < 0 || recs[1][ta] != "" {
+	col := slices.Index(recs[0], "final.val_loss")
+	if ta := slices.Index(recs[0], "final.train_accuracy"); ta < 0 || recs[1][ta] != "" {
 		t.Errorf("NaN train accuracy not written as an empty cell")
 	}
 	if got := recs[4][col]; got != "+Inf" {
 		t.Errorf("infinite val loss written as %q", got)
 	}
 
-	var j struct {
-		Sweep  struct{ Name, Metric string }
-		Trials []struct {
-			ID     string
-			Status string
-			Final  struct {
-				TrainAccuracy *float64 `json:"train_accuracy"`
-			} `json:"final"`
-			Params      map[string]any
-			EpochSeries []map[string]any `json:"epoch_series"`
-		}
+	var j []struct {
+		ID    string
+		State string
+		Final struct {
+			TrainAccuracy *float64 `json:"train_accuracy"`
+			ValLoss       any      `json:"val_loss"`
+		} `json:"final"`
+		Params  map[string]any
+		Metrics struct {
+			ValLoss []map[string]any `json:"val_loss"`
+		} `json:"metrics"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "trials.json"))), &j); err != nil {
 		t.Fatal(err)
 	}
-	if j.Sweep.Name != "golden" || j.Sweep.Metric != "val_loss" || len(j.Trials) != len(d.Trials) {
-		t.Fatalf("trials.json: %+v", j.Sweep)
+	if len(j) != len(d.Trials) {
+		t.Fatalf("trials.json: %d trials, want %d", len(j), len(d.Trials))
 	}
-	if j.Trials[0].Final.TrainAccuracy != nil {
+	if j[0].Final.TrainAccuracy != nil {
 		t.Error("NaN is not null in trials.json")
 	}
-	if j.Trials[12].Status != "diverged" || len(j.Trials[0].EpochSeries) != 8 || j.Trials[0].Params["optimizer.type"] != "sgd" {
-		t.Errorf("trials.json content: %+v", j.Trials[12])
+	if j[3].Final.ValLoss != "+Inf" {
+		t.Errorf("infinite val loss in trials.json: %v", j[3].Final.ValLoss)
+	}
+	if j[12].State != "diverged" || len(j[0].Metrics.ValLoss) != 8 || j[0].Params["optimizer.type"] != "sgd" {
+		t.Errorf("trials.json content: %+v", j[12])
 	}
 }
 
@@ -498,18 +502,18 @@ func TestHostileData(t *testing.T) {
 func TestRanking(t *testing.T) {
 	d := goldenSweep()
 	a := analyze(d)
-	if a.metric.Name != "val_loss" || a.metric.Higher {
+	if a.metric.Name != "val_loss" || a.metric.HigherIsBetter {
 		t.Fatalf("metric %+v", a.metric)
 	}
 	// Best first; diverged points last.
 	last := a.points[len(a.points)-1]
-	if last.Class != 3 || last.Label != "lr=1, batch=1, optimizer=sgd" {
+	if last.Class != results.Broken || last.Label != "lr=1, batch=1, optimizer=sgd" {
 		t.Errorf("last point %q class %d", last.Label, last.Class)
 	}
 	for i := 1; i < len(a.points); i++ {
 		p, q := a.points[i-1], a.points[i]
 		if p.Class == q.Class && len(p.Values) > 0 && len(q.Values) > 0 && p.Mean > q.Mean {
-			t.Errorf("points %d and %d out of order", p.Point, q.Point)
+			t.Errorf("points %d and %d out of order", p.Point.Point, q.Point.Point)
 		}
 	}
 	if saved, unknown := a.savedIterations(); saved != 4 || unknown != 0 {
@@ -518,7 +522,7 @@ func TestRanking(t *testing.T) {
 	// Higher-better metric.
 	d.Info.Metric = "val_accuracy"
 	a = analyze(d)
-	if !a.metric.Higher || a.points[0].Mean < a.points[1].Mean {
+	if !a.metric.HigherIsBetter || a.points[0].Mean < a.points[1].Mean {
 		t.Errorf("val_accuracy is not ranked higher-better")
 	}
 	// Batch sizes: 1 is SGD, the data size is GD.

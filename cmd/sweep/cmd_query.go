@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,15 +8,14 @@ import (
 	"io"
 	"math"
 	"os"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
-	"github.com/gradsweep/gradsweep/framework/experiment"
-	"github.com/gradsweep/gradsweep/framework/sweep"
+	"github.com/gradsweep/gradsweep/framework/results"
+	"github.com/gradsweep/gradsweep/report"
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
@@ -69,6 +67,21 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// sweepJSON is one sweep in 'list --json'; best and best_point are null
+// when no trial has a value of the metric.
+type sweepJSON struct {
+	Name       string                   `json:"name"`
+	ConfigHash string                   `json:"config_hash"`
+	Metric     string                   `json:"metric"`
+	CreatedAt  time.Time                `json:"created_at"`
+	UpdatedAt  time.Time                `json:"updated_at"`
+	Trials     int                      `json:"trials"`
+	Counts     map[framework.Status]int `json:"counts"`
+	Best       *float64                 `json:"best"`
+	BestPoint  *int                     `json:"best_point"`
+	BestNote   string                   `json:"best_note"` // "" for a plain completed point, else e.g. "pruned at epoch 3"
+}
+
 func cmdList(env *env, args []string) error {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	db := dbFlag(fs)
@@ -83,10 +96,19 @@ func cmdList(env *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		if rows == nil {
-			rows = []sqlite.SweepRow{}
+		out := make([]sweepJSON, len(rows))
+		for i, r := range rows {
+			out[i] = sweepJSON{Name: r.Name, ConfigHash: r.ConfigHash, Metric: r.Metric, CreatedAt: r.Created.UTC(),
+				UpdatedAt: r.Updated.UTC(), Trials: r.Trials, Counts: r.Counts, BestNote: r.BestNote}
+			if r.BestPoint >= 0 && !math.IsNaN(r.Best) && !math.IsInf(r.Best, 0) {
+				best, point := r.Best, r.BestPoint
+				out[i].Best, out[i].BestPoint = &best, &point
+			}
+			if out[i].Counts == nil {
+				out[i].Counts = map[framework.Status]int{}
+			}
 		}
-		return writeJSON(env.stdout, rows)
+		return writeJSON(env.stdout, out)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SWEEP\tTRIALS\tSTATES\tMETRIC\tBEST\tUPDATED")
@@ -95,80 +117,14 @@ func cmdList(env *env, args []string) error {
 		for _, n := range r.Counts {
 			total += n
 		}
+		best := fmtFloat(r.Best)
+		if r.BestNote != "" {
+			best += " (" + r.BestNote + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, total, strings.Join(sortedStatuses(r.Counts), ", "), r.Metric,
-			fmtFloat(r.Best), r.Updated.Format("2006-01-02 15:04:05"))
+			best, r.Updated.Format("2006-01-02 15:04:05"))
 	}
 	return tw.Flush()
-}
-
-// trialJSON is the shape of one trial in 'show --json' and 'export
-// --format json': a contract for scripts.
-type trialJSON struct {
-	ID                string                 `json:"id"`
-	Sweep             string                 `json:"sweep"`
-	Index             int                    `json:"index"`
-	Point             int                    `json:"point"`
-	Repeat            int                    `json:"repeat"`
-	Params            map[string]any         `json:"params"`
-	State             framework.Status       `json:"state"`
-	StopReason        string                 `json:"stop_reason,omitempty"`
-	Error             string                 `json:"error,omitempty"`
-	Seed              uint64                 `json:"seed"`
-	Epochs            int                    `json:"epochs"`
-	Iterations        int                    `json:"iterations"`
-	Samples           int                    `json:"samples"`
-	Seconds           float64                `json:"seconds"`
-	DivergedIteration int                    `json:"diverged_iteration,omitempty"`
-	LastFiniteLoss    *float64               `json:"last_finite_loss,omitempty"`
-	Final             map[string]float64     `json:"final"`
-	Metrics           map[string][]pointJSON `json:"metrics"`
-}
-
-type pointJSON struct {
-	Epoch     int     `json:"epoch"`
-	Iteration int     `json:"iteration"`
-	Value     float64 `json:"value"`
-}
-
-// Metric names of the per-epoch series.
-var seriesNames = []string{"train_loss", "val_loss", "train_accuracy", "val_accuracy"}
-
-func seriesValue(s framework.EpochStats, name string) float64 {
-	switch name {
-	case "train_loss":
-		return s.TrainLoss
-	case "val_loss":
-		return s.ValLoss
-	case "train_accuracy":
-		return s.TrainAccuracy
-	}
-	return s.ValAccuracy
-}
-
-func toJSON(t *framework.TrialData) trialJSON {
-	out := trialJSON{ID: t.Plan.ID, Sweep: t.Plan.Sweep, Index: t.Plan.Index, Point: t.Plan.Point, Repeat: t.Plan.Repeat,
-		Params: t.Plan.Params, State: t.Status, StopReason: t.StopReason, Error: t.Error, Seed: t.Plan.Seed,
-		Epochs: t.Epochs, Iterations: t.Iterations, Samples: t.Samples, Seconds: t.Seconds,
-		DivergedIteration: t.DivergedIteration, Final: map[string]float64{}, Metrics: map[string][]pointJSON{}}
-	if t.Status == framework.Diverged && !math.IsNaN(t.LastFiniteLoss) {
-		v := t.LastFiniteLoss
-		out.LastFiniteLoss = &v
-	}
-	for _, name := range seriesNames {
-		if v := seriesValue(t.Final, name); !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out.Final[name] = v
-		}
-		series := []pointJSON{}
-		for _, s := range t.EpochSeries {
-			if v := seriesValue(s, name); !math.IsNaN(v) && !math.IsInf(v, 0) {
-				series = append(series, pointJSON{Epoch: s.Epoch, Iteration: s.Iteration, Value: v})
-			}
-		}
-		if len(series) > 0 {
-			out.Metrics[name] = series
-		}
-	}
-	return out
 }
 
 func cmdShow(env *env, args []string) error {
@@ -183,19 +139,21 @@ func cmdShow(env *env, args []string) error {
 	t, err := st.LoadTrial(pos[0])
 	if errors.Is(err, sqlite.ErrNotFound) {
 		d, serr := st.LoadSweep(pos[0])
-		if errors.Is(serr, sqlite.ErrNotFound) {
-			return usagef("no trial or sweep named %q in %s", pos[0], *db)
+		if serr == nil {
+			return showSweep(env, d, *asJSON)
 		}
-		if serr != nil {
-			return serr // a database error, not a missing name: exit 1
+		if !errors.Is(serr, sqlite.ErrNotFound) {
+			return serr
 		}
-		return showSweep(env, d, *asJSON)
+		if t, err = loadByPrefix(st, pos[0], *db); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(env.stdout, toJSON(t))
+		return report.WriteTrialJSON(env.stdout, t)
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "trial %s of sweep %s (point %d, repeat %d, seed %d)\n", t.Plan.ID, t.Plan.Sweep, t.Plan.Point, t.Plan.Repeat, t.Plan.Seed)
@@ -225,11 +183,38 @@ func cmdShow(env *env, args []string) error {
 	return tw.Flush()
 }
 
+// minPrefix is the shortest trial id prefix show accepts.
+const minPrefix = 4
+
+// loadByPrefix loads the one trial whose id starts with prefix (at least
+// minPrefix characters); none or several are a usage error naming them.
+func loadByPrefix(st *sqlite.Store, prefix, db string) (*framework.TrialData, error) {
+	if len(prefix) < minPrefix {
+		return nil, usagef("no trial or sweep named %q in %s (a trial id prefix needs at least %d characters)", prefix, db, minPrefix)
+	}
+	const most = 10
+	ids, err := st.TrialIDsWithPrefix(prefix, most+1)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, usagef("no trial or sweep named %q in %s", prefix, db)
+	case len(ids) > 1:
+		more := ""
+		if len(ids) > most {
+			ids, more = ids[:most], ", ..."
+		}
+		return nil, usagef("trial id prefix %q is ambiguous in %s: it starts %s%s", prefix, db, strings.Join(ids, ", "), more)
+	}
+	return st.LoadTrial(ids[0])
+}
+
 func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 	if asJSON {
-		trials := make([]trialJSON, len(d.Trials))
+		trials := make([]report.TrialRecord, len(d.Trials))
 		for i := range d.Trials {
-			trials[i] = toJSON(&d.Trials[i])
+			trials[i] = report.NewTrialRecord(&d.Trials[i])
 		}
 		return writeJSON(env.stdout, map[string]any{"name": d.Info.Name, "config_hash": d.Info.ConfigHash,
 			"seed": d.Info.Seed, "metric": d.Info.Metric, "config": d.Info.Config, "trials": trials})
@@ -243,7 +228,7 @@ func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TRIAL\tSTATE\tEPOCHS\tVAL_LOSS\tVAL_ACC\tSETTINGS")
 	for _, t := range d.Trials {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.Plan.ID, t.Status, t.Epochs, fmtFloat(t.Final.ValLoss), fmtFloat(t.Final.ValAccuracy), describe(t.Plan))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", t.Plan.ID, t.Status, t.Epochs, fmtFloat(t.Final.ValLoss), fmtFloat(t.Final.ValAccuracy), results.Describe(t.Plan))
 	}
 	return tw.Flush()
 }
@@ -251,79 +236,106 @@ func showSweep(env *env, d *framework.SweepData, asJSON bool) error {
 func cmdBest(env *env, args []string) error {
 	fs := flag.NewFlagSet("best", flag.ContinueOnError)
 	db := dbFlag(fs)
-	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(experiment.Metrics, ", ")+" (default: the sweep's)")
+	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(results.Names(), ", ")+" (default: the sweep's)")
 	top := fs.Int("top", 10, "show the best `N` grid points")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}
-	if *metric != "" && !slices.Contains(experiment.Metrics, *metric) {
-		st.Close()
-		return usageError{framework.UnknownNameError("metric", *metric, experiment.Metrics)}
-	}
 	defer st.Close()
-	d, err := st.LoadSweep(pos[0])
-	if err != nil {
-		return notFound(err)
-	}
-	m := d.Info.Metric
 	if *metric != "" {
-		m = *metric
+		if _, err := results.Lookup(*metric); err != nil {
+			return usageError{err}
+		}
 	}
-	ranked := sweep.Rank(m, d.Trials)
-	if note := sweep.IncomparableNote(m, d.Trials); note != "" {
+	d, err := loadSweep(st, pos[0])
+	if err != nil {
+		return err
+	}
+	name := d.Info.Metric
+	if *metric != "" {
+		name = *metric
+	}
+	m := results.MustLookup(name)
+	if err := m.Applies(results.SettingOf(d.Trials)); err != nil {
+		return usagef("sweep %s cannot be ranked by %s: %v", d.Info.Name, m.Name, err)
+	}
+	if len(d.Trials) == 0 {
+		return usagef("sweep %s has no trials", d.Info.Name)
+	}
+	sum := results.Summarize(m, d.Trials, d.Info.Planned)
+	if note := results.IncomparableNote(m, d.Trials); note != "" {
 		fmt.Fprintf(env.stderr, "sweep: warning: %s\n", note)
 	}
 	if *asJSON {
-		type rowJSON struct {
-			Rank     int            `json:"rank"`
-			Point    int            `json:"point"`
-			Params   map[string]any `json:"params"`
-			Metric   string         `json:"metric"`
-			Mean     *float64       `json:"mean"`
-			Std      *float64       `json:"std"`
-			Repeats  int            `json:"repeats"`
-			Diverged int            `json:"diverged"`
-			Failed   int            `json:"failed"`
-			Trial    string         `json:"first_trial"`
-		}
-		out := []rowJSON{}
-		for i, r := range ranked {
-			var mean *float64
-			if !math.IsNaN(r.Mean) {
-				v := r.Mean
-				mean = &v
-			}
-			var std *float64
-			if !math.IsNaN(r.Std) {
-				v := r.Std
-				std = &v
-			}
-			out = append(out, rowJSON{Rank: i + 1, Point: r.Point, Params: varied(r.Plan), Metric: m, Mean: mean, Std: std,
-				Repeats: r.N, Diverged: r.Diverged, Failed: r.Failed, Trial: r.Plan.ID})
+		out := []bestJSON{}
+		for i := range sum.Ranked {
+			out = append(out, newBestJSON(m, i, &sum.Ranked[i]))
 		}
 		return writeJSON(env.stdout, out)
 	}
-	if len(ranked) == 0 {
-		return usagef("sweep %s has no trials", d.Info.Name)
+	fmt.Fprintln(env.stdout, sum.Headline(results.Describe))
+	if c := sum.Coverage(); c != "" {
+		fmt.Fprintf(env.stdout, "(%s)\n", c)
 	}
 	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "RANK\t%s (MEAN ± STD)\tREPEATS\tNOTE\tSETTINGS\n", strings.ToUpper(m))
-	for i, r := range ranked {
+	fmt.Fprintf(tw, "RANK\t%s (MEAN ± STD)\tVALUES\tAGAINST THE BEST\tNOTE\tTRIAL\tSETTINGS\n", strings.ToUpper(m.Name))
+	for i := range sum.Ranked {
 		if i >= *top {
 			break
 		}
-		note := ""
-		if r.Diverged > 0 {
-			note = fmt.Sprintf("%d diverged", r.Diverged)
-		}
-		if r.Failed > 0 {
-			note = strings.TrimSpace(note + fmt.Sprintf(" %d failed", r.Failed))
-		}
-		fmt.Fprintf(tw, "%d\t%s ± %s\t%d\t%s\t%s\n", i+1, fmtFloat(r.Mean), fmtFloat(r.Std), r.N, note, describe(r.Plan))
+		r := &sum.Ranked[i]
+		fmt.Fprintf(tw, "%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", i+1, results.MeanStdText(r), r.N(), r.Repeats,
+			orDash(r.Verdict(i)), orDash(r.Note()), r.IDs[0], results.Describe(r.Plan))
 	}
 	return tw.Flush()
+}
+
+// bestJSON is one row of 'sweep best --json'.
+type bestJSON struct {
+	Rank       int            `json:"rank"`
+	Point      int            `json:"point"`
+	Params     map[string]any `json:"params"`
+	Metric     string         `json:"metric"`
+	Mean       *float64       `json:"mean"`
+	Std        *float64       `json:"std"`
+	N          int            `json:"n"`
+	Repeats    int            `json:"repeats"`
+	Completed  int            `json:"completed"`
+	Diverged   int            `json:"diverged"`
+	Failed     int            `json:"failed"`
+	Pruned     int            `json:"pruned"`
+	Unfinished int            `json:"unfinished"`
+	PrunedAt   *int           `json:"pruned_at_epoch"`
+	Note       string         `json:"note"`
+	Verdict    string         `json:"against_best"`
+	P          *float64       `json:"p_value"`
+	Tied       bool           `json:"tied_with_best"`
+	Trials     []string       `json:"trials"`
+}
+
+func newBestJSON(m results.Metric, rank int, r *results.Point) bestJSON {
+	opt := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	out := bestJSON{Rank: rank + 1, Point: r.Point, Params: varied(r.Plan), Metric: m.Name, Mean: opt(r.Mean), Std: opt(r.Std),
+		N: r.N(), Repeats: r.Repeats, Completed: r.Completed, Diverged: r.Diverged, Failed: r.Failed, Pruned: r.Pruned,
+		Unfinished: r.Unfinished, Note: r.Note(), Verdict: r.Verdict(rank), P: opt(r.P), Tied: r.Tied, Trials: r.IDs}
+	if r.PrunedAt > 0 {
+		out.PrunedAt = &r.PrunedAt
+	}
+	return out
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func varied(p framework.TrialPlan) map[string]any {
@@ -352,54 +364,7 @@ func cmdExport(env *env, args []string) error {
 		return notFound(err)
 	}
 	if *format == "json" {
-		out := make([]trialJSON, len(d.Trials))
-		for i := range d.Trials {
-			out[i] = toJSON(&d.Trials[i])
-		}
-		return writeJSON(env.stdout, out)
+		return report.WriteTrialsJSON(env.stdout, d.Trials)
 	}
-	return writeCSV(env.stdout, d)
-}
-
-// writeCSV writes one row per trial: identity, state, every setting (as a
-// dotted column) and the final metrics. Absent values are empty cells.
-func writeCSV(w io.Writer, d *framework.SweepData) error {
-	keys := map[string]bool{}
-	for _, t := range d.Trials {
-		for k := range t.Plan.Params {
-			keys[k] = true
-		}
-	}
-	params := make([]string, 0, len(keys))
-	for k := range keys {
-		params = append(params, k)
-	}
-	sort.Strings(params)
-	cw := csv.NewWriter(w)
-	head := []string{"id", "index", "point", "repeat", "seed", "state", "stop_reason", "epochs", "iterations", "samples", "seconds",
-		"train_loss", "val_loss", "train_accuracy", "val_accuracy", "diverged_iteration", "last_finite_loss", "error"}
-	cw.Write(append(head, params...))
-	num := func(v float64) string {
-		if math.IsNaN(v) {
-			return ""
-		}
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	}
-	for _, t := range d.Trials {
-		row := []string{t.Plan.ID, strconv.Itoa(t.Plan.Index), strconv.Itoa(t.Plan.Point), strconv.Itoa(t.Plan.Repeat),
-			strconv.FormatUint(t.Plan.Seed, 10), string(t.Status), t.StopReason, strconv.Itoa(t.Epochs), strconv.Itoa(t.Iterations),
-			strconv.Itoa(t.Samples), num(t.Seconds), num(t.Final.TrainLoss), num(t.Final.ValLoss), num(t.Final.TrainAccuracy),
-			num(t.Final.ValAccuracy), strconv.Itoa(t.DivergedIteration), num(t.LastFiniteLoss), firstLine(t.Error)}
-		for _, k := range params {
-			v, ok := t.Plan.Params[k]
-			if !ok {
-				row = append(row, "")
-				continue
-			}
-			row = append(row, fmt.Sprint(v))
-		}
-		cw.Write(row)
-	}
-	cw.Flush()
-	return cw.Error()
+	return report.WriteTrialsCSV(env.stdout, d.Trials)
 }

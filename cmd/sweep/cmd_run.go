@@ -17,6 +17,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/results"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
@@ -199,7 +200,7 @@ func cmdRun(env *env, args []string) error {
 
 	sinks := []framework.Sink{}
 	if !*quiet {
-		sinks = append(sinks, newProgress(env.stderr, p.Exp.Metric))
+		sinks = append(sinks, newProgress(env.stderr, results.MustLookup(p.Exp.Metric)))
 	}
 	if live != nil {
 		sinks = append(sinks, live)
@@ -207,7 +208,7 @@ func cmdRun(env *env, args []string) error {
 	opt := sweep.Options{Workers: *workers, Store: st, Sinks: sinks, Force: *force, FailFast: *failFast,
 		Shard: shard, Shards: shards, WeightsDir: filepath.Dir(*db)}
 	sum, runErr := sweep.Run(ctx, p, opt)
-	if errors.Is(runErr, sqlite.ErrConfigChanged) {
+	if errors.Is(runErr, sqlite.ErrConfigChanged) || errors.Is(runErr, sqlite.ErrSweepBusy) {
 		return usageError{runErr}
 	}
 	if storeErr := st.Flush(); storeErr != nil {
@@ -288,34 +289,34 @@ func storedCounts(st *sqlite.Store, sweepName, db string) string {
 }
 
 func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db string) {
-	if len(sum.Counts) == 0 && !sum.Interrupted {
+	if len(sum.RunCounts) == 0 && !sum.Interrupted {
 		fmt.Fprintf(env.stdout, "sweep %s: nothing left to run: its trials in %s are finished ('sweep best %s --db %s' ranks them)\n",
 			p.Exp.Name, db, p.Exp.Name, db)
 		return
 	}
 	fmt.Fprintf(env.stdout, "sweep %s: %s in %s, %d weight updates", p.Exp.Name,
-		strings.Join(sortedStatuses(sum.Counts), ", "), readableDuration(sum.Seconds), sum.Iterations)
+		strings.Join(sortedStatuses(sum.RunCounts), ", "), readableDuration(sum.Seconds), sum.Iterations)
 	if sum.SavedIters > 0 {
 		fmt.Fprintf(env.stdout, "; pruning skipped ~%d updates (%.0f%%)", sum.SavedIters,
 			100*float64(sum.SavedIters)/float64(sum.SavedIters+sum.Iterations))
 	}
 	fmt.Fprintln(env.stdout)
+	if sum.Headline != "" {
+		fmt.Fprintln(env.stdout, sum.Headline)
+	}
+	if sum.Coverage != "" {
+		fmt.Fprintf(env.stdout, "the best above covers %s\n", sum.Coverage)
+	}
 	if sum.Best != nil {
-		fmt.Fprintf(env.stdout, "best (%s, mean over repeats): %s = %.6g with %s\n", p.Exp.Metric, p.Exp.Metric, sum.BestValue, describe(*sum.Best))
 		fmt.Fprintf(env.stdout, "stored in %s; 'sweep best %s --db %s' ranks every setting\n", db, p.Exp.Name, db)
 	}
-}
-
-// describe lists a trial's varied settings: "training.learning_rate=0.1 optimizer.type=adam".
-func describe(t framework.TrialPlan) string {
-	var parts []string
-	for _, k := range t.Varied {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, t.Params[k]))
+	switch {
+	case !p.Exp.KeepBest:
+	case sum.KeptWeights != "":
+		fmt.Fprintf(env.stdout, "keep_best: the best trial of this run (by its own %s) saved to %s\n", p.Exp.Metric, sum.KeptWeights)
+	case !sum.Interrupted:
+		fmt.Fprintf(env.stdout, "keep_best: nothing kept: no trial of this run completed with a finite %s\n", p.Exp.Metric)
 	}
-	if len(parts) == 0 {
-		return "the base settings"
-	}
-	return strings.Join(parts, " ")
 }
 
 func fmtFloat(v float64) string {

@@ -13,6 +13,7 @@ import (
 	"github.com/gradsweep/gradsweep/bench"
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/data"
+	"github.com/gradsweep/gradsweep/framework/experiment"
 	"github.com/gradsweep/gradsweep/metrics"
 	"github.com/gradsweep/gradsweep/report"
 	"github.com/gradsweep/gradsweep/store/sqlite"
@@ -56,11 +57,22 @@ func pushSummary(url string, info framework.SweepInfo, sum framework.SweepSummar
 }
 
 func writeReport(st *sqlite.Store, sweepName, dir string) error {
-	d, err := st.LoadSweep(sweepName)
+	d, err := loadSweep(st, sweepName)
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	return report.Write(dir, d, report.Options{})
+}
+
+// loadSweep reads a stored sweep with the number of trials its experiment
+// plans, so summaries of a part of it (a shard, a partial merge) say so.
+func loadSweep(st *sqlite.Store, name string) (*framework.SweepData, error) {
+	d, err := st.LoadSweep(name)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	d.Info.Planned = experiment.PlannedTrials(d.Info.Config)
+	return d, nil
 }
 
 func cmdReport(env *env, args []string) error {

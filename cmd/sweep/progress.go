@@ -10,32 +10,31 @@ import (
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
-	"github.com/gradsweep/gradsweep/framework/sweep"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // progress shows a sweep's progress: a one-line bar with ETA and the best
 // result so far on a terminal, plain log lines otherwise (CI, pipes).
 type progress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	tty      bool
-	metric   string
-	total    int
-	done     int
-	start    time.Time
-	best     float64
-	bestDesc string
-	last     time.Time
+	mu     sync.Mutex
+	w      io.Writer
+	tty    bool
+	metric results.Metric
+	total  int
+	done   int
+	start  time.Time
+	best   framework.Standing
+	last   time.Time
 }
 
-func newProgress(w io.Writer, metric string) *progress {
+func newProgress(w io.Writer, metric results.Metric) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return &progress{w: w, tty: tty, metric: metric, best: math.NaN()}
+	return &progress{w: w, tty: tty, metric: metric}
 }
 
 func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.TrialPlan) {
@@ -53,10 +52,7 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
-	v := sweep.MetricValue(p.metric, o.Result)
-	if o.Status == framework.Completed && !math.IsNaN(v) && (math.IsNaN(p.best) || (sweep.HigherIsBetter(p.metric) == (v > p.best))) {
-		p.best, p.bestDesc = v, describe(*t)
-	}
+	v := p.metric.Value(&framework.TrialData{Final: o.Result.Final, TimeToTarget: targetSeconds(o.Result)})
 	if p.tty {
 		if time.Since(p.last) < 100*time.Millisecond && p.done < p.total {
 			return
@@ -72,10 +68,10 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 	case framework.Failed:
 		extra = ": " + firstLine(o.Error)
 	default:
-		extra = fmt.Sprintf(" %s=%s", p.metric, fmtFloat(v))
+		extra = fmt.Sprintf(" %s=%s", p.metric.Name, fmtFloat(v))
 	}
 	fmt.Fprintf(p.w, "[%d/%d] trial %s %s%s (%s, %d epochs, %s)\n", p.done, p.total, t.ID, o.Status, extra,
-		describe(*t), o.Result.Epochs, readableDuration(o.Result.Seconds))
+		results.Describe(*t), o.Result.Epochs, readableDuration(o.Result.Seconds))
 }
 
 // readableDuration is seconds rounded to about three significant digits:
@@ -99,10 +95,29 @@ func (p *progress) bar() string {
 		eta = (time.Duration(float64(el)/frac) - el).Round(time.Second).String()
 	}
 	best := ""
-	if !math.IsNaN(p.best) {
-		best = fmt.Sprintf(" best %s=%s (%s)", p.metric, fmtFloat(p.best), p.bestDesc)
+	if p.best.Plan != nil {
+		best = fmt.Sprintf(" best mean %s=%s over %d (%s)", p.metric.Name, fmtFloat(p.best.Mean), p.best.N, results.Describe(*p.best.Plan))
+		if p.best.Note != "" {
+			best += " [" + p.best.Note + "]"
+		}
 	}
 	return fmt.Sprintf("[%s%s] %d/%d ETA %s%s", strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.done, p.total, eta, best)
+}
+
+// Standing takes the sweep's best grid point so far (mean over repeats,
+// ranked as 'sweep best' ranks), shown on the bar.
+func (p *progress) Standing(_ string, s framework.Standing) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.best = s
+}
+
+// targetSeconds is a result's time to target (NaN if not reached).
+func targetSeconds(r framework.Result) float64 {
+	if r.TargetReached {
+		return r.TargetSeconds
+	}
+	return math.NaN()
 }
 
 func (p *progress) SweepFinished(framework.SweepInfo, framework.SweepSummary) {

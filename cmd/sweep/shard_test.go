@@ -130,9 +130,9 @@ const trialResultColumns = `id, sweep, idx, point, repeat, seed, params, varied,
 	final_train_accuracy, final_train_accuracy_nonfinite, final_val_accuracy, final_val_accuracy_nonfinite,
 	best_val_loss, best_val_loss_nonfinite, diverged_iteration, last_finite_loss, last_finite_loss_nonfinite`
 
-// results is everything a sweep computed, without wall-clock times:
+// sweepResults is everything a sweep computed, without wall-clock times:
 // sweep identity, trials, per-epoch metrics and batch losses.
-func results(t *testing.T, db, sweep string) map[string][]string {
+func sweepResults(t *testing.T, db, sweep string) map[string][]string {
 	t.Helper()
 	return map[string][]string{
 		"sweeps": rowsOf(t, db, `SELECT name, config_hash, config, seed, metric FROM sweeps WHERE name = ?`, sweep),
@@ -178,7 +178,8 @@ func sameResults(t *testing.T, what string, got, want map[string][]string) {
 }
 
 // exportNoClock is 'sweep export --format json' without the wall-clock
-// "seconds" of each trial.
+// times of each trial (seconds, started_at, ended_at, final.seconds,
+// final.epoch_seconds).
 func exportNoClock(t *testing.T, dir, db, sweep string) string {
 	t.Helper()
 	r := mustRun(t, dir, "export", sweep, "--format", "json", "--db", db)
@@ -187,7 +188,13 @@ func exportNoClock(t *testing.T, dir, db, sweep string) string {
 		t.Fatal(err)
 	}
 	for _, tr := range trials {
-		delete(tr, "seconds")
+		for _, k := range []string{"seconds", "started_at", "ended_at"} {
+			delete(tr, k)
+		}
+		if f, ok := tr["final"].(map[string]any); ok {
+			delete(f, "seconds")
+			delete(f, "epoch_seconds")
+		}
 	}
 	b, _ := json.Marshal(trials)
 	return string(b)
@@ -230,7 +237,7 @@ func TestShardsMergeBitIdentical(t *testing.T) {
 	dir := workdir(t, "shard.yaml")
 	ref := filepath.Join(dir, "ref.db")
 	mustRun(t, dir, "run", "shard.yaml", "--quiet", "--workers", "2", "--db", "ref.db")
-	want := results(t, ref, "shard")
+	want := sweepResults(t, ref, "shard")
 	if len(want["trials"]) != shardTrials || len(want["epoch_metrics"]) == 0 || len(want["batch_loss"]) == 0 {
 		t.Fatalf("reference run: %d trials, %d epoch rows, %d batch-loss rows", len(want["trials"]),
 			len(want["epoch_metrics"]), len(want["batch_loss"]))
@@ -279,7 +286,7 @@ func TestShardsMergeBitIdentical(t *testing.T) {
 			mdb := filepath.Join(dir, merged)
 			integrity(t, mdb)
 			exactlyOnce(t, mdb, shardTrials)
-			sameResults(t, "merged vs unsharded", results(t, mdb, "shard"), want)
+			sameResults(t, "merged vs unsharded", sweepResults(t, mdb, "shard"), want)
 			if got := exportNoClock(t, dir, merged, "shard"); got != wantJSON {
 				t.Error("export --format json of the merged shards differs from the unsharded run")
 			}
@@ -467,7 +474,7 @@ func TestShardInterruptResumeMerge(t *testing.T) {
 	start := time.Now()
 	mustRun(t, dir, "run", "shardslow.yaml", "--quiet", "--workers", "2", "--db", "ref.db")
 	t.Logf("unsharded reference run: %v", time.Since(start).Round(time.Millisecond))
-	want := results(t, filepath.Join(dir, "ref.db"), "shardslow")
+	want := sweepResults(t, filepath.Join(dir, "ref.db"), "shardslow")
 
 	mdb := filepath.Join(dir, "merged.db")
 	// a merge of the stopped shard before its re-run: its unfinished trials
@@ -490,7 +497,7 @@ func TestShardInterruptResumeMerge(t *testing.T) {
 	mustRun(t, dir, "merge", "merged.db", "shard-0.db", "shard-1.db", "shard-2.db")
 	integrity(t, mdb)
 	exactlyOnce(t, mdb, shardTrials)
-	sameResults(t, "merged interrupted shards vs unsharded", results(t, mdb, "shardslow"), want)
+	sameResults(t, "merged interrupted shards vs unsharded", sweepResults(t, mdb, "shardslow"), want)
 }
 
 // A sharded run pushes its summary to the Pushgateway under its own

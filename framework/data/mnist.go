@@ -277,3 +277,13 @@ func escapeModPath(p string) string {
 	}
 	return b.String()
 }
+
+// MNISTFiles returns the paths of the images and labels files of an MNIST
+// split in dir, as LoadMNIST reads them.
+func MNISTFiles(dir, split string) (images, labels string, err error) {
+	img, lbl, err := mnistFiles(split)
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(dir, img), filepath.Join(dir, lbl), nil
+}

@@ -415,6 +415,16 @@ func canonical(v any) string {
 	return string(b)
 }
 
+// PlannedTrials is how many trials a stored experiment document has (0
+// when it no longer parses).
+func PlannedTrials(config string) int {
+	e, err := Parse([]byte(config), "stored experiment")
+	if err != nil {
+		return 0
+	}
+	return len(e.Points()) * e.Repeats
+}
+
 // Plans expands the experiment into its trials: every point × repeat, in
 // the fixed order, with stable ids and derived seeds.
 func (e *Experiment) Plans() ([]framework.TrialPlan, error) {

@@ -26,6 +26,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // Error is a problem in an experiment file, located by line and key.
@@ -120,8 +121,8 @@ var topKeys = []string{"name", "description", "seed", "dataset", "model", "loss"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// Metrics a sweep can be ranked by.
-var Metrics = []string{"val_loss", "val_accuracy", "train_loss", "train_accuracy", "time_to_target"}
+// Metrics a sweep can be ranked by (defined in package results).
+var Metrics = results.Names()
 
 // Parse parses and checks an experiment document. file names it in errors.
 func Parse(src []byte, file string) (*Experiment, error) {

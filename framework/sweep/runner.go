@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/framework/results"
 	"github.com/gradsweep/gradsweep/framework/safetensors"
 )
 
@@ -29,6 +31,15 @@ type Store interface {
 	PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error
 	// Claim atomically takes the next unfinished trial of the sweep.
 	Claim(sweep string) (framework.TrialPlan, bool, error)
+	// ClaimAll atomically takes every unfinished trial of the sweep, for a
+	// pruned run: its rungs compare every trial, so one process runs them
+	// all. It fails when another live process holds trials of the sweep.
+	ClaimAll(sweep string) ([]framework.TrialPlan, error)
+	// Finished returns the sweep's finished trials (completed, diverged,
+	// failed, pruned) with their stop reasons and epoch series (batch
+	// losses may be left out): a resumed pruned run takes its rung
+	// decisions over them too.
+	Finished(sweep string) ([]framework.TrialData, error)
 }
 
 // Options configure a run.
@@ -54,6 +65,8 @@ type Prepared struct {
 	Specs []*experiment.TrialSpec
 	data  map[string]*loaded
 	init  map[string]framework.Tensor
+	// data identity (framework.SweepInfo.DataID)
+	dataFiles string
 }
 
 type loaded struct{ train, val *framework.Dataset }
@@ -89,7 +102,35 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 			return nil, err
 		}
 	}
+	if err := p.checkMetric(); err != nil {
+		return nil, err
+	}
+	if p.dataFiles, err = p.dataID(); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkMetric refuses a ranking metric that no trial can have: accuracy
+// of a regression, time_to_target without a target, a validation metric
+// without a validation split.
+func (p *Prepared) checkMetric() error {
+	m, err := results.Lookup(p.Exp.Metric)
+	if err != nil {
+		return &experiment.Error{File: p.Exp.File, Line: p.Exp.Line("metric"), Key: "metric", Msg: err.Error()}
+	}
+	var s results.Setting
+	for _, spec := range p.Specs {
+		s.Validation = s.Validation || spec.Dataset.ValidationSplit > 0
+		s.Target = s.Target || spec.Training.HasTargetLoss
+	}
+	for _, d := range p.data {
+		s.Classification = s.Classification || d.train.Task == framework.Classification
+	}
+	if err := m.Applies(s); err != nil {
+		return &experiment.Error{File: p.Exp.File, Line: p.Exp.Line("metric"), Key: "metric", Msg: err.Error()}
+	}
+	return nil
 }
 
 func (p *Prepared) dataFor(spec *experiment.TrialSpec) (*loaded, error) {
@@ -158,7 +199,7 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 // Info is the sweep's identity as stored.
 func (p *Prepared) Info() framework.SweepInfo {
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
-		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Started: time.Now()}
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: len(p.Plans), Started: time.Now(), DataID: p.dataFiles}
 }
 
 // ErrTrialsFailed is returned (wrapped) when the sweep finished but some
@@ -191,13 +232,17 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 			return framework.SweepSummary{}, err
 		}
 	}
-	r := &run{prep: p, opt: opt, info: info, sinks: opt.Sinks, start: time.Now(),
-		counts: map[framework.Status]int{}, outcomes: map[int]*finished{}}
+	metric := results.MustLookup(p.Exp.Metric)
+	r := &run{prep: p, opt: opt, info: info, sinks: opt.Sinks, start: time.Now(), metric: metric,
+		board: results.NewBoard(metric, p.Exp.Pruner != nil), counts: map[framework.Status]int{}, bestValue: math.NaN()}
 	if opt.Store != nil {
 		r.sinks = append([]framework.Sink{opt.Store}, opt.Sinks...)
 	}
 	for _, s := range opt.Sinks { // the store had it as PrepareSweep: storing the trials again would be work done twice
 		s.SweepStarted(info, plans)
+	}
+	if err := r.seedBoard(); err != nil {
+		return framework.SweepSummary{}, err
 	}
 	r.queue = newQueue(plans, opt.Store, info.Name)
 	var runErr error
@@ -206,12 +251,15 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 	} else {
 		runErr = r.runPool(ctx)
 	}
-	sum := r.summary(ctx)
+	sum, sumErr := r.summary(ctx)
 	for _, s := range r.sinks {
 		s.SweepFinished(info, sum)
 	}
 	if runErr != nil {
 		return sum, runErr
+	}
+	if sumErr != nil {
+		return sum, sumErr
 	}
 	if ctx.Err() != nil {
 		return sum, ctx.Err()
@@ -220,9 +268,11 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 		return sum, fmt.Errorf("%d trial(s): %w", r.failed.Load(), ErrTrialsFailed)
 	}
 	if p.Exp.KeepBest && r.bestWeights != nil && opt.WeightsDir != "" {
-		if err := r.saveBest(); err != nil {
+		path, err := r.saveBest()
+		if err != nil {
 			return sum, err
 		}
+		sum.KeptWeights = path
 	}
 	return sum, nil
 }
@@ -254,6 +304,18 @@ func (q *queue) claim() (framework.TrialPlan, bool, error) {
 	return q.plans[q.next-1], true, nil
 }
 
+// claimAll takes every trial left to run, in one go (see Store.ClaimAll).
+func (q *queue) claimAll() ([]framework.TrialPlan, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.store != nil {
+		return q.store.ClaimAll(q.sweep)
+	}
+	rest := q.plans[q.next:]
+	q.next = len(q.plans)
+	return rest, nil
+}
+
 type run struct {
 	prep   *Prepared
 	opt    Options
@@ -265,18 +327,14 @@ type run struct {
 	iters  atomic.Int64
 	saved  atomic.Int64
 
+	metric results.Metric
+	board  *results.Board        // the live ranking, for StandingSinks
+	stored []framework.TrialData // trials finished before this run, on the board
+
 	mu          sync.Mutex
 	counts      map[framework.Status]int
-	outcomes    map[int]*finished
+	seen        []framework.TrialData // this run's finished trials, when the store cannot read back
 	bestWeights map[string]framework.Tensor
 	bestValue   float64
 	stop        bool
-}
-
-// finished is what the summary needs of a finished trial; its plan is
-// r.prep.Plans[index]. Kept small: a sweep keeps one per finished trial.
-type finished struct {
-	status       framework.Status
-	final        framework.EpochStats
-	timeToTarget float64
 }

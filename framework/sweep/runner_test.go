@@ -199,28 +199,6 @@ func TestPrepareRejects(t *testing.T) {
 	}
 }
 
-func TestRank(t *testing.T) {
-	mk := func(point int, st framework.Status, v float64) framework.TrialData {
-		return framework.TrialData{Plan: framework.TrialPlan{Point: point}, Status: st,
-			Final: framework.EpochStats{ValLoss: v, ValAccuracy: 1 - v}}
-	}
-	trials := []framework.TrialData{
-		mk(0, framework.Completed, 0.5), mk(0, framework.Completed, 0.7),
-		mk(1, framework.Completed, 0.2), mk(1, framework.Diverged, math.NaN()),
-		mk(2, framework.Completed, 0.3), mk(2, framework.Completed, 0.3),
-	}
-	r := sweep.Rank("val_loss", trials)
-	if r[0].Point != 2 || r[1].Point != 0 || r[2].Point != 1 {
-		t.Fatalf("order %d %d %d", r[0].Point, r[1].Point, r[2].Point)
-	}
-	if math.Abs(r[1].Mean-0.6) > 1e-12 || math.Abs(r[1].Std-math.Sqrt(0.02)) > 1e-12 || !math.IsNaN(r[2].Std) {
-		t.Errorf("mean %v std %v", r[1].Mean, r[1].Std)
-	}
-	if acc := sweep.Rank("val_accuracy", trials); acc[0].Point != 2 {
-		t.Errorf("accuracy ranks higher first: %d", acc[0].Point)
-	}
-}
-
 // keep_best writes the best trial's weights as safetensors with PyTorch's
 // names; init_from starts a sweep from them (a learning rate too small to
 // move a float32 weight leaves the model exactly as saved, so its
@@ -389,20 +367,4 @@ func TestASHAFindsTheFullGridsBest(t *testing.T) {
 
 func describePoint(p *framework.TrialPlan) string {
 	return fmt.Sprintf("batch %v lr %v", p.Params["training.batch_size"], p.Params["training.learning_rate"])
-}
-
-func TestIncomparableNote(t *testing.T) {
-	mk := func(loss string) framework.TrialData {
-		return framework.TrialData{Plan: framework.TrialPlan{Params: map[string]any{"loss.type": loss}}}
-	}
-	mixed := []framework.TrialData{mk("mse"), mk("half_mse")}
-	if n := sweep.IncomparableNote("val_loss", mixed); !strings.Contains(n, "2 different loss functions") {
-		t.Errorf("mixed losses: %q", n)
-	}
-	if n := sweep.IncomparableNote("val_accuracy", mixed); n != "" {
-		t.Errorf("accuracy is comparable across losses: %q", n)
-	}
-	if n := sweep.IncomparableNote("val_loss", []framework.TrialData{mk("mse"), mk("mse")}); n != "" {
-		t.Errorf("one loss: %q", n)
-	}
 }

@@ -168,6 +168,15 @@ func (r *run) startTrial(claimed framework.TrialPlan) (*active, bool) {
 	return a, true
 }
 
+// planOf is the prepared plan of trial index idx: a pointer that stays
+// valid for the run (the live ranking keeps it).
+func (r *run) planOf(p framework.TrialPlan) *framework.TrialPlan {
+	if i := p.Index; i >= 0 && i < len(r.prep.Plans) && r.prep.Plans[i].ID == p.ID {
+		return &r.prep.Plans[i]
+	}
+	return &p
+}
+
 // finish records a trial's outcome in every sink.
 func (r *run) finish(a *active) {
 	r.iters.Add(a.iterations)
@@ -186,14 +195,26 @@ func (r *run) finish(a *active) {
 	for _, s := range r.sinks {
 		s.TrialFinished(&a.plan, out)
 	}
+	td := framework.TrialData{Plan: a.plan, Status: out.Status, Epochs: out.Result.Epochs, Final: out.Result.Final,
+		TimeToTarget: math.NaN(), EpochSeries: a.history}
+	if out.Result.TargetReached {
+		td.TimeToTarget = out.Result.TargetSeconds
+	}
+	if a.result.Epochs == 0 && len(a.history) == 0 {
+		td.Final = framework.EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
+	}
+	r.noteStanding(r.board.Add(r.planOf(a.plan), &td))
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.counts[framework.Running]--
 	r.counts[out.Status]++
-	r.outcomes[a.plan.Index] = &finished{status: out.Status, final: out.Result.Final, timeToTarget: targetTime(out.Result)}
+	if _, ok := r.opt.Store.(ResultsReader); !ok {
+		td.EpochSeries = nil
+		r.seen = append(r.seen, td)
+	}
 	if r.prep.Exp.KeepBest && a.trainer != nil && out.Status == framework.Completed {
-		v := MetricValue(r.prep.Exp.Metric, out.Result)
-		if !math.IsNaN(v) && (r.bestWeights == nil || better(r.prep.Exp.Metric, v, r.bestValue)) {
+		v := r.metric.Value(&td)
+		if r.metric.Better(v, r.bestValue) { // bestValue starts as NaN, which any value beats
 			r.bestValue, r.bestWeights = v, a.trainer.Model.StateDict()
 		}
 	}
@@ -251,16 +272,25 @@ func (r *run) runPool(ctx context.Context) error {
 // runPruned trains in rounds: all live trials up to a check epoch (in
 // parallel), then prune decisions in trial order, so the outcome does not
 // depend on the number of workers or on timing.
+//
+// It claims every unfinished trial at once, and a rung's decisions are
+// taken over the whole sweep (this shard's part of it): the trials this run
+// trains and those an earlier, interrupted run finished, with their stored
+// epochs. So a resumed sweep takes exactly the decisions of an
+// uninterrupted one. A rung cut short by ctx decides nothing: its trials
+// are kept as interrupted and train again from scratch (with their seeds,
+// so with the same series) when the sweep is resumed.
 func (r *run) runPruned(ctx context.Context) error {
+	plans, err := r.queue.claimAll()
+	if err != nil {
+		return err
+	}
+	earlier, err := r.finishedEarlier()
+	if err != nil {
+		return err
+	}
 	var live []*active
-	for {
-		plan, ok, err := r.queue.claim()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
+	for _, plan := range plans {
 		if a, ok := r.startTrial(plan); ok {
 			live = append(live, a)
 		}
@@ -268,8 +298,8 @@ func (r *run) runPruned(ctx context.Context) error {
 	sort.Slice(live, func(i, j int) bool { return live[i].plan.Index < live[j].plan.Index })
 	pr := r.prep.Exp.Pruner
 	maxEpochs := 0
-	for _, a := range live {
-		maxEpochs = max(maxEpochs, a.trainer.Config.Epochs)
+	for _, pl := range r.queue.plans {
+		maxEpochs = max(maxEpochs, r.prep.Specs[pl.Index].Training.Epochs)
 	}
 	for _, check := range checkpoints(pr.Type, pr.Warmup, pr.Interval, pr.MinEpochs, pr.Eta, maxEpochs) {
 		if ctx.Err() != nil || len(live) == 0 {
@@ -284,7 +314,11 @@ func (r *run) runPruned(ctx context.Context) error {
 				still = append(still, a)
 			}
 		}
-		live = r.prune(still, check)
+		live = still
+		if ctx.Err() != nil {
+			break // the rung was cut short: it decides nothing
+		}
+		live = r.prune(live, check, earlier)
 	}
 	for _, a := range live {
 		if ctx.Err() != nil && a.result.Status == framework.Running {
@@ -297,6 +331,56 @@ func (r *run) runPruned(ctx context.Context) error {
 		r.finish(a)
 	}
 	return nil
+}
+
+// storedTrial is a trial of this run's part of the sweep that an earlier
+// run finished, as the store kept it.
+type storedTrial struct {
+	index, point int
+	status       framework.Status
+	stopReason   string
+	series       []framework.EpochStats
+}
+
+// finishedEarlier returns the trials of this run's part of the sweep that
+// the store holds as finished, in trial order.
+func (r *run) finishedEarlier() ([]storedTrial, error) {
+	if r.opt.Store == nil {
+		return nil, nil
+	}
+	done, err := r.opt.Store.Finished(r.info.Name)
+	if err != nil {
+		return nil, err
+	}
+	mine := make(map[string]bool, len(r.queue.plans))
+	for _, pl := range r.queue.plans {
+		mine[pl.ID] = true
+	}
+	var out []storedTrial
+	for _, td := range done {
+		if !mine[td.Plan.ID] {
+			continue
+		}
+		out = append(out, storedTrial{index: td.Plan.Index, point: td.Plan.Point, status: td.Status,
+			stopReason: td.StopReason, series: td.EpochSeries})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].index < out[j].index })
+	return out, nil
+}
+
+// atRung returns the value t had in the rung at epoch c, and whether it
+// was in that rung, that is, still running after epoch c: a trial that
+// ended at epoch c by finishing its epochs, by early stopping or by
+// reaching its target loss was not; one pruned at c, or that diverged,
+// failed or ran out of time in a later epoch, was.
+func (t *storedTrial) atRung(c int) (float64, bool) {
+	if c < 1 || len(t.series) < c || t.series[c-1].Epoch != c {
+		return 0, false
+	}
+	if t.status == framework.Completed && t.stopReason != "max_seconds" && len(t.series) == c {
+		return 0, false
+	}
+	return monitoredValue(t.series[c-1]), true
 }
 
 func (r *run) parallel(ctx context.Context, trials []*active, until int) {
@@ -341,41 +425,60 @@ func monitored(a *active) float64 {
 	if len(a.history) == 0 {
 		return math.Inf(1)
 	}
-	s := a.history[len(a.history)-1]
+	return monitoredValue(a.history[len(a.history)-1])
+}
+
+// monitoredValue is an epoch's value for pruning (see monitored).
+func monitoredValue(s framework.EpochStats) float64 {
 	if !math.IsNaN(s.ValLoss) {
 		return s.ValLoss
 	}
 	return s.TrainLoss
 }
 
-func (r *run) prune(live []*active, epoch int) []*active {
+// rungMember is a trial in a rung's decisions: a live one (a), or one an
+// earlier run finished (a nil).
+type rungMember struct {
+	a            *active
+	index, point int
+	value        float64
+}
+
+// prune takes the decisions of the rung at epoch: over the live trials and
+// the earlier runs' trials that were in that rung, in trial order. It
+// finishes the live trials it prunes and returns the others.
+func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active {
+	members := make([]rungMember, 0, len(live))
+	for _, a := range live {
+		members = append(members, rungMember{a: a, index: a.plan.Index, point: a.plan.Point, value: monitored(a)})
+	}
+	for i := range earlier {
+		if v, ok := earlier[i].atRung(epoch); ok {
+			members = append(members, rungMember{index: earlier[i].index, point: earlier[i].point, value: v})
+		}
+	}
+	sort.Slice(members, func(i, j int) bool { return members[i].index < members[j].index })
+	pruned := make([]bool, len(members))
 	pr := r.prep.Exp.Pruner
-	var keep []*active
 	switch pr.Type {
 	case "median":
 		// each trial against the trials before it in trial order
-		var earlier []float64
-		for _, a := range live {
-			v := monitored(a)
-			if len(earlier) >= pr.StartupTrials && v > median(earlier) {
-				a.result = a.trainer.Prune()
-				r.finish(a)
-			} else {
-				keep = append(keep, a)
-			}
-			earlier = append(earlier, v)
+		var before []float64
+		for i, m := range members {
+			pruned[i] = len(before) >= pr.StartupTrials && m.value > median(before)
+			before = append(before, m.value)
 		}
 	default:
 		// asha: the best ⌈n/η⌉ grid points go on. A point is scored by the
-		// mean over its live repeats, so repeats are kept or pruned
+		// mean over its repeats in the rung, so repeats are kept or pruned
 		// together and a lucky seed does not decide; ties go by point order.
 		var points []int
 		scores := map[int][]float64{}
-		for _, a := range live {
-			if _, seen := scores[a.plan.Point]; !seen {
-				points = append(points, a.plan.Point)
+		for _, m := range members {
+			if _, seen := scores[m.point]; !seen {
+				points = append(points, m.point)
 			}
-			scores[a.plan.Point] = append(scores[a.plan.Point], monitored(a))
+			scores[m.point] = append(scores[m.point], m.value)
 		}
 		mean := func(p int) float64 {
 			s := 0.0
@@ -392,13 +495,19 @@ func (r *run) prune(live []*active, epoch int) []*active {
 		for _, p := range points[:(len(points)+pr.Eta-1)/pr.Eta] {
 			kept[p] = true
 		}
-		for _, a := range live {
-			if kept[a.plan.Point] {
-				keep = append(keep, a)
-			} else {
-				a.result = a.trainer.Prune()
-				r.finish(a)
-			}
+		for i, m := range members {
+			pruned[i] = !kept[m.point]
+		}
+	}
+	var keep []*active
+	for i, m := range members {
+		switch {
+		case m.a == nil:
+		case pruned[i]:
+			m.a.result = m.a.trainer.Prune()
+			r.finish(m.a)
+		default:
+			keep = append(keep, m.a)
 		}
 	}
 	return keep
@@ -413,7 +522,7 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-func (r *run) saveBest() error {
+func (r *run) saveBest() (string, error) {
 	ts := map[string]safetensors.Tensor{}
 	for k, t := range r.bestWeights {
 		ts[k] = safetensors.Tensor{Shape: t.Shape, Data: t.Data}
@@ -423,5 +532,5 @@ func (r *run) saveBest() error {
 		name = fmt.Sprintf("%s.shard-%d-of-%d.best.safetensors", r.info.Name, r.opt.Shard, r.opt.Shards)
 	}
 	path := filepath.Join(r.opt.WeightsDir, name)
-	return safetensors.WriteFile(path, ts, map[string]string{"sweep": r.info.Name, "metric": r.prep.Exp.Metric})
+	return path, safetensors.WriteFile(path, ts, map[string]string{"sweep": r.info.Name, "metric": r.prep.Exp.Metric})
 }

@@ -34,3 +34,16 @@ func (BinaryCrossEntropy) Eval(pred *mat.Matrix, t framework.Targets, grad *mat.
 		return math.Max(x, 0) - x*y + math.Log1p(math.Exp(-math.Abs(x))), p - y
 	})
 }
+
+// Class reads outputs as logits: a single output is class 1 when its
+// logit is > 0 (σ(x) > 0.5, as PyTorch users threshold BCEWithLogitsLoss);
+// several outputs (one-hot targets) give the argmax.
+func (BinaryCrossEntropy) Class(row []float32) int32 {
+	if len(row) == 1 {
+		if row[0] > 0 {
+			return 1
+		}
+		return 0
+	}
+	return framework.Argmax(row)
+}

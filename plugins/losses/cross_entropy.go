@@ -24,6 +24,9 @@ type CrossEntropy struct {
 var _ = add(framework.Plugin[framework.Loss]{Name: "cross_entropy", Doc: "softmax + negative log-likelihood on class labels (CrossEntropyLoss)",
 	New: func() framework.Loss { return &CrossEntropy{} }})
 
+// Class is the argmax of the logits (of the softmax probabilities alike).
+func (*CrossEntropy) Class(row []float32) int32 { return framework.Argmax(row) }
+
 // Check requires classification with one output (logit) per class.
 func (*CrossEntropy) Check(task framework.Task, outputs, targets int) error {
 	if task != framework.Classification {

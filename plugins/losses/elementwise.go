@@ -45,6 +45,21 @@ func eval(pred *mat.Matrix, t framework.Targets, grad *mat.Matrix, f func(p, y f
 	return sum / n
 }
 
+// Class reads a row the way the targets were made (see target): a single
+// output predicts the 0/1 label itself, so it means class 1 above 0.5
+// (Keras' binary_accuracy, which its "accuracy" is for one output);
+// several outputs predict a one-hot row, so the class is the argmax
+// (Keras' categorical_accuracy).
+func (elementwise) Class(row []float32) int32 {
+	if len(row) == 1 {
+		if row[0] > 0.5 {
+			return 1
+		}
+		return 0
+	}
+	return framework.Argmax(row)
+}
+
 // Check accepts regression with one output per target column, and
 // classification with one output per class (one-hot targets) or a single
 // output for two classes (0/1 targets).

@@ -39,6 +39,20 @@ func splitChunks(trial string, pts []framework.IterationStats) []lossChunk {
 	return out
 }
 
+// mergeIterations merges two lists of updates, each ascending by
+// iteration and with no iteration in both, into a new ascending list.
+func mergeIterations(a, b []framework.IterationStats) []framework.IterationStats {
+	out := make([]framework.IterationStats, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Iteration < b[0].Iteration {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
 // qLossChunk stores a chunk; its arguments are lossChunk.args.
 const qLossChunk = `INSERT OR REPLACE INTO batch_loss_chunks (trial, iteration, points, losses) VALUES (?, ?, ?, ?)`
 

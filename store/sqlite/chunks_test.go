@@ -230,3 +230,101 @@ func TestIterationRecorderThinsLikeIteration(t *testing.T) {
 		}
 	}
 }
+
+// A diverged trial keeps its last DivergenceTail updates, up to and
+// including the diverging one, whatever the thinning, through Iteration
+// and through the recorder alike, also when part of its thinned losses
+// were stored before it diverged; a trial that does not diverge keeps the
+// thinned losses only.
+func TestDivergedTrialKeepsItsTail(t *testing.T) {
+	const n = 1500 // diverges at iteration n
+	for _, every := range []int{-1, 7, 50, 1000} {
+		for _, exploding := range []bool{true, false} {
+			s := openStore(t, filepath.Join(t.TempDir(), "sweeps.db"))
+			info := sweepInfo("tail", "h")
+			plans := makePlans(info.Name, 3)
+			if err := s.PrepareSweep(info, plans, false); err != nil {
+				t.Fatal(err)
+			}
+			a, b, c := &plans[0], &plans[1], &plans[2]
+			for _, p := range []*framework.TrialPlan{a, b, c} {
+				s.TrialStarted(p)
+			}
+			rec, recC := s.IterationRecorder(b), s.IterationRecorder(c)
+			for _, p := range []*framework.TrialPlan{a, b, c} {
+				p.BatchLossEvery = every
+			}
+			var batch []framework.IterationStats
+			for i := 1; i <= n; i++ {
+				loss := 1 / float64(i)
+				if i == n {
+					loss = math.NaN()
+					if exploding {
+						loss = 1e9 // finite: only the trainer knows it diverged
+					}
+				}
+				st := framework.IterationStats{Epoch: 1 + i/100, Iteration: i, BatchSize: 4, Loss: loss}
+				s.Iteration(a, st)
+				batch = append(batch, st)
+				if i%(1+i%13) == 0 {
+					rec(batch)
+					recC(batch)
+					batch = batch[:0]
+				}
+				if i == n-10 { // stores what was recorded so far, inside the tail
+					if err := s.Flush(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			rec(batch)
+			recC(batch)
+			diverged := framework.TrialOutcome{Status: framework.Diverged,
+				Result: framework.Result{Status: framework.Diverged, Iterations: n, DivergedIteration: n, LastFiniteLoss: 1 / float64(n-1)}}
+			s.TrialFinished(a, diverged)
+			s.TrialFinished(b, diverged)
+			s.TrialFinished(c, framework.TrialOutcome{Status: framework.Completed, Result: framework.Result{Status: framework.Completed, Iterations: n}})
+			if err := s.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			// what thinning keeps: the first (unless every < 0), every n-th, the non-finite
+			var thinned []int
+			for i := 1; i <= n; i++ {
+				if every > 0 && (i-1)%every == 0 || i == n && !exploding {
+					thinned = append(thinned, i)
+				}
+			}
+			withTail := slices.Clone(thinned)
+			for i := n - DivergenceTail + 1; i <= n; i++ {
+				if !slices.Contains(withTail, i) {
+					withTail = append(withTail, i)
+				}
+			}
+			slices.Sort(withTail)
+			for _, w := range []struct {
+				p    *framework.TrialPlan
+				want []int
+			}{{a, withTail}, {b, withTail}, {c, thinned}} {
+				td, err := s.LoadTrial(w.p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []int
+				for _, p := range td.BatchLoss {
+					got = append(got, p.Iteration)
+					if want := 1 / float64(p.Iteration); p.Iteration < n && p.Loss != want {
+						t.Errorf("every %d: iteration %d loss %v, want %v", every, p.Iteration, p.Loss, want)
+					}
+				}
+				if !slices.Equal(got, w.want) {
+					t.Errorf("every %d, exploding %v, trial %d: stored iterations %v, want %v", every, exploding, w.p.Index, got, w.want)
+				}
+				var rows int
+				if err := s.r.QueryRow(`SELECT count(*) FROM batch_loss WHERE trial = ?`, w.p.ID).Scan(&rows); err != nil || rows != len(w.want) {
+					t.Errorf("every %d: the batch_loss view has %d rows (%v), want %d", every, rows, err, len(w.want))
+				}
+			}
+			s.Close()
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -15,18 +16,76 @@ func configChanged(name, stored, now string) error {
 		ErrConfigChanged, name, stored, now)
 }
 
+// dataFile is one line of a SweepInfo.DataID: "<sha256> <size> <path>".
+type dataFile struct{ sha, size, path string }
+
+func parseDataID(id string) []dataFile {
+	var out []dataFile
+	for _, line := range strings.Split(id, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.SplitN(line, " ", 3)
+		for len(f) < 3 {
+			f = append(f, "")
+		}
+		out = append(out, dataFile{f[0], f[1], f[2]})
+	}
+	return out
+}
+
+// sameData reports whether two SweepInfo.DataIDs name the same data: the
+// same number of files with the same sizes and contents, in order (a path
+// may differ: the files may have moved with the experiment). An unknown
+// (NULL, from before schema version 4) identity matches any.
+func sameData(stored sql.NullString, now string) bool {
+	return !stored.Valid || dataDiff(stored.String, now) == ""
+}
+
+// dataDiff describes how the data identity now differs from stored, or is
+// "" when it does not.
+func dataDiff(stored, now string) string {
+	a, b := parseDataID(stored), parseDataID(now)
+	for i := range min(len(a), len(b)) {
+		if a[i].sha != b[i].sha || a[i].size != b[i].size {
+			return fmt.Sprintf("data file %s changed since the sweep was stored (sha256 %s → %s, %s → %s bytes)",
+				b[i].path, a[i].sha, b[i].sha, a[i].size, b[i].size)
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("its data files changed since the sweep was stored (%d files then, %d now)", len(a), len(b))
+	}
+	return ""
+}
+
+func dataChanged(name, stored, now string) error {
+	return fmt.Errorf("%w: sweep %q: %s: use --force or rename the sweep", ErrConfigChanged, name, dataDiff(stored, now))
+}
+
+// sweepIdentity is what a sweep was prepared as: its config hash and data.
+type sweepIdentity struct{ hash, data string }
+
+// busy is the error for a sweep whose trials other live processes hold.
+func busy(name string, owners []string, what string) error {
+	return fmt.Errorf("%w: sweep %q is being run by another process (owner %s holds trials): %s",
+		ErrSweepBusy, name, strings.Join(owners, ", "), what)
+}
+
 // PrepareSweep stores a sweep and its trials before a run, in one
 // transaction:
 //   - a new sweep is stored with every trial pending;
-//   - a stored sweep with the same config hash keeps its finished
+//   - a stored sweep with the same config hash and data keeps its finished
 //     (completed, diverged, failed, pruned) and interrupted trials, turns
 //     running trials whose owner is dead into interrupted, and gets any
 //     trial it lacks as pending;
-//   - a stored sweep with another hash is an error wrapping
-//     ErrConfigChanged, unless force: then its trials and metrics are
-//     deleted and it is stored anew.
+//   - a stored sweep with another hash, or whose data files (DataID)
+//     differ, is an error wrapping ErrConfigChanged, unless force: then
+//     its trials and metrics are deleted and it is stored anew. Force is
+//     refused (ErrSweepBusy) while another live process holds trials of
+//     the sweep: its trials would mix two configurations.
 //
-// Nothing is written when an error is returned.
+// Nothing is written when an error is returned. Claims then check that the
+// sweep is still stored with this hash and data (see Claim).
 func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialPlan, force bool) error {
 	if info.Name == "" {
 		return errors.New("prepare sweep: empty sweep name")
@@ -44,32 +103,41 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 	}
 	s.claimMu.Lock()
 	delete(s.prepared, info.Name)
+	delete(s.identity, info.Name)
 	s.claimMu.Unlock()
 	now := s.now()
 	err := s.writeTx(func(tx *sql.Tx) error {
 		var hash string
-		err := tx.QueryRow(`SELECT config_hash FROM sweeps WHERE name = ?`, info.Name).Scan(&hash)
+		var data sql.NullString
+		err := tx.QueryRow(`SELECT config_hash, data_id FROM sweeps WHERE name = ?`, info.Name).Scan(&hash, &data)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return insertSweep(tx, &info, trials, now)
 		case err != nil:
 			return err
-		case hash != info.ConfigHash:
-			if !force {
+		}
+		live, err := s.recoverDead(tx, info.Name)
+		if err != nil {
+			return err
+		}
+		if hash != info.ConfigHash || !sameData(data, info.DataID) {
+			switch {
+			case !force && hash != info.ConfigHash:
 				return configChanged(info.Name, hash, info.ConfigHash)
+			case !force:
+				return dataChanged(info.Name, data.String, info.DataID)
+			case len(live) > 0:
+				return busy(info.Name, live, "--force cannot replace it now; wait until that process ends, or stop it")
 			}
 			if _, err := tx.Exec(`DELETE FROM sweeps WHERE name = ?`, info.Name); err != nil {
 				return err
 			}
 			return insertSweep(tx, &info, trials, now)
 		}
-		if _, err := s.recoverDead(tx, info.Name); err != nil {
-			return err
-		}
 		if _, err := insertMissingTrials(tx, info.Name, trials); err != nil {
 			return err
 		}
-		_, err = tx.Exec(`UPDATE sweeps SET updated_at = ? WHERE name = ?`, timeText(now), info.Name)
+		_, err = tx.Exec(`UPDATE sweeps SET updated_at = ?, data_id = ? WHERE name = ?`, timeText(now), info.DataID, info.Name)
 		return err
 	})
 	if err != nil {
@@ -81,6 +149,7 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 	}
 	s.claimMu.Lock()
 	s.prepared[info.Name] = byID
+	s.identity[info.Name] = sweepIdentity{hash: info.ConfigHash, data: info.DataID}
 	s.claimMu.Unlock()
 	return nil
 }
@@ -125,9 +194,9 @@ func insertSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.Trial
 	if created.IsZero() {
 		created = now
 	}
-	if _, err := tx.Exec(`INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, info.Name, info.ConfigHash, info.Config, seedText(info.Seed), info.Metric,
-		timeText(created), timeText(now)); err != nil {
+	if _, err := tx.Exec(`INSERT INTO sweeps (name, config_hash, config, seed, metric, created_at, updated_at, data_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, info.Name, info.ConfigHash, info.Config, seedText(info.Seed), info.Metric,
+		timeText(created), timeText(now), info.DataID); err != nil {
 		return err
 	}
 	_, err := insertMissingTrials(tx, info.Name, trials)
@@ -174,39 +243,37 @@ func insertMissingTrials(tx *sql.Tx, sweep string, trials []framework.TrialPlan)
 }
 
 // recoverDead turns the sweep's running trials whose owner is dead into
-// interrupted ones.
-func (s *Store) recoverDead(tx *sql.Tx, sweep string) (int, error) {
+// interrupted ones, and returns the owners of other processes, alive, that
+// hold running trials of the sweep.
+func (s *Store) recoverDead(tx *sql.Tx, sweep string) (live []string, err error) {
 	rows, err := tx.Stmt(s.otherOwners).Query(sweep, s.owner)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	var owners []sql.NullString
 	for rows.Next() {
 		var o sql.NullString
 		if err := rows.Scan(&o); err != nil {
 			rows.Close()
-			return 0, err
+			return nil, err
 		}
 		owners = append(owners, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
 	for _, o := range owners {
 		if o.Valid && s.ownerAlive(o.String) {
+			live = append(live, o.String)
 			continue
 		}
-		res, err := tx.Exec(`UPDATE trials SET state = 'interrupted'
-			WHERE sweep = ? AND state = 'running' AND owner IS ?`, sweep, o)
-		if err != nil {
-			return 0, err
+		if _, err := tx.Exec(`UPDATE trials SET state = 'interrupted'
+			WHERE sweep = ? AND state = 'running' AND owner IS ?`, sweep, o); err != nil {
+			return nil, err
 		}
-		k, _ := res.RowsAffected()
-		n += int(k)
 	}
-	return n, nil
+	return live, nil
 }
 
 const (
@@ -256,7 +323,7 @@ func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err erro
 			s.claimBatch = max(s.claimBatch/2, 1)
 		}
 		s.lastClaim = now
-		plans, err := s.claimTx(sweep, s.claimBatch, now)
+		plans, err := s.claimTx(sweep, s.claimBatch, now, false)
 		if err != nil {
 			return framework.TrialPlan{}, false, fmt.Errorf("claim from sweep %q: %w", sweep, err)
 		}
@@ -273,12 +340,44 @@ func (s *Store) Claim(sweep string) (plan framework.TrialPlan, ok bool, err erro
 	return plan, true, nil
 }
 
-// claimTx claims up to n trials in one transaction, lowest index first.
-func (s *Store) claimTx(sweep string, n int, now time.Time) (plans []framework.TrialPlan, err error) {
+// ClaimAll takes every trial of the sweep left to run (pending,
+// interrupted, or running under a dead owner) in one transaction, lowest
+// index first, as Claim does one. It is for a run that needs all of them
+// at once, a pruned sweep, whose rungs compare every trial: while another
+// live process holds trials of the sweep it claims nothing and returns an
+// error wrapping ErrSweepBusy. An empty list means nothing is left.
+func (s *Store) ClaimAll(sweep string) ([]framework.TrialPlan, error) {
+	s.claimMu.Lock()
+	defer s.claimMu.Unlock()
+	now := s.now()
+	plans, err := s.claimTx(sweep, -1, now, true)
+	if err != nil {
+		return nil, fmt.Errorf("claim from sweep %q: %w", sweep, err)
+	}
+	s.recMu.Lock()
+	for _, p := range plans {
+		s.recordings[p.ID] = &recording{claimed: true, since: now}
+	}
+	s.recMu.Unlock()
+	return plans, nil
+}
+
+// claimTx claims up to n trials (all when n < 0) in one transaction,
+// lowest index first. It first checks that the sweep is still what
+// PrepareSweep stored (no other process replaced it with --force since),
+// and with exclusive that no other live process holds trials of it.
+func (s *Store) claimTx(sweep string, n int, now time.Time, exclusive bool) (plans []framework.TrialPlan, err error) {
 	err = s.writeTx(func(tx *sql.Tx) error {
 		plans = plans[:0]
-		if _, err := s.recoverDead(tx, sweep); err != nil {
+		if err := s.checkIdentity(tx, sweep); err != nil {
 			return err
+		}
+		live, err := s.recoverDead(tx, sweep)
+		if err != nil {
+			return err
+		}
+		if exclusive && len(live) > 0 {
+			return busy(sweep, live, "a pruned sweep runs in one process at a time (its rungs compare every trial)")
 		}
 		rows, err := tx.Stmt(s.claimNext).Query(s.owner, timeText(now), sweep, n)
 		if err != nil {
@@ -316,6 +415,30 @@ func (s *Store) claimTx(sweep string, n int, now time.Time) (plans []framework.T
 	})
 	slices.SortFunc(plans, func(a, b framework.TrialPlan) int { return a.Index - b.Index })
 	return plans, err
+}
+
+// checkIdentity fails, wrapping ErrConfigChanged, when the sweep is no
+// longer stored with the config hash and data this Store prepared it with:
+// another process replaced it (--force), and claiming its trials would
+// train them with this process's other settings.
+func (s *Store) checkIdentity(tx *sql.Tx, sweep string) error {
+	want, ok := s.identity[sweep]
+	if !ok {
+		return nil
+	}
+	var hash string
+	var data sql.NullString
+	err := tx.QueryRow(`SELECT config_hash, data_id FROM sweeps WHERE name = ?`, sweep).Scan(&hash, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.notFoundSweep(tx, sweep)
+	} else if err != nil {
+		return err
+	}
+	if hash != want.hash || !sameData(data, want.data) {
+		return fmt.Errorf("%w: sweep %q was replaced by another process (--force) while this one ran it: stopping (its config hash is now %s, this run's is %s)",
+			ErrConfigChanged, sweep, hash, want.hash)
+	}
+	return nil
 }
 
 // scanClaimed reads a claimed trial's row (qClaimNext's RETURNING). A

@@ -35,10 +35,11 @@ type MergeInputs struct {
 // each must be a regular file (a FIFO or a device would block or never
 // end), a gradsweep store of this schema version (ErrSchemaVersion) that
 // passes SQLite's quick_check, and a sweep stored in two of them must have
-// the same config hash (ErrConfigChanged). Each is opened read-only.
+// the same config hash and data files (ErrConfigChanged). Each is opened
+// read-only.
 func CheckMergeInputs(paths []string) (*MergeInputs, error) {
-	hashes := map[string]string{} // sweep → config hash
-	from := map[string]string{}   // sweep → the file it was first seen in
+	hashes := map[string]sourceSweep{} // by sweep name
+	from := map[string]string{}        // sweep → the file hashes has it from
 	for _, path := range paths {
 		fi, err := os.Stat(path)
 		if err != nil {
@@ -56,21 +57,34 @@ func CheckMergeInputs(paths []string) (*MergeInputs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("merge %s: %w", path, err)
 		}
-		for name, h := range sweeps {
-			if prev, ok := hashes[name]; ok && prev != h {
+		for name, sw := range sweeps {
+			prev, ok := hashes[name]
+			if ok && prev.hash != sw.hash {
 				return nil, fmt.Errorf("merge %s: %w: sweep %q has config hash %s here and %s in %s: they are not shards of one experiment",
-					path, ErrConfigChanged, name, h, prev, from[name])
+					path, ErrConfigChanged, name, sw.hash, prev.hash, from[name])
 			}
-			hashes[name], from[name] = h, path
+			if ok && sw.data.Valid && !sameData(prev.data, sw.data.String) {
+				return nil, fmt.Errorf("merge %s: %w: sweep %q read other data than in %s: %s", path, ErrConfigChanged, name,
+					from[name], dataDiff(prev.data.String, sw.data.String))
+			}
+			if !ok || !prev.data.Valid {
+				hashes[name], from[name] = sw, path
+			}
 		}
 	}
 	return &MergeInputs{paths: paths}, nil
 }
 
+// sourceSweep is what merges compare of a sweep in two files.
+type sourceSweep struct {
+	hash string         // config hash
+	data sql.NullString // data identity (NULL: unknown)
+}
+
 // checkSource runs SQLite's quick_check on a read-only store and returns
-// its sweeps' config hashes.
-func (s *Store) checkSource() (map[string]string, error) {
-	out := map[string]string{}
+// its sweeps' config hashes and data identities.
+func (s *Store) checkSource() (map[string]sourceSweep, error) {
+	out := map[string]sourceSweep{}
 	err := s.readTx(func(tx *sql.Tx) error {
 		rows, err := tx.Query(`PRAGMA quick_check(1)`)
 		if err != nil {
@@ -87,17 +101,18 @@ func (s *Store) checkSource() (map[string]string, error) {
 		if res != "ok" {
 			return fmt.Errorf("corrupt (quick_check: %s)", res)
 		}
-		rows, err = tx.Query(`SELECT name, config_hash FROM sweeps`)
+		rows, err = tx.Query(`SELECT name, config_hash, data_id FROM sweeps`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var name, h string
-			if err := rows.Scan(&name, &h); err != nil {
+			var name string
+			var sw sourceSweep
+			if err := rows.Scan(&name, &sw.hash, &sw.data); err != nil {
 				return err
 			}
-			out[name] = h
+			out[name] = sw
 		}
 		return rows.Err()
 	})
@@ -201,12 +216,17 @@ func (s *Store) withSource(ctx context.Context, conn *sql.Conn, srcPath string, 
 	return fn()
 }
 
-// checkAgainst refuses an attached source whose sweeps or trials clash
-// with the destination's (ErrConfigChanged).
+// checkAgainst refuses an attached source whose sweeps (config hash, data
+// files) or trials clash with the destination's (ErrConfigChanged).
 func checkAgainst(conn *sql.Conn) error {
 	ctx := context.Background()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // reads only
 	var name, dstHash, srcHash string
-	err := conn.QueryRowContext(ctx, `SELECT s.name, d.config_hash, s.config_hash FROM src.sweeps s JOIN main.sweeps d ON d.name = s.name
+	err = tx.QueryRowContext(ctx, `SELECT s.name, d.config_hash, s.config_hash FROM src.sweeps s JOIN main.sweeps d ON d.name = s.name
 		WHERE d.config_hash != s.config_hash ORDER BY s.name LIMIT 1`).Scan(&name, &dstHash, &srcHash)
 	if err == nil {
 		return fmt.Errorf("%w: sweep %q has config hash %s here and %s in the source: rename the sweep in one of them",
@@ -214,8 +234,11 @@ func checkAgainst(conn *sql.Conn) error {
 	} else if err != sql.ErrNoRows {
 		return err
 	}
+	if err := checkMergedData(tx); err != nil {
+		return err
+	}
 	var id, dstSweep, srcSweep string
-	err = conn.QueryRowContext(ctx, `SELECT s.id, d.sweep, s.sweep FROM src.trials s JOIN main.trials d ON d.id = s.id
+	err = tx.QueryRowContext(ctx, `SELECT s.id, d.sweep, s.sweep FROM src.trials s JOIN main.trials d ON d.id = s.id
 		WHERE d.sweep != s.sweep LIMIT 1`).Scan(&id, &dstSweep, &srcSweep)
 	if err == nil {
 		return fmt.Errorf("%w: trial %s belongs to sweep %q here and %q in the source", ErrConfigChanged, id, dstSweep, srcSweep)
@@ -243,6 +266,9 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 	} else if err != sql.ErrNoRows {
 		return 0, err
 	}
+	if err := checkMergedData(tx); err != nil {
+		return 0, err
+	}
 
 	cols := strings.Join(trialColumns, ", ")
 	var sel, set []string
@@ -260,9 +286,11 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 		}
 	}
 	steps := []string{
-		`INSERT INTO main.sweeps (name, config_hash, config, seed, metric, created_at, updated_at)
-			SELECT name, config_hash, config, seed, metric, created_at, updated_at FROM src.sweeps
+		`INSERT INTO main.sweeps (name, config_hash, config, seed, metric, created_at, updated_at, data_id)
+			SELECT name, config_hash, config, seed, metric, created_at, updated_at, data_id FROM src.sweeps
 			WHERE name NOT IN (SELECT name FROM main.sweeps)`,
+		`UPDATE main.sweeps SET data_id = (SELECT s.data_id FROM src.sweeps s WHERE s.name = sweeps.name)
+			WHERE data_id IS NULL`,
 		`CREATE TEMP TABLE IF NOT EXISTS merge_ids (id TEXT PRIMARY KEY)`,
 		`DELETE FROM temp.merge_ids`,
 		`INSERT INTO temp.merge_ids SELECT s.id FROM src.trials s LEFT JOIN main.trials d ON d.id = s.id
@@ -291,4 +319,28 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// checkMergedData refuses a source sweep whose data files differ from
+// those of the sweep of the same name in the destination: shards of one
+// sweep read the same data.
+func checkMergedData(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT s.name, d.data_id, s.data_id FROM src.sweeps s JOIN main.sweeps d ON d.name = s.name
+		ORDER BY s.name`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var dst, src sql.NullString
+		if err := rows.Scan(&name, &dst, &src); err != nil {
+			return err
+		}
+		if src.Valid && !sameData(dst, src.String) {
+			return fmt.Errorf("%w: sweep %q read other data in the source: %s (here → source): rename the sweep in one of them",
+				ErrConfigChanged, name, dataDiff(dst.String, src.String))
+		}
+	}
+	return rows.Err()
 }

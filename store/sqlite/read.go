@@ -1,13 +1,16 @@
 package sqlite
 
 import (
+	"cmp"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/results"
 )
 
 // Reads use the read pool, each in one read transaction (a consistent
@@ -23,25 +26,13 @@ type SweepRow struct {
 	Updated    time.Time
 	Trials     int                      // trials in the sweep
 	Counts     map[framework.Status]int // trials by state
-	// Best is the best grid point's ranking metric: the mean over the
-	// point's completed repeats of the final train_loss, val_loss or
-	// val_accuracy (max), or of time_to_target; NaN (BestPoint −1) if no
-	// completed trial has it.
+	// Best is the best grid point's ranking metric, ranked as 'sweep best'
+	// ranks (package results): the mean over the point's repeats; NaN
+	// (BestPoint −1) if no point has a value. BestNote says when the point
+	// is not a plain completed one ("pruned at epoch 3").
 	Best      float64
 	BestPoint int
-}
-
-// bestColumn maps a ranking metric to its trials column and whether
-// larger is better.
-var bestColumn = map[string]struct {
-	col    string
-	larger bool
-}{
-	"train_loss":     {"final_train_loss", false},
-	"val_loss":       {"final_val_loss", false},
-	"val_accuracy":   {"final_val_accuracy", true},
-	"train_accuracy": {"final_train_accuracy", true},
-	"time_to_target": {"time_to_target", false},
+	BestNote  string
 }
 
 func (s *Store) readTx(fn func(*sql.Tx) error) error {
@@ -115,19 +106,13 @@ func (s *Store) ListSweeps() ([]SweepRow, error) {
 			return err
 		}
 		for i := range out {
-			b, ok := bestColumn[out[i].Metric]
-			if !ok {
-				continue
-			}
-			order := "ASC"
-			if b.larger {
-				order = "DESC"
-			}
-			err := tx.QueryRow(`SELECT point, avg(`+b.col+`) AS v FROM trials
-				WHERE sweep = ? AND state = 'completed' AND `+b.col+` IS NOT NULL
-				GROUP BY point ORDER BY v `+order+`, point LIMIT 1`, out[i].Name).Scan(&out[i].BestPoint, &out[i].Best)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			trials, err := s.loadTrials(tx, `t.sweep = ?`, out[i].Name, false)
+			if err != nil {
 				return err
+			}
+			sum := results.Summarize(results.MustLookup(out[i].Metric), trials, 0)
+			if b := sum.Best(); b != nil {
+				out[i].Best, out[i].BestPoint, out[i].BestNote = b.Mean, b.Point, b.Note()
 			}
 		}
 		return nil
@@ -172,10 +157,32 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 	if d.Info.Started, err = parseTime(created); err != nil {
 		return nil, err
 	}
-	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name); err != nil {
+	if d.Trials, err = s.loadTrials(tx, `t.sweep = ?`, name, true); err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// LoadResults reads a sweep's trials with their epoch series but without
+// their batch losses: what ranking needs (sweep.ResultsReader). An
+// unknown sweep is an error wrapping ErrNotFound.
+func (s *Store) LoadResults(name string) ([]framework.TrialData, error) {
+	var out []framework.TrialData
+	err := s.readTx(func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRow(`SELECT 1 FROM sweeps WHERE name = ?`, name).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return s.notFoundSweep(tx, name)
+		} else if err != nil {
+			return err
+		}
+		var err error
+		out, err = s.loadTrials(tx, `t.sweep = ?`, name, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load results of sweep %q: %w", name, err)
+	}
+	return out, nil
 }
 
 // LoadTrial reads one trial with its series. An unknown id is an error
@@ -183,7 +190,7 @@ func (s *Store) loadSweep(tx *sql.Tx, name string) (*framework.SweepData, error)
 func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 	var td *framework.TrialData
 	err := s.readTx(func(tx *sql.Tx) error {
-		ts, err := s.loadTrials(tx, `t.id = ?`, id)
+		ts, err := s.loadTrials(tx, `t.id = ?`, id, true)
 		if err != nil {
 			return err
 		}
@@ -197,6 +204,23 @@ func (s *Store) LoadTrial(id string) (*framework.TrialData, error) {
 		return nil, fmt.Errorf("load trial %q: %w", id, err)
 	}
 	return td, nil
+}
+
+// Finished reads the sweep's finished trials (completed, diverged,
+// failed, pruned) with their epoch series but without their batch losses,
+// by trial index: what a resumed pruned run needs of the trials an earlier
+// run finished. A sweep without any is no error.
+func (s *Store) Finished(sweep string) ([]framework.TrialData, error) {
+	var out []framework.TrialData
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		out, err = s.loadTrials(tx, `t.sweep = ? AND t.state IN `+finished, sweep, false)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finished trials of %q: %w", sweep, err)
+	}
+	return out, nil
 }
 
 // SweepOfTrial is the name of the sweep a trial belongs to.
@@ -256,6 +280,21 @@ func (s *Store) TrialStates(sweep string) (map[string]framework.Status, error) {
 	return out, nil
 }
 
+// TrialIDsWithPrefix returns up to limit trial ids (of any sweep) that
+// start with prefix, in order.
+func (s *Store) TrialIDsWithPrefix(prefix string, limit int) ([]string, error) {
+	var ids []string
+	err := s.readTx(func(tx *sql.Tx) error {
+		var err error
+		ids, err = column(tx, `SELECT id FROM trials WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?`, len(prefix), prefix, limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trials with id prefix %q: %w", prefix, err)
+	}
+	return ids, nil
+}
+
 func (s *Store) notFoundTrial(tx *sql.Tx, id string) error {
 	// Suggest ids sharing the longest prefix we can find.
 	for n := min(len(id), 8); n >= 0; n -= 4 {
@@ -284,8 +323,9 @@ type nullReal struct {
 }
 
 // loadTrials reads the trials matching where (on alias t), ordered by
-// sweep and idx, with their series.
-func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.TrialData, error) {
+// sweep and idx, with their epoch series and, with batchLoss, their batch
+// losses.
+func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([]framework.TrialData, error) {
 	rows, err := tx.Query(`SELECT `+trialCols+` FROM trials t WHERE `+where+` ORDER BY t.sweep, t.idx`, arg)
 	if err != nil {
 		return nil, err
@@ -340,6 +380,9 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		return nil, err
 	}
 
+	if !batchLoss {
+		return out, nil
+	}
 	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses
 		FROM trials t JOIN batch_loss_chunks c ON c.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, c.iteration`, arg)
 	if err != nil {
@@ -359,8 +402,21 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any) ([]framework.Trial
 		td := &out[byID[id]]
 		td.BatchLoss = append(td.BatchLoss, pts...)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// A diverged trial's kept tail (DivergenceTail) may fall between the
+	// iterations of a chunk stored before it: order each trial's points.
+	for i := range out {
+		bl := out[i].BatchLoss
+		if !slices.IsSortedFunc(bl, byIteration) {
+			slices.SortFunc(bl, byIteration)
+		}
+	}
+	return out, nil
 }
+
+func byIteration(a, b framework.IterationStats) int { return cmp.Compare(a.Iteration, b.Iteration) }
 
 func scanTrial(rows *sql.Rows, live *liveness) (framework.TrialData, error) {
 	var td framework.TrialData

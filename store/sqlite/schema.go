@@ -61,9 +61,10 @@ import (
 //     final_val_accuracy REAL (+ _nonfinite TEXT): the last epoch's metrics.
 //   - best_val_loss REAL (+ _nonfinite): lowest val_loss.
 //   - diverged_iteration INTEGER: iteration whose loss was not finite or
-//     exploded (0 if the trial did not diverge).
-//   - last_finite_loss REAL (+ _nonfinite): last finite batch loss before
-//     divergence.
+//     exploded, or whose epoch's validation loss was not finite (0 if the
+//     trial did not diverge).
+//   - last_finite_loss REAL (+ _nonfinite): a diverged trial's batch loss
+//     of its last weight update (Result.LastFiniteLoss); NULL otherwise.
 //   - time_to_target REAL (+ _nonfinite): seconds to reach the target loss.
 //
 // Table epoch_metrics: long format, one row per (trial, epoch, metric).
@@ -185,7 +186,21 @@ var migrations = []migration{
 	{sql: schemaV1},
 	{sql: schemaV2},
 	{sql: schemaV3, data: packBatchLossV3},
+	{sql: schemaV4},
 }
+
+// schemaV4 stores the identity of the data files a sweep read, so that a
+// resume refuses data that changed since (PrepareSweep):
+//
+// Table sweeps, new column:
+//   - data_id TEXT: one line per file read (the csv or MNIST files, the
+//     init_from weights), "<sha256 hex> <size in bytes> <path>", in the
+//     order the sweep reads them; empty for built-in and generated data.
+//     NULL for a sweep stored before version 4: unknown, taken as matching
+//     and filled in by its next run.
+const schemaV4 = `
+ALTER TABLE sweeps ADD COLUMN data_id TEXT;
+`
 
 // schemaV2 indexes the claimable trials of each sweep by order, so a claim
 // finds the next trial in O(log n) instead of scanning past every trial
@@ -210,7 +225,8 @@ CREATE INDEX trials_claimable ON trials (sweep, idx) WHERE state IN ('pending', 
 // second's worth, at most chunkPoints).
 //   - trial TEXT: REFERENCES trials(id) ON DELETE CASCADE.
 //   - iteration INTEGER: the chunk's first update; PRIMARY KEY (trial,
-//     iteration).
+//     iteration). A diverged trial's kept tail (DivergenceTail) goes into
+//     its last chunk, whose range may then overlap an earlier chunk's.
 //   - points INTEGER: updates in the chunk.
 //   - losses TEXT: a JSON array of [iteration, epoch, batch_size, seconds,
 //     loss] arrays, iterations ascending; seconds and a finite loss are

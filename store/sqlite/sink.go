@@ -96,6 +96,11 @@ type recording struct {
 	series           // not queued yet
 	since  time.Time // when the series started to gather
 	start  time.Time // TrialStarted
+	// tail holds the last updates the thinning dropped, stored if the
+	// trial diverges (nil until thinning drops one). Only the trial's
+	// recorder writes to it, and TrialFinished, which comes after the
+	// trial's last update, reads it.
+	tail *lossTail
 	// claimed: this Store claimed the trial and it has not started; the
 	// claim already did what TrialStarted writes.
 	claimed bool
@@ -174,13 +179,56 @@ func (s *Store) TrialStarted(t *framework.TrialPlan) {
 	}
 }
 
+// DivergenceTail is how many updates, up to and including the diverging
+// one, a diverged trial keeps whatever its thinning
+// (record.batch_loss_every), so that the run-up to a divergence can be
+// read.
+const DivergenceTail = 32
+
+// lossTail is a ring of the last DivergenceTail updates the thinning
+// dropped.
+type lossTail struct {
+	buf [DivergenceTail]framework.IterationStats
+	n   int // updates ever pushed
+}
+
+func (t *lossTail) push(st framework.IterationStats) {
+	t.buf[t.n%DivergenceTail] = st
+	t.n++
+}
+
+// after returns the held updates of iterations > it, ascending.
+func (t *lossTail) after(it int) []framework.IterationStats {
+	var out []framework.IterationStats
+	for k := max(0, t.n-DivergenceTail); k < t.n; k++ {
+		if st := t.buf[k%DivergenceTail]; st.Iteration > it {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// tailOf returns the trial's ring of dropped updates, creating it; the
+// caller holds recMu.
+func (s *Store) tailOf(id string) *lossTail {
+	r := s.recordingOf(id)
+	if r.tail == nil {
+		r.tail = &lossTail{}
+	}
+	return r.tail
+}
+
 // Iteration records a batch loss, thinned as the plan says
-// (TrialPlan.BatchLossEvery): the first and any non-finite loss always.
+// (TrialPlan.BatchLossEvery): the first and any non-finite loss always,
+// and the last DivergenceTail updates of a trial that diverges.
 // Recorded losses are buffered and stored in chunks (see chunkEvery).
 func (s *Store) Iteration(t *framework.TrialPlan, st framework.IterationStats) {
 	every := t.BatchLossEvery
 	finite := !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0)
 	if finite && (every < 0 || every > 1 && (st.Iteration-1)%every != 0) {
+		s.recMu.Lock()
+		s.tailOf(t.ID).push(st)
+		s.recMu.Unlock()
 		return
 	}
 	s.record(t.ID, []framework.IterationStats{st})
@@ -195,21 +243,33 @@ var _ framework.IterationSink = (*Store)(nil)
 func (s *Store) IterationRecorder(t *framework.TrialPlan) func([]framework.IterationStats) {
 	next := 1                           // the next iteration whose finite loss is recorded
 	var keep []framework.IterationStats // scratch: the batch's recorded updates
+	var tail *lossTail                  // the dropped updates, in case the trial diverges
+	drop := func(st framework.IterationStats) {
+		if tail == nil {
+			s.recMu.Lock()
+			tail = s.tailOf(t.ID)
+			s.recMu.Unlock()
+		}
+		tail.push(st)
+	}
 	return func(updates []framework.IterationStats) {
 		keep = keep[:0]
 		for _, st := range updates {
 			if !math.IsNaN(st.Loss) && !math.IsInf(st.Loss, 0) {
 				if st.Iteration < next {
+					drop(st)
 					continue
 				}
 				switch every := t.BatchLossEvery; {
 				case every < 0:
 					next = math.MaxInt
+					drop(st)
 					continue
 				case every <= 1:
 					next = st.Iteration + 1
 				case (st.Iteration-1)%every != 0:
 					next = st.Iteration + every - (st.Iteration-1)%every
+					drop(st)
 					continue
 				default:
 					next = st.Iteration + every
@@ -264,7 +324,9 @@ func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
 }
 
 // TrialFinished queues the trial's outcome, with the batch losses of an
-// epoch it did not finish (it diverged, or was stopped); it is committed
+// epoch it did not finish (it diverged, or was stopped), and for a
+// diverged trial the last DivergenceTail updates up to the diverging one
+// that the thinning dropped; it is committed
 // with the next batch (within flushEvery), and Flush or Close wait for it.
 // Not waiting here keeps a commit round trip off every trial: a process
 // killed in that window leaves the trial "running" under a dead owner, so
@@ -274,6 +336,9 @@ func (s *Store) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcome) 
 	r := s.recordingOf(t.ID)
 	r.see(o.Result.Final)
 	fin := op{kind: opTrialFinished, trial: t.ID, at: r.start, mask: r.mask(), series: r.series, x: &opExtra{out: o}}
+	if d := o.Result.DivergedIteration; d > 0 && r.tail != nil {
+		fin.series.losses = mergeIterations(r.losses, r.tail.after(d-DivergenceTail))
+	}
 	delete(s.recordings, t.ID)
 	s.recMu.Unlock()
 	s.send(fin)

@@ -31,8 +31,14 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // ErrConfigChanged is wrapped by PrepareSweep's error when the sweep was
-// stored with another config hash.
+// stored with another config hash or other data files, by Claim's when
+// another process replaced the sweep (--force) meanwhile, and by Merge's
+// for a source sweep of another experiment or other data.
 var ErrConfigChanged = errors.New("sweep config changed")
+
+// ErrSweepBusy is wrapped by the error of a PrepareSweep with force, or of
+// a ClaimAll, while another live process holds trials of the sweep.
+var ErrSweepBusy = errors.New("sweep is being run by another process")
 
 const (
 	busyTimeout = 10 * time.Second
@@ -89,9 +95,12 @@ type Store struct {
 
 	// Claim's trials claimed ahead, per sweep, and how many the next
 	// claim transaction takes.
-	claimMu    sync.Mutex
-	ahead      map[string][]framework.TrialPlan
-	prepared   map[string]map[string]*framework.TrialPlan // per sweep, by id: the plans PrepareSweep stored
+	claimMu  sync.Mutex
+	ahead    map[string][]framework.TrialPlan
+	prepared map[string]map[string]*framework.TrialPlan // per sweep, by id: the plans PrepareSweep stored
+	// per sweep, what PrepareSweep stored it as: a claim checks the sweep
+	// still is that, not replaced by another process's --force
+	identity   map[string]sweepIdentity
 	claimBatch int
 	lastClaim  time.Time
 
@@ -142,7 +151,8 @@ func Open(path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	s := &Store{path: path, w: w, recordings: map[string]*recording{},
-		ahead: map[string][]framework.TrialPlan{}, prepared: map[string]map[string]*framework.TrialPlan{}, now: time.Now}
+		ahead: map[string][]framework.TrialPlan{}, prepared: map[string]map[string]*framework.TrialPlan{},
+		identity: map[string]sweepIdentity{}, now: time.Now}
 	fail := func(err error) (*Store, error) {
 		if s.ckptStop != nil {
 			close(s.ckptStop)

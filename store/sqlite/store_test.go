@@ -127,7 +127,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 			t.Fatal(q, err)
 		}
 	}
-	if v != SchemaVersion() || v != 3 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
+	if v != SchemaVersion() || v != 4 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
 		t.Fatalf("user_version %d foreign_keys %d synchronous %d busy_timeout %d journal_mode %s", v, fk, sync, busy, mode)
 	}
 	schema := func() string {
@@ -172,7 +172,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (3)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (4)") {
 		t.Fatalf("newer schema: %v", err)
 	}
 
