@@ -11,7 +11,6 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -640,7 +639,7 @@ func writePNG(path string, img *image.RGBA) error {
 	if err := encodePNG(buf, img); err != nil {
 		return err
 	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
+	return replaceFile(path, buf.Bytes())
 }
 
 // encodePNG writes an opaque RGBA image as an 8-bit RGB PNG. It is a

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -333,7 +332,7 @@ func writeFile(path string, write func(io.Writer, []framework.TrialData) error, 
 	if err := write(&buf, trials); err != nil {
 		return fmt.Errorf("report: %s: %w", filepath.Base(path), err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := replaceFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -348,7 +347,7 @@ func execute(path, name string, v any) error {
 	if err := templates.ExecuteTemplate(&buf, name, v); err != nil {
 		return fmt.Errorf("report: %s: %w", name, err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := replaceFile(path, buf.Bytes()); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil

@@ -76,7 +76,9 @@ var sections = []struct{ id, title, intro string }{
 }
 
 // Write makes a report of d in dir (created if needed; files of an
-// earlier report there are overwritten, other files are left alone):
+// earlier report there are replaced, pictures and trial pages it does not
+// write again are removed, other files are left alone; nothing outside dir
+// is touched, even through symbolic links planted in it):
 //
 //	index.html           summary, best settings, all trials, pictures
 //	trials.csv           one row per trial (WriteTrialsCSV, as sweep export)
@@ -94,10 +96,8 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 	}
 	opt = opt.withDefaults()
 	a := analyze(d)
-	for _, sub := range []string{"", "img", "trials"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			return fmt.Errorf("report: %w", err)
-		}
+	if err := prepareDirs(dir); err != nil {
+		return err
 	}
 
 	charts, notes := a.charts(opt)
@@ -174,7 +174,106 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 	if err := writeFile(filepath.Join(dir, "trials.csv"), WriteTrialsCSV, a.d.Trials); err != nil {
 		return err
 	}
-	return writeFile(filepath.Join(dir, "trials.json"), WriteTrialsJSON, a.d.Trials)
+	if err := writeFile(filepath.Join(dir, "trials.json"), WriteTrialsJSON, a.d.Trials); err != nil {
+		return err
+	}
+	written := map[string]bool{}
+	for _, j := range jobs {
+		written[j.path] = true
+	}
+	for _, ti := range a.trials {
+		written["trials/"+ti.File+".html"] = true
+	}
+	return removeStale(dir, written)
+}
+
+// The report's subfolders and the kinds of file it writes in them: the
+// only files removeStale may delete.
+var reportFiles = []struct{ sub, ext string }{
+	{"img", ".png"},
+	{"trials", ".png"},
+	{"trials", ".html"},
+}
+
+// prepareDirs creates dir and its img and trials subfolders. A subfolder
+// that is a symbolic link is replaced by a real folder (the link is
+// removed; what it points to is not touched), so the report never writes
+// outside dir.
+func prepareDirs(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, sub := range []string{"img", "trials"} {
+		p := filepath.Join(dir, sub)
+		fi, err := os.Lstat(p)
+		switch {
+		case err == nil && fi.Mode()&os.ModeSymlink != 0:
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("report: %s is not a folder", p)
+		case err == nil:
+			continue
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("report: %w", err)
+		}
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return nil
+}
+
+// replaceFile writes data to path without following a link: it writes a
+// temporary file in path's folder and renames it over path. The rename
+// replaces whatever path was (a planted symbolic link included) and never
+// touches what a link pointed to; a reader sees the old file or the new
+// one, never half of one.
+func replaceFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// removeStale deletes the pictures and trial pages of an earlier report
+// in dir that this one did not write (trials that no longer exist, charts
+// the data no longer supports). written holds the slash-separated paths,
+// relative to dir, of the files written. Only the kinds of file the report
+// writes (reportFiles) are removed; anything else is left alone.
+func removeStale(dir string, written map[string]bool) error {
+	for _, rf := range reportFiles {
+		entries, err := os.ReadDir(filepath.Join(dir, rf.sub))
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		for _, e := range entries {
+			rel := rf.sub + "/" + e.Name()
+			if e.IsDir() || filepath.Ext(e.Name()) != rf.ext || written[rel] {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, rf.sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("report: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // charts lists the overview pictures that the data supports, and notes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -565,5 +566,94 @@ func TestTicks(t *testing.T) {
 	}
 	if got := labels(logTicker{}.Ticks(0.2, 0.4)); len(got) < 2 {
 		t.Errorf("log ticks within a decade: %v", got)
+	}
+}
+
+// Symbolic links planted in the output folder (a file, or the img and
+// trials folders, pointing outside) are replaced, never written through:
+// the files outside are untouched.
+func TestWriteNeverLeavesDir(t *testing.T) {
+	outside, dir := t.TempDir(), t.TempDir()
+	victim := filepath.Join(outside, "victim.html")
+	for _, sub := range []string{"img", "trials"} {
+		if err := os.Mkdir(filepath.Join(outside, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := map[string]string{
+		victim:                               "keep me",
+		filepath.Join(outside, "victim.csv"): "keep me too",
+		filepath.Join(outside, "img", "curves-by-lr.png"):     "not a png",
+		filepath.Join(outside, "trials", "unrelated.html"):    "stale-looking but outside",
+		filepath.Join(outside, "trials", "unrelated-old.png"): "outside",
+	}
+	for p, text := range keep {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"index.html": victim,
+		"trials.csv": filepath.Join(outside, "victim.csv"),
+		"img":        filepath.Join(outside, "img"),
+		"trials":     filepath.Join(outside, "trials"),
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Write(dir, goldenSweep(), Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for p, text := range keep {
+		if b, err := os.ReadFile(p); err != nil || string(b) != text {
+			t.Errorf("%s outside the report changed (%d bytes now), %v", p, len(b), err)
+		}
+	}
+	for name := range links {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			t.Errorf("%s: still a link or missing (%v)", name, err)
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(dir, "index.html")), "<html") {
+		t.Error("index.html was not written")
+	}
+}
+
+// A report written again removes the pages and pictures of trials that no
+// longer exist, and leaves files it does not write alone.
+func TestWriteRemovesStalePages(t *testing.T) {
+	dir := writeReport(t, goldenSweep(), Options{Workers: 2})
+	stale := []string{"trials/gone.html", "trials/gone-epochs.png", "img/old-chart.png"}
+	other := []string{"notes.txt", "trials/notes.txt", "img/readme.md"}
+	for _, rel := range append(append([]string{}, stale...), other...) {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(rel)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := pngFiles(t, dir)
+	if err := Write(dir, goldenSweep(), Options{Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel))); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stale %s was kept (%v)", rel, err)
+		}
+	}
+	for _, rel := range other {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+			t.Errorf("%s, not a report file, was removed: %v", rel, err)
+		}
+	}
+	if after := pngFiles(t, dir); len(after) != len(before)-2 {
+		t.Errorf("%d pictures after rewriting, want %d", len(after), len(before)-2)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "trials"))
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".tmp") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
 	}
 }

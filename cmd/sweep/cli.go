@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 // Exit codes.
 const (
 	exitOK          = 0
-	exitError       = 1   // runtime error (I/O, database)
+	exitError       = 1   // runtime error (I/O, database) or internal error (a panic)
 	exitUsage       = 2   // bad usage or bad experiment file
 	exitTrialFailed = 3   // the sweep finished but some trials failed
 	exitInterrupted = 130 // stopped by SIGINT/SIGTERM/SIGUSR1; finished trials are kept
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return exitCode(c.run(e, args[1:]), stderr)
+			return runCommand(c, e, args[1:])
 		}
 	}
 	names := make([]string, len(commands))
@@ -89,6 +90,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "sweep: %v\n", framework.UnknownNameError("command", args[0], names))
 	return exitUsage
+}
+
+// runCommand runs c and returns its exit code. A panic in the command is
+// a bug, not bad input: it exits 1 with "internal error" and the stack on
+// standard error.
+func runCommand(c command, e *env, args []string) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(e.stderr, "sweep: internal error: %v\n(a bug in sweep %s; please report it with this stack)\n%s", v, c.name, debug.Stack())
+			code = exitError
+		}
+	}()
+	return exitCode(c.run(e, args), e.stderr)
 }
 
 func exitCode(err error, stderr io.Writer) int {

@@ -19,13 +19,24 @@ import (
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
-// openExisting opens a database that must already exist (queries never
-// create one by accident).
+// openExisting opens a database that must already exist, read-only:
+// queries never create one by accident, and work on a file or in a folder
+// they may not write.
 func openExisting(path string) (*sqlite.Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("database %s: %v (run a sweep first, or pass --db)", path, err)
 	}
-	return sqlite.Open(path)
+	st, err := sqlite.OpenReadOnly(path)
+	return st, storeError(err)
+}
+
+// storeError makes opening a --db that is not a regular file (a FIFO, a
+// device) a usage error (exit 2).
+func storeError(err error) error {
+	if errors.Is(err, sqlite.ErrNotRegularFile) {
+		return usageError{err}
+	}
+	return err
 }
 
 // parseAndOpen parses a query command's flags and arguments and opens its

@@ -49,38 +49,70 @@ func cmdValidate(env *env, args []string) error {
 	return nil
 }
 
+// Limits of run's flags: larger values are refused (exit 2) rather than
+// allocated. Workers beyond the trials left are not started anyway.
+const (
+	maxWorkers = 1_000_000
+	maxShards  = 1_000_000
+)
+
+// envInt reads the integer in the environment variable name; a value that
+// is not an integer is refused, naming the variable.
+func envInt(name string) (int, error) {
+	v := os.Getenv(name)
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 0, usagef("%s=%q: not an integer", name, v)
+	}
+	return n, nil
+}
+
 // shardFromEnv reads the shard from the scheduler's environment: a
 // Kubernetes Indexed Job (JOB_COMPLETION_INDEX, count from --shard-count)
-// or a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT, _MIN).
+// or a Slurm job array (SLURM_ARRAY_TASK_ID, _COUNT, _MIN). The number of
+// shards is at most maxShards.
 func shardFromEnv(flagValue string, count int) (shard, shards int, err error) {
+	if count < 0 || count > maxShards {
+		return 0, 0, usagef("--shard-count %d: want 1 to %d", count, maxShards)
+	}
 	if flagValue != "" {
 		i, n, ok := strings.Cut(flagValue, "/")
 		si, err1 := strconv.Atoi(i)
 		sn, err2 := strconv.Atoi(n)
-		if !ok || err1 != nil || err2 != nil || sn < 1 || si < 0 || si >= sn {
-			return 0, 0, usagef("--shard %q: want I/N with 0 ≤ I < N", flagValue)
+		if !ok || err1 != nil || err2 != nil || sn < 1 || sn > maxShards || si < 0 || si >= sn {
+			return 0, 0, usagef("--shard %q: want I/N with 0 ≤ I < N ≤ %d", flagValue, maxShards)
 		}
 		return si, sn, nil
 	}
 	if idx := os.Getenv("JOB_COMPLETION_INDEX"); idx != "" {
-		i, err := strconv.Atoi(idx)
-		if err != nil || count < 1 || i < 0 || i >= count {
+		i, err := envInt("JOB_COMPLETION_INDEX")
+		if err != nil {
+			return 0, 0, err
+		}
+		if count < 1 || i < 0 || i >= count {
 			return 0, 0, usagef("JOB_COMPLETION_INDEX=%q needs --shard-count N (the Job's completions) with 0 ≤ index < N", idx)
 		}
 		return i, count, nil
 	}
-	if id := os.Getenv("SLURM_ARRAY_TASK_ID"); id != "" {
-		i, err1 := strconv.Atoi(id)
-		n, err2 := strconv.Atoi(os.Getenv("SLURM_ARRAY_TASK_COUNT"))
+	if os.Getenv("SLURM_ARRAY_TASK_ID") != "" {
+		i, err := envInt("SLURM_ARRAY_TASK_ID")
+		if err != nil {
+			return 0, 0, err
+		}
+		n := count
+		if count == 0 {
+			if n, err = envInt("SLURM_ARRAY_TASK_COUNT"); err != nil {
+				return 0, 0, err
+			}
+		}
 		lo := 0
-		if m := os.Getenv("SLURM_ARRAY_TASK_MIN"); m != "" {
-			lo, _ = strconv.Atoi(m)
+		if os.Getenv("SLURM_ARRAY_TASK_MIN") != "" {
+			if lo, err = envInt("SLURM_ARRAY_TASK_MIN"); err != nil {
+				return 0, 0, err
+			}
 		}
-		if count > 0 {
-			n, err2 = count, nil
-		}
-		if err1 != nil || err2 != nil || n < 1 || i-lo < 0 || i-lo >= n {
-			return 0, 0, usagef("SLURM_ARRAY_TASK_ID=%q with SLURM_ARRAY_TASK_COUNT=%q does not name a shard", id, os.Getenv("SLURM_ARRAY_TASK_COUNT"))
+		if n < 1 || n > maxShards || i-lo < 0 || i-lo >= n {
+			return 0, 0, usagef("SLURM_ARRAY_TASK_ID=%d (SLURM_ARRAY_TASK_MIN %d) with %d shards does not name a shard (at most %d shards)", i, lo, n, maxShards)
 		}
 		return i - lo, n, nil
 	}
@@ -107,26 +139,23 @@ func cmdRun(env *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *workers < 1 {
-		return usagef("--workers must be ≥ 1, got %d", *workers)
+	// Every flag is checked, and the metrics port bound, before anything
+	// is written: a refused flag leaves no database behind.
+	if *workers < 1 || *workers > maxWorkers {
+		return usagef("--workers must be ≥ 1 and ≤ %d, got %d", maxWorkers, *workers)
 	}
 	shard, shards, err := shardFromEnv(*shardFlag, *shardCount)
 	if err != nil {
 		return err
 	}
-	p, err := loadExperiment(pos[0])
-	if err != nil {
+	if err := checkPushURL(*pushURL); err != nil {
 		return err
 	}
-	st, err := sqlite.Open(*db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 
 	// First SIGINT/SIGTERM (or Slurm's SIGUSR1): stop starting trials, let
 	// running ones stop at their next iteration, record them as
-	// interrupted and flush. A second signal exits at once.
+	// interrupted and flush. A second signal exits at once. Installed
+	// before loading, so a signal while the data loads exits 130 too.
 	ctx, cancel := context.WithCancel(env.ctx)
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -145,14 +174,33 @@ func cmdRun(env *env, args []string) error {
 			os.Exit(exitInterrupted)
 		}
 	}()
+	interrupted := &exitErr{code: exitInterrupted, msg: "interrupted; run the same command again to resume"}
+
+	live, err := startMetrics(ctx, *metricsAddr, env)
+	if err != nil {
+		return err
+	}
+	if beforeLoad != nil {
+		beforeLoad(env)
+	}
+	p, err := loadExperiment(pos[0])
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return interrupted // nothing written yet
+	}
+	// Workers beyond the trials of this shard would only wait.
+	*workers = min(*workers, max(1, trialsInShard(p, shard, shards)))
+	st, err := sqlite.Open(*db)
+	if err != nil {
+		return storeError(err)
+	}
+	defer st.Close()
 
 	sinks := []framework.Sink{}
 	if !*quiet {
 		sinks = append(sinks, newProgress(env.stderr, results.MustLookup(p.Exp.Metric)))
-	}
-	live, err := startMetrics(ctx, *metricsAddr, env)
-	if err != nil {
-		return err
 	}
 	if live != nil {
 		sinks = append(sinks, live)
@@ -163,8 +211,11 @@ func cmdRun(env *env, args []string) error {
 	if errors.Is(runErr, sqlite.ErrConfigChanged) || errors.Is(runErr, sqlite.ErrSweepBusy) {
 		return usageError{runErr}
 	}
-	if flushErr := st.Flush(); flushErr != nil && runErr == nil {
-		runErr = flushErr
+	if storeErr := st.Flush(); storeErr != nil {
+		// The summary counts what the run did, not what the store kept:
+		// say what is stored instead, and exit 1.
+		fmt.Fprintf(env.stdout, "sweep %s: %s\n", p.Exp.Name, storedCounts(st, p.Exp.Name, *db))
+		return fmt.Errorf("%w (run the same command again, once the cause is fixed, to redo what was not stored)", storeErr)
 	}
 	if *pushURL != "" {
 		grouping := map[string]string{}
@@ -196,11 +247,45 @@ func cmdRun(env *env, args []string) error {
 	case runErr == nil:
 		return nil
 	case errors.Is(runErr, context.Canceled):
-		return &exitErr{code: exitInterrupted, msg: "interrupted; run the same command again to resume"}
+		return interrupted
 	case errors.Is(runErr, sweep.ErrTrialsFailed):
 		return &exitErr{code: exitTrialFailed, msg: runErr.Error() + " (see 'sweep list' and 'sweep show')"}
 	}
 	return runErr
+}
+
+// beforeLoad, when set (by the sweepcrash test build), runs just before
+// run loads the experiment.
+var beforeLoad func(env *env)
+
+// trialsInShard is the number of trials in shard of shards.
+func trialsInShard(p *sweep.Prepared, shard, shards int) int {
+	n := 0
+	for _, pl := range p.Plans {
+		if pl.Index%shards == shard {
+			n++
+		}
+	}
+	return n
+}
+
+// storedCounts describes what the store committed of the sweep, by
+// state, for a run whose store failed.
+func storedCounts(st *sqlite.Store, sweepName, db string) string {
+	states, err := st.TrialStates(sweepName)
+	if err != nil {
+		return fmt.Sprintf("the store failed and %s cannot be read back either (%v)", db, err)
+	}
+	counts := map[framework.Status]int{}
+	for _, s := range states {
+		counts[s]++
+	}
+	stored := 0
+	for _, s := range []framework.Status{framework.Completed, framework.Diverged, framework.Failed, framework.Pruned} {
+		stored += counts[s]
+	}
+	return fmt.Sprintf("the store failed: %d finished trials are stored in %s (%s); this run's other results were lost",
+		stored, db, strings.Join(sortedStatuses(counts), ", "))
 }
 
 func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db string) {

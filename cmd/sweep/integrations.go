@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"time"
 
@@ -31,8 +33,25 @@ func startMetrics(ctx context.Context, addr string, env *env) (*metrics.Metrics,
 	return m, nil
 }
 
+// pushTimeout bounds the push of the summary to a Pushgateway: a gateway
+// that does not answer costs the run at most this long.
+const pushTimeout = 3 * time.Second
+
+// checkPushURL refuses a --pushgateway value that is not an http(s) URL
+// with a host, before the sweep starts rather than after it.
+func checkPushURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--pushgateway %q: want an http:// or https:// URL with a host, e.g. http://127.0.0.1:9091", raw)
+	}
+	return nil
+}
+
 func pushSummary(url string, info framework.SweepInfo, sum framework.SweepSummary, grouping map[string]string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), pushTimeout)
 	defer cancel()
 	return metrics.PushSummary(ctx, url, "gradsweep", grouping, info, sum)
 }
@@ -93,30 +112,41 @@ func cmdDashboard(env *env, args []string) error {
 	return os.WriteFile(*out, append(b, '\n'), 0o644)
 }
 
+// cmdMerge checks every input before it writes anything (see
+// sqlite.CheckMergeInputs and MergeAll): a missing, non-regular,
+// mismatched (another config hash) or other-version input exits 2, a
+// corrupt or unreadable one 1, and OUT.db is left as it was. Each input is
+// then merged in its own transaction; an I/O error midway says which
+// inputs were merged (merging again is harmless).
 func cmdMerge(env *env, args []string) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	pos, err := parse(fs, args, 2, -1, "OUT.db IN.db...")
 	if err != nil {
 		return err
 	}
-	for _, in := range pos[1:] {
-		if _, err := os.Stat(in); err != nil {
-			return usagef("merge: %v", err)
-		}
+	in, err := sqlite.CheckMergeInputs(pos[1:])
+	if err != nil {
+		return mergeError(err)
 	}
 	st, err := sqlite.Open(pos[0])
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer st.Close()
-	for _, in := range pos[1:] {
-		n, err := st.Merge(in)
-		if err != nil {
-			return usageError{fmt.Errorf("merge %s: %w", in, err)}
-		}
-		fmt.Fprintf(env.stdout, "%s: %d trials added\n", in, n)
+	err = st.MergeAll(in, func(path string, n int) {
+		fmt.Fprintf(env.stdout, "%s: %d trials added\n", path, n)
+	})
+	return mergeError(err)
+}
+
+// mergeError maps a merge's error to its exit code: 2 for inputs the user
+// can fix, 1 for I/O and corruption.
+func mergeError(err error) error {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, sqlite.ErrMergeRefused) ||
+		errors.Is(err, sqlite.ErrConfigChanged) || errors.Is(err, sqlite.ErrSchemaVersion) {
+		return usageError{err}
 	}
-	return nil
+	return err
 }
 
 func cmdBench(env *env, args []string) error {
@@ -131,6 +161,9 @@ func cmdBench(env *env, args []string) error {
 	fs.StringVar(&o.Init, "init", "", "start from the weights in this safetensors `FILE` (torch_mlp.py --save-init)")
 	if _, err := parse(fs, args, 0, 0, ""); err != nil {
 		return err
+	}
+	if o.Batch < 1 || o.Samples < 1 {
+		return usagef("bench: --batch and --samples must be ≥ 1, got %d and %d", o.Batch, o.Samples)
 	}
 	if o.MNISTDir == "auto" {
 		dir, err := data.MNISTDir()

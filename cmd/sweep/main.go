@@ -7,6 +7,14 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 )
 
-func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	// A crash the command cannot recover (a runtime fatal error such as
+	// out of memory, or a panic on another goroutine) aborts with SIGABRT
+	// instead of Go's default exit status 2, which is the code for input
+	// the user can fix. Panics of the command itself become exit 1 (run).
+	debug.SetTraceback("crash")
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}

@@ -175,6 +175,9 @@ func retryBusy(try func() error) error {
 }
 
 func (s *Store) tryWriteTx(fn func(*sql.Tx) error) error {
+	if s.readOnly {
+		return fmt.Errorf("sqlite store %s: %w", s.path, ErrReadOnly)
+	}
 	tx, err := s.w.Begin()
 	if err != nil {
 		return err

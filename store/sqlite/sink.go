@@ -129,6 +129,10 @@ func (r *recording) take(now time.Time) series {
 func (s *Store) send(o op) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.readOnly {
+		s.setErr(ErrReadOnly)
+		return false
+	}
 	if s.closed {
 		s.setErr(errors.New("write after Close"))
 		return false

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,13 +57,29 @@ const (
 	writeStmtCache = 64
 )
 
+// ErrSchemaVersion is wrapped by the error for a file whose schema version
+// this gradsweep cannot use as it is (newer, or older where nothing may
+// be migrated).
+var ErrSchemaVersion = errors.New("schema version")
+
+// schemaError is an error that is ErrSchemaVersion, with its own text.
+type schemaError struct{ msg string }
+
+func (e schemaError) Error() string        { return e.msg }
+func (e schemaError) Is(target error) bool { return target == ErrSchemaVersion }
+
+// ErrReadOnly is wrapped by the error of a write to a Store opened with
+// OpenReadOnly.
+var ErrReadOnly = errors.New("store opened read-only")
+
 // Store is one SQLite file holding every sweep. It is safe for concurrent
-// use. Open it with Open and Close it when done.
+// use. Open it with Open (or OpenReadOnly) and Close it when done.
 type Store struct {
-	path  string
-	w     *sql.DB // one connection: every write of this process
-	r     *sql.DB // read pool (query_only)
-	owner string
+	path     string
+	w        *sql.DB // one connection: every write of this process (nil when read-only)
+	r        *sql.DB // read pool (query_only)
+	owner    string
+	readOnly bool // opened with OpenReadOnly: no writer, no owner lock
 
 	ownersDir string
 	lock      *os.File // our owner lock, flocked until Close
@@ -117,14 +134,11 @@ func dsn(path string, params ...string) string {
 // a lock on it until Close: that is how other processes tell this one is
 // alive.
 func Open(path string) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("sqlite store: empty path")
+	if err := checkPath(path); err != nil {
+		return nil, err
 	}
-	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return nil, fmt.Errorf("sqlite store %q: a plain file path without '?' or '#' is needed", path)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("sqlite store %s: is a directory, not a SQLite database", path)
+	if err := create(path); err != nil {
+		return nil, err
 	}
 	ms := int(busyTimeout / time.Millisecond)
 	w, err := sql.Open("sqlite3", dsn(path,
@@ -191,6 +205,113 @@ func Open(path string) (*Store, error) {
 	s.done = make(chan struct{})
 	go s.writer()
 	return s, nil
+}
+
+// checkPath refuses a path that is empty, not a plain file path, a
+// folder, or anything else that is not a regular file.
+func checkPath(path string) error {
+	if path == "" {
+		return errors.New("sqlite store: empty path")
+	}
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return fmt.Errorf("sqlite store %q: a plain file path without '?' or '#' is needed", path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("sqlite store %s: is a directory, not a SQLite database", path)
+	} else if err == nil && !fi.Mode().IsRegular() {
+		// a FIFO would block the open, a device is no database
+		return fmt.Errorf("sqlite store %s: %w (%s)", path, ErrNotRegularFile, fi.Mode().Type())
+	}
+	return nil
+}
+
+// ErrNotRegularFile is wrapped by Open's and OpenReadOnly's error for a
+// path that exists but is not a regular file (a FIFO, a device, a socket).
+var ErrNotRegularFile = errors.New("not a regular file")
+
+// create makes an empty file at path if there is none (SQLite takes an
+// empty file for an empty database), so that a folder where it cannot be
+// created is reported with the real cause ("permission denied", "not a
+// directory"): SQLite's own message is "unable to open database file" with
+// the error of its last attempt, often "no such file or directory".
+func create(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err == nil {
+		return f.Close()
+	}
+	if _, serr := os.Stat(path); serr == nil {
+		return nil // it exists: SQLite reports what it cannot do with it
+	}
+	return fmt.Errorf("sqlite store %s: cannot create the database: %w", path, err)
+}
+
+// OpenReadOnly opens the existing store at path for reading only, as the
+// commands that only read (list, show, best, export, report) do: SQLite's
+// mode=ro, no owner lock (nothing is created in <path>.owners/), no
+// checkpointer, nothing migrated. It works in a folder or on a file it may
+// not write. A file whose schema is older than this gradsweep's is refused
+// with a message saying how to upgrade it (migrating is a write). Writes
+// to the Store fail with ErrReadOnly.
+func OpenReadOnly(path string) (*Store, error) {
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+	}
+	params := []string{"mode=ro", fmt.Sprintf("_busy_timeout=%d", int(busyTimeout/time.Millisecond)), "_query_only=on", "_txlock=deferred"}
+	uri := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?"
+	r, err := sql.Open("sqlite3", uri+strings.Join(params, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+	}
+	var v, objects int
+	err = r.QueryRow("PRAGMA user_version").Scan(&v)
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrCantOpen {
+		// A WAL file is read through its -shm index, which SQLite cannot
+		// create in a folder it may not write. Without a -wal file no
+		// process is writing (a writer would have had to create it), so
+		// the file is opened as immutable: read without any index.
+		if _, werr := os.Lstat(path + "-wal"); errors.Is(werr, os.ErrNotExist) {
+			r.Close()
+			if r, err = sql.Open("sqlite3", uri+strings.Join(append(params, "immutable=1"), "&")); err != nil {
+				return nil, fmt.Errorf("sqlite store %s: %w", path, err)
+			}
+			err = r.QueryRow("PRAGMA user_version").Scan(&v)
+		}
+	}
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
+	if err == nil && v == 0 {
+		err = r.QueryRow("SELECT count(*) FROM sqlite_schema").Scan(&objects)
+	}
+	switch {
+	case err != nil:
+		err = openError(path, err)
+	case v > len(migrations):
+		err = schemaError{fmt.Sprintf("sqlite store %s: schema version %d is newer than this gradsweep knows (%d): use a newer gradsweep",
+			path, v, len(migrations))}
+	case v == 0 && objects > 0:
+		err = fmt.Errorf("sqlite store %s: a SQLite database that is not a gradsweep store (user_version 0, %d schema objects)", path, objects)
+	case v == 0:
+		err = fmt.Errorf("sqlite store %s: an empty database, no sweep stored", path)
+	case v < len(migrations):
+		err = schemaError{fmt.Sprintf("sqlite store %s: schema version %d is older than this gradsweep's (%d) and this command only reads: "+
+			"upgrade the file once with a command that writes ('sweep run' of one of its experiments)",
+			path, v, len(migrations))}
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &Store{path: path, r: r, readOnly: true, ownersDir: path + ".owners", now: time.Now,
+		recordings: map[string]*recording{}, ahead: map[string][]framework.TrialPlan{},
+		prepared: map[string]map[string]*framework.TrialPlan{}}, nil
 }
 
 // walMode switches the file to WAL (a no-op once it is) and returns the
@@ -301,15 +422,21 @@ func (s *Store) takeOwnerLock() error {
 
 // ownerAlive reports whether the owner holds its lock. An owner whose lock
 // file is missing or can be locked is dead; its stale file is removed.
+// A read-only Store opens the lock read-only and leaves a stale file in
+// place.
 func (s *Store) ownerAlive(owner string) bool {
-	if owner == s.owner {
-		return true
-	}
 	if owner == "" || strings.Trim(owner, "0123456789abcdef") != "" {
 		return false
 	}
+	if owner == s.owner {
+		return true
+	}
 	p := filepath.Join(s.ownersDir, owner+".lock")
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	flag := os.O_RDWR
+	if s.readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(p, flag, 0)
 	if err != nil {
 		return !errors.Is(err, os.ErrNotExist)
 	}
@@ -320,7 +447,9 @@ func (s *Store) ownerAlive(owner string) bool {
 		// alive rather than steal a running trial.
 		return true
 	}
-	os.Remove(p)
+	if !s.readOnly {
+		os.Remove(p)
+	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
 }
@@ -351,6 +480,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.readOnly {
+		s.mu.Unlock()
+		return s.r.Close()
+	}
 	close(s.ops)
 	s.mu.Unlock()
 	<-s.done
