@@ -298,8 +298,8 @@ type bestJSON struct {
 	Point      int            `json:"point"`
 	Params     map[string]any `json:"params"`
 	Metric     string         `json:"metric"`
-	Mean       *float64       `json:"mean"`
-	Std        *float64       `json:"std"`
+	Mean       report.Number  `json:"mean"`
+	Std        report.Number  `json:"std"`
 	N          int            `json:"n"`
 	Repeats    int            `json:"repeats"`
 	Completed  int            `json:"completed"`
@@ -310,21 +310,16 @@ type bestJSON struct {
 	PrunedAt   *int           `json:"pruned_at_epoch"`
 	Note       string         `json:"note"`
 	Verdict    string         `json:"against_best"`
-	P          *float64       `json:"p_value"`
+	P          report.Number  `json:"p_value"`
 	Tied       bool           `json:"tied_with_best"`
 	Trials     []string       `json:"trials"`
 }
 
 func newBestJSON(m results.Metric, rank int, r *results.Point) bestJSON {
-	opt := func(v float64) *float64 {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return &v
-	}
-	out := bestJSON{Rank: rank + 1, Point: r.Point, Params: varied(r.Plan), Metric: m.Name, Mean: opt(r.Mean), Std: opt(r.Std),
-		N: r.N(), Repeats: r.Repeats, Completed: r.Completed, Diverged: r.Diverged, Failed: r.Failed, Pruned: r.Pruned,
-		Unfinished: r.Unfinished, Note: r.Note(), Verdict: r.Verdict(rank), P: opt(r.P), Tied: r.Tied, Trials: r.IDs}
+	out := bestJSON{Rank: rank + 1, Point: r.Point, Params: varied(r.Plan), Metric: m.Name, Mean: report.Number(r.Mean),
+		Std: report.Number(r.Std), N: r.N(), Repeats: r.Repeats, Completed: r.Completed, Diverged: r.Diverged,
+		Failed: r.Failed, Pruned: r.Pruned, Unfinished: r.Unfinished, Note: r.Note(), Verdict: r.Verdict(rank),
+		P: report.Number(r.P), Tied: r.Tied, Trials: r.IDs}
 	if r.PrunedAt > 0 {
 		out.PrunedAt = &r.PrunedAt
 	}

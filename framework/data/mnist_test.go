@@ -1,31 +1,20 @@
 package data
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gradsweep/gradsweep/framework/data/datatest"
 )
 
-// writeIDX writes a gzipped IDX file: big-endian magic, dims, then payload.
+// writeIDX writes a gzipped IDX file (datatest.WriteIDX) or fails the test.
 func writeIDX(t *testing.T, path string, magic uint32, dims []uint32, payload []byte) {
 	t.Helper()
-	var raw bytes.Buffer
-	binary.Write(&raw, binary.BigEndian, magic)
-	for _, d := range dims {
-		binary.Write(&raw, binary.BigEndian, d)
-	}
-	raw.Write(payload)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(raw.Bytes())
-	zw.Close()
-	if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+	if err := datatest.WriteIDX(path, magic, dims, payload); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -186,15 +186,7 @@ func TestQuickstartBestDoesNotDependOnTheSeed(t *testing.T) {
 	}
 	for seed := 0; seed < 5; seed++ {
 		text := strings.Replace(string(src), "\nseed: 7\n", "\nseed: "+strconv.Itoa(seed)+"\n", 1)
-		e, err := experiment.Parse([]byte(text), "quickstart.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := sweep.Prepare(e, framework.Default())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := sweep.Run(context.Background(), p, sweep.Options{Workers: 2})
+		_, sum, err := runWith(t, text, 2)
 		if err != nil {
 			t.Fatal(err)
 		}

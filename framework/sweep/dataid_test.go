@@ -1,14 +1,12 @@
 package sweep_test
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gradsweep/gradsweep/framework/data/datatest"
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
@@ -16,20 +14,10 @@ import (
 	"github.com/gradsweep/gradsweep/store/sqlite"
 )
 
-// writeGzIDX writes a gzipped IDX file of unsigned bytes: magic, dims, data.
-func writeGzIDX(t *testing.T, path string, magic uint32, dims []uint32, data []byte) {
+// writeGzIDX writes a gzipped IDX file (datatest.WriteIDX) or fails the test.
+func writeGzIDX(t *testing.T, path string, magic uint32, dims []uint32, payload []byte) {
 	t.Helper()
-	var raw bytes.Buffer
-	binary.Write(&raw, binary.BigEndian, magic)
-	for _, d := range dims {
-		binary.Write(&raw, binary.BigEndian, d)
-	}
-	raw.Write(data)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(raw.Bytes())
-	zw.Close()
-	if err := os.WriteFile(path, gz.Bytes(), 0o644); err != nil {
+	if err := datatest.WriteIDX(path, magic, dims, payload); err != nil {
 		t.Fatal(err)
 	}
 }
