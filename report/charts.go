@@ -852,13 +852,6 @@ func pmSig(std float64) string {
 	return " ± " + fmtSig(std, 2)
 }
 
-func pm(std float64) string {
-	if !finite(std) {
-		return ""
-	}
-	return " ± " + fmtNum(std)
-}
-
 type bar struct {
 	col      color.RGBA
 	val, std float64
@@ -923,7 +916,7 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	}
 	opts := a.opts
 	lines := make([][]lrPoint, len(opts))
-	var xs, ys []float64
+	var ys []float64
 	for oi, o := range opts {
 		for _, lr := range a.lrs {
 			var best *pointInfo
@@ -938,7 +931,6 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 			}
 			lp := lrPoint{lr: lr, p: best, div: best.Class == results.Broken}
 			if best.Final() {
-				xs = append(xs, lr)
 				ys = append(ys, best.Mean)
 			}
 			lines[oi] = append(lines[oi], lp)

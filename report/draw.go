@@ -457,28 +457,6 @@ func divergedMark() plot.Thumbnailer {
 	return &markPlot{glyph: crossStyle(color.RGBA{60, 60, 60, 255})}
 }
 
-// textPlot writes centred text at a data position (pinned to the area).
-type textPlot struct {
-	at   xy
-	text string
-	size float64
-	col  color.Color
-}
-
-func (t *textPlot) Plot(c draw.Canvas, p *plot.Plot) {
-	s := textStyle(p, t.size)
-	if t.col != nil {
-		s.Color = t.col
-	}
-	trX, trY := p.Transforms(&c)
-	x, y := t.at.X, t.at.Y
-	if !finite(x) || !finite(y) {
-		c.FillText(s, c.Center(), t.text)
-		return
-	}
-	c.FillText(s, vg.Point{X: trX(x), Y: trY(y)}, t.text)
-}
-
 type legendEntry struct {
 	label  string
 	thumbs []plot.Thumbnailer
