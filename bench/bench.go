@@ -1,5 +1,6 @@
 // Package bench runs the reference training workload that gradsweep is
-// measured by, the same one as ../shared/bench/torch_mlp.py: an MLP (by
+// measured by, the same one as its yardsticks torch_mlp.py (PyTorch) and
+// numpy_mlp.py in this folder, which scripts/bench.py runs beside it: an MLP (by
 // default 784-128-64-10) with ReLU hidden activations, softmax
 // cross-entropy, plain SGD (lr 0.05), float32, one pass over the first N
 // MNIST training images in order (no shuffle), on one thread.
