@@ -11,10 +11,10 @@ import (
 const python = "/usr/bin/python3"
 
 // torchScript writes, with the minimal safetensors writer of
-// /work/shared/bench/torch_mlp.py (--save-init), the initial state_dict of a
+// bench/torch_mlp.py (--save-init), the initial state_dict of a
 // small torch MLP (F32), plus a file of F64/F16/BF16 tensors; it prints the
-// expected values as JSON. Given a file written by Go, it loads it with that
-// script's reader into the same MLP (load_state_dict) and prints it back.
+// expected values as JSON. Given a file written by Go, it loads it with the
+// reader of bench/mlp_data.py into the same MLP (load_state_dict) and prints it back.
 const torchScript = `
 import json, struct, sys
 import numpy as np, torch
