@@ -398,3 +398,31 @@ metric: val_accuracy
 		}
 	}
 }
+
+// A pruner with no rung before the last epoch (min_epochs or warmup at or
+// past training.epochs) prunes nothing: every trial trains to the end,
+// exactly as without the pruner.
+func TestPrunerWithoutRungsTrainsToTheEnd(t *testing.T) {
+	_, want, err := runWith(t, src, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pruner := range []string{"{type: asha, min_epochs: 6, eta: 2}", "{type: asha, min_epochs: 9, eta: 3}",
+		"{type: median, warmup_epochs: 6}", "{type: median, warmup_epochs: 7, startup_trials: 1}"} {
+		c, sum, err := runWith(t, src+"pruner: "+pruner+"\n", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.outcomes) != 36 {
+			t.Fatalf("%s: %d outcomes", pruner, len(c.outcomes))
+		}
+		for id, o := range c.outcomes {
+			if o.Status != framework.Completed && o.Status != framework.Diverged {
+				t.Errorf("%s: trial %s ended %q (%s)", pruner, id, o.Status, o.Result.StopReason)
+			}
+		}
+		if sum.Best == nil || sum.Best.ID != want.Best.ID || sum.BestValue != want.BestValue {
+			t.Errorf("%s: best %v = %v, without the pruner %v = %v", pruner, sum.Best, sum.BestValue, want.Best, want.BestValue)
+		}
+	}
+}

@@ -292,6 +292,9 @@ func (r *run) runPruned(ctx context.Context) error {
 	var live []*active
 	for _, plan := range plans {
 		if a, ok := r.startTrial(plan); ok {
+			// Paused before its first epoch: with no rung before the last
+			// epoch (min_epochs or warmup ≥ epochs) it trains to the end below.
+			a.result.Status = framework.Running
 			live = append(live, a)
 		}
 	}
