@@ -118,14 +118,7 @@ func Data(dir string, n, inputs, classes int) (*framework.Dataset, string, error
 // Model builds the benchmark MLP: dense layers with ReLU between them,
 // initialised like nn.Linear, or from a safetensors file.
 func Model(dims []int, initFile string) (*framework.Model, error) {
-	var specs []framework.LayerSpec
-	for i := 1; i < len(dims); i++ {
-		specs = append(specs, framework.LayerSpec{Type: "dense", Options: map[string]any{"units": dims[i]}})
-		if i < len(dims)-1 {
-			specs = append(specs, framework.LayerSpec{Type: "relu"})
-		}
-	}
-	m, err := framework.NewModel(framework.Layers, specs, dims[0], framework.NewTrainRand(0, 0))
+	m, err := framework.NewModel(framework.Layers, layerSpecs(dims), dims[0], framework.NewTrainRand(0, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -143,6 +136,19 @@ func Model(dims []int, initFile string) (*framework.Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// layerSpecs are the benchmark MLP's layers: dense layers of the widths
+// dims[1:], with ReLU between them.
+func layerSpecs(dims []int) []framework.LayerSpec {
+	var specs []framework.LayerSpec
+	for i := 1; i < len(dims); i++ {
+		specs = append(specs, framework.LayerSpec{Type: "dense", Options: map[string]any{"units": dims[i]}})
+		if i < len(dims)-1 {
+			specs = append(specs, framework.LayerSpec{Type: "relu"})
+		}
+	}
+	return specs
 }
 
 // Trainer builds the benchmark trainer over d.
@@ -203,6 +209,14 @@ func Run(o Options) (Result, error) {
 	}
 	if o.Batch < 1 || o.Samples < o.Batch {
 		return Result{}, fmt.Errorf("need 1 ≤ --batch ≤ --samples, got batch %d, samples %d", o.Batch, o.Samples)
+	}
+	// The same memory limits as an experiment's model and data, checked
+	// before anything is allocated.
+	if err := framework.CheckModelSize(framework.Layers, layerSpecs(dims), dims[0], o.Batch); err != nil {
+		return Result{}, fmt.Errorf("--arch: %w", err)
+	}
+	if err := data.CheckSize("--samples", int64(o.Samples), int64(dims[0])); err != nil {
+		return Result{}, err
 	}
 	d, kind, err := Data(o.MNISTDir, o.Samples, dims[0], dims[len(dims)-1])
 	if err != nil {

@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -57,6 +59,29 @@ func TestBenchRuns(t *testing.T) {
 	for _, bad := range []string{"784", "784,0,10", "784,a,10", "784,10.5"} {
 		if _, err := ParseArch(bad); err == nil {
 			t.Errorf("ParseArch(%q) accepted", bad)
+		}
+	}
+}
+
+// The benchmark's model and data fall under the experiment's memory
+// limits: refused before anything is allocated, never a fatal out of
+// memory; a FIFO as --init is refused instead of blocking.
+func TestRunRefusesWhatCannotFit(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Arch: "784,2000000000,10", Samples: 100}, "--arch: model layer 0 (dense): the model would need about"},
+		{Options{Arch: "784,100000,100000,10", Samples: 100}, "--arch: model layer 2 (dense)"},
+		{Options{Samples: 2000000000}, "--samples would need about"},
+		{Options{Samples: 100, Init: fifo}, "is not a regular file"},
+	} {
+		if _, err := Run(c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want …%s…", c.o, err, c.want)
 		}
 	}
 }

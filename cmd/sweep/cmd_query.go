@@ -244,6 +244,9 @@ func cmdBest(env *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if *top < 1 {
+		return usagef("best: --top must be ≥ 1, got %d", *top)
+	}
 	if *metric != "" {
 		if _, err := results.Lookup(*metric); err != nil {
 			return usageError{err}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/signal"
@@ -296,6 +297,10 @@ func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db st
 	}
 	fmt.Fprintf(env.stdout, "sweep %s: %s in %s, %d weight updates", p.Exp.Name,
 		strings.Join(sortedStatuses(sum.RunCounts), ", "), readableDuration(sum.Seconds), sum.Iterations)
+	if !maps.Equal(sum.RunCounts, sum.Counts) && len(sum.Counts) > 0 {
+		// a resume, another process or a shard: this run did a part
+		fmt.Fprintf(env.stdout, " (the stored sweep: %s)", strings.Join(sortedStatuses(sum.Counts), ", "))
+	}
 	if sum.SavedIters > 0 {
 		fmt.Fprintf(env.stdout, "; pruning skipped ~%d updates (%.0f%%)", sum.SavedIters,
 			100*float64(sum.SavedIters)/float64(sum.SavedIters+sum.Iterations))

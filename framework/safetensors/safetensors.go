@@ -207,6 +207,11 @@ func WriteFile(path string, tensors map[string]Tensor, metadata map[string]strin
 
 // ReadFile reads a safetensors file with Read.
 func ReadFile(path string) (map[string]Tensor, map[string]string, error) {
+	// Opening a FIFO blocks until a writer comes, and a device may never
+	// end: refuse what is not a regular file before opening it.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("safetensors: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("safetensors: %w", err)

@@ -181,6 +181,11 @@ func (r *run) planOf(p framework.TrialPlan) *framework.TrialPlan {
 func (r *run) finish(a *active) {
 	r.iters.Add(a.iterations)
 	out := framework.TrialOutcome{Status: a.result.Status, Result: a.result, Ended: time.Now()}
+	if a.err == nil && (out.Status == "" || out.Status == framework.Running) {
+		// Never store a trial without a final state: it would read as
+		// finished and never run again.
+		a.err = fmt.Errorf("internal error: training ended in state %q", out.Status)
+	}
 	if a.err != nil {
 		out.Status, out.Error = framework.Failed, a.err.Error()
 		r.failed.Add(1)
