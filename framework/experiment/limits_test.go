@@ -122,7 +122,7 @@ func TestVariedLine(t *testing.T) {
 		v    any
 		line int
 	}{{16, 12}, {32, 12}, {8, 14}, {4, 15}, {"16", 0}} {
-		if got := e.VariedLine("training.batch_size", c.v); got != c.line {
+		if got, _ := e.VariedLine("training.batch_size", c.v); got != c.line {
 			t.Errorf("%v: line %d, want %d", c.v, got, c.line)
 		}
 	}
