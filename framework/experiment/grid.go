@@ -3,6 +3,7 @@ package experiment
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -247,24 +248,116 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 
 // VariedLine is the line where a trial's varied path got its value: the
 // grid's or random's line for the path, or that of the first include item
-// that sets it to value; 0 if none.
-func (e *Experiment) VariedLine(path string, value any) int {
+// that sets it to value; 0 if none. random says the value was drawn by
+// random.
+func (e *Experiment) VariedLine(path string, value any) (line int, random bool) {
 	for _, a := range e.Grid {
 		if a.Path == path && slices.ContainsFunc(a.Values, func(v any) bool { return same(v, value) }) {
-			return e.Line("grid." + path)
+			return e.Line("grid." + path), false
 		}
 	}
 	for _, d := range e.Random {
 		if d.Path == path {
-			return e.Line("random." + path)
+			return e.Line("random." + path), true
 		}
 	}
 	for i, inc := range e.Include {
 		if v, ok := inc[path]; ok && slices.ContainsFunc(valuesOf(v), func(v any) bool { return same(v, value) }) {
-			return e.Line("include." + strconv.Itoa(i) + "." + path)
+			return e.Line("include." + strconv.Itoa(i) + "." + path), false
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// Varied names the settings of a trial's point that bear on a problem at
+// key (a dotted path such as "training.batch_size", "model.0" or
+// "dataset"): those the grid, random or include set at key, under it or
+// above it. params and varied are the trial's TrialPlan.Params and
+// TrialPlan.Varied. note holds one " (with training.batch_size = 500, from
+// line 17)" per setting (" (with training.epochs = 2417358 drawn by random,
+// from line 7)" for a sampled value); line is the first setting's line (0
+// if none). Every "(with …)" in an error message is written here.
+func (e *Experiment) Varied(key string, params map[string]any, varied []string) (note string, line int) {
+	for _, v := range varied {
+		if v != key && !strings.HasPrefix(v, key+".") && !strings.HasPrefix(key, v+".") {
+			continue
+		}
+		value := pointValue(params, v)
+		vl, random := e.VariedLine(v, value)
+		note += fmt.Sprintf(" (with %s = %s", v, flow(value))
+		if random {
+			note += " drawn by random"
+		}
+		if vl > 0 {
+			note += fmt.Sprintf(", from line %d", vl)
+		}
+		note += ")"
+		if line == 0 {
+			line = vl
+		}
+	}
+	return note, line
+}
+
+// ResolvePlan resolves a trial's settings like Resolve; an error also
+// names the grid, random or include settings behind it (see Varied).
+func (e *Experiment) ResolvePlan(plan framework.TrialPlan) (*TrialSpec, error) {
+	s, err := e.Resolve(plan.Params)
+	var ee *Error
+	if errors.As(err, &ee) {
+		note, line := e.Varied(ee.Key, plan.Params, plan.Varied)
+		ee.Msg += note
+		if ee.Line == 0 {
+			ee.Line = line
+		}
+	}
+	return s, err
+}
+
+// pointValue is the value a point gave path, rebuilt from the trial's
+// flattened params: a list or mapping is stored as path.0, path.a, ….
+func pointValue(params map[string]any, path string) any {
+	if v, ok := params[path]; ok {
+		return v
+	}
+	sub := map[string]any{}
+	for k, v := range params {
+		if strings.HasPrefix(k, path+".") {
+			sub[k] = v
+		}
+	}
+	if len(sub) == 0 {
+		return nil
+	}
+	return lookup(unflatten(sub), path)
+}
+
+// flow writes a setting as in a YAML flow: 500, adam, "2", [4, 8], {a: 1}.
+// A string is quoted when it would read back as something else.
+func flow(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if _, err := strconv.ParseFloat(x, 64); err == nil || x == "" || x != strings.TrimSpace(x) ||
+			strings.ContainsAny(x, ",[]{}:#\"'&*!|>%@`") || slices.Contains([]string{"true", "false", "null", "~", "yes", "no", "on", "off"}, strings.ToLower(x)) {
+			return strconv.Quote(x)
+		}
+		return x
+	case []any:
+		parts := make([]string, len(x))
+		for i, c := range x {
+			parts[i] = flow(c)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		parts := make([]string, 0, len(x))
+		for _, k := range sortedKeys(x) {
+			parts = append(parts, flow(k)+": "+flow(x[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprint(v)
 }
 
 // same compares two settings by value and type: the string "16" is not

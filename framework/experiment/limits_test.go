@@ -122,9 +122,16 @@ func TestVariedLine(t *testing.T) {
 		v    any
 		line int
 	}{{16, 12}, {32, 12}, {8, 14}, {4, 15}, {"16", 0}} {
-		if got := e.VariedLine("training.batch_size", c.v); got != c.line {
-			t.Errorf("%v: line %d, want %d", c.v, got, c.line)
+		if got, random := e.VariedLine("training.batch_size", c.v); got != c.line || random {
+			t.Errorf("%v: line %d (random %v), want %d", c.v, got, random, c.line)
 		}
+	}
+	e, err = parseAll(base + "random:\n  trials: 2\n  training.epochs: {int_uniform: [2, 5]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, random := e.VariedLine("training.epochs", 3); got != 13 || !random {
+		t.Errorf("random: line %d (random %v), want 13 drawn by random", got, random)
 	}
 }
 
@@ -144,5 +151,31 @@ func TestLoadRefusesNonRegularAndHugeFiles(t *testing.T) {
 	os.WriteFile(big, []byte(base+"description: "+strings.Repeat("x", experiment.MaxFileBytes)+"\n"), 0o644)
 	if _, err := experiment.Load(big); err == nil || !strings.Contains(err.Error(), "big.yaml: larger than 4.0 MiB") {
 		t.Errorf("huge file: %v", err)
+	}
+}
+
+// Varied writes each setting as it would be written in the file: a
+// string that would read back as a number or boolean is quoted, a list
+// or mapping is rebuilt from the flattened params.
+func TestVariedNote(t *testing.T) {
+	e, err := parseAll(base + "grid:\n  optimizer.type: [\"on\", adam, \"2\"]\n  model.0.units: [[4, 5]]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := e.Plans()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`x (with optimizer.type = "on", from line 12)`, `x (with optimizer.type = adam, from line 12)`, `x (with optimizer.type = "2", from line 12)`,
+	}
+	for i, p := range plans {
+		note, line := e.Varied("optimizer", p.Params, p.Varied)
+		if "x"+note != want[i] || line != 12 {
+			t.Errorf("plan %d: %q line %d, want %q line 12", i, note, line, want[i])
+		}
+		if note, line := e.Varied("model.0", p.Params, p.Varied); note != " (with model.0.units = [4, 5], from line 13)" || line != 13 {
+			t.Errorf("plan %d: model.0: %q line %d", i, note, line)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +83,7 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 		}
 	}
 	for _, plan := range plans {
-		spec, err := e.Resolve(plan.Params)
+		spec, err := e.ResolvePlan(plan)
 		if err != nil {
 			return nil, err
 		}
@@ -152,16 +151,11 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 			key += "." + oe.Option
 		}
 		line := e.Line(key)
-		for _, v := range plan.Varied {
-			if v == section || strings.HasPrefix(v, section+".") {
-				vl := e.VariedLine(v, plan.Params[v])
-				err = fmt.Errorf("%w (with %s = %v, from line %d)", err, v, plan.Params[v], vl)
-				if line == 0 { // a defaulted section (optimizer) has no line of its own
-					line = vl
-				}
-			}
+		note, vl := e.Varied(section, plan.Params, plan.Varied)
+		if line == 0 { // a defaulted section (optimizer) has no line of its own
+			line = vl
 		}
-		return &experiment.Error{File: e.File, Line: line, Key: key, Msg: err.Error()}
+		return &experiment.Error{File: e.File, Line: line, Key: key, Msg: err.Error() + note}
 	}
 	d, err := p.dataFor(spec)
 	if err != nil {
