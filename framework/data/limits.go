@@ -37,12 +37,22 @@ const maxDeflateRatio = 1032
 
 // CheckSize refuses a data set of rows samples with cols values each (plus
 // one target) whose in-memory size would exceed MaxBytes. what names it.
-func CheckSize(what string, rows, cols int64) error {
-	if est := EstimateBytes(rows, cols); est > MaxBytes {
-		return fmt.Errorf("%s would need about %s in memory (%d samples × %d values, 4 bytes each); the limit is %s",
-			what, FormatBytes(est), rows, cols+1, FormatBytes(MaxBytes))
+func CheckSize(what string, rows, cols int64) error { return checkSize(what, rows, cols, 0) }
+
+// checkSize is CheckSize counting extra bytes besides the values (the
+// distinct class labels of a CSV table).
+func checkSize(what string, rows, cols, extra int64) error {
+	est := EstimateBytes(rows, cols)
+	if est <= MaxBytes-extra {
+		return nil
 	}
-	return nil
+	labels := ""
+	if extra > 0 {
+		labels = fmt.Sprintf(", plus about %s for its distinct class labels", FormatBytes(extra))
+		est = min(est+extra, 1<<62)
+	}
+	return fmt.Errorf("%s would need about %s in memory (%d samples × %d values, 4 bytes each%s); the limit is %s",
+		what, FormatBytes(est), rows, cols+1, labels, FormatBytes(MaxBytes))
 }
 
 // EstimateBytes is the in-memory size of rows samples of cols features and
