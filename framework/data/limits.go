@@ -17,8 +17,9 @@ import (
 // so that tests can lower them.
 var (
 	// MaxBytes bounds a data set's size in memory: 4 bytes per feature
-	// value and per target. Loading and splitting may briefly hold about
-	// twice that.
+	// value and per target, plus, for a CSV table, each distinct class
+	// label's bytes and labelOverhead. Loading and splitting may briefly
+	// hold about twice that.
 	MaxBytes int64 = 4 << 30
 	// MaxLineBytes bounds one CSV record (the header included).
 	MaxLineBytes = 1 << 20
