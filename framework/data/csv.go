@@ -137,14 +137,16 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 		return nil, fmt.Errorf("data: %s: no feature columns (the header has only the target %q)", name, clip(opt.Target))
 	}
 
+	// Values go straight into chunked columns (no per-row allocation, no
+	// growth copies); class labels are interned as first-appearance ids.
+	// The only transient extra is the final copy into one flat slice, so
+	// the peak is about twice the data, as MaxBytes documents.
 	var (
-		x      []float32
-		y      []float32 // regression
-		labels []string  // classification, raw
+		x      chunks[float32]
+		y      chunks[float32] // regression
+		labels chunks[int32]   // classification: ids in order of first appearance
+		cs     classSet
 		rows   int
-		// labels are interned: a field shares its record's memory, which
-		// a label must not keep alive
-		interned = map[string]string{}
 	)
 	for {
 		rec, err := cr.Read()
@@ -164,7 +166,7 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 				l, _ := cr.FieldPos(j)
 				return nil, fmt.Errorf("data: %s:%d: column %q: %q %v", name, l, clip(cols[j]), clip(rec[j]), err)
 			}
-			x = append(x, v)
+			x.add(v)
 		}
 		if opt.Task == framework.Regression {
 			v, err := parseValue(rec[target])
@@ -172,23 +174,17 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 				l, _ := cr.FieldPos(target)
 				return nil, fmt.Errorf("data: %s:%d: column %q (regression target): %q %v", name, l, clip(cols[target]), clip(rec[target]), err)
 			}
-			y = append(y, v)
+			y.add(v)
 		} else {
 			s := strings.TrimSpace(rec[target])
 			if s == "" {
 				l, _ := cr.FieldPos(target)
 				return nil, fmt.Errorf("data: %s:%d: column %q: empty class label", name, l, clip(cols[target]))
 			}
-			if k, ok := interned[s]; ok {
-				s = k
-			} else {
-				s = strings.Clone(s)
-				interned[s] = s
-			}
-			labels = append(labels, s)
+			labels.add(cs.id(s))
 		}
 		rows++
-		if err := CheckSize(name, int64(rows), int64(len(feat))); err != nil {
+		if err := checkSize(name, int64(rows), int64(len(feat)), cs.bytes); err != nil {
 			line, _ := cr.FieldPos(0)
 			return nil, fmt.Errorf("data: %s:%d: %w", name, line, err)
 		}
@@ -200,18 +196,119 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 	d := &framework.Dataset{
 		Name: name,
 		Task: opt.Task,
-		X:    &mat.Matrix{Rows: rows, Cols: len(feat), Data: x},
+		X:    &mat.Matrix{Rows: rows, Cols: len(feat), Data: x.flat()},
 	}
 	d.Features = make([]string, len(feat))
 	for i, j := range feat {
 		d.Features[i] = cols[j]
 	}
 	if opt.Task == framework.Regression {
-		d.Y = &mat.Matrix{Rows: rows, Cols: 1, Data: y}
+		d.Y = &mat.Matrix{Rows: rows, Cols: 1, Data: y.flat()}
 	} else {
-		d.Labels, d.Classes = encodeLabels(labels)
+		d.Labels = labels.flat()
+		d.Classes = cs.encode(d.Labels)
 	}
 	return d, nil
+}
+
+// chunks is an append-only column stored in chunks that grow from 1 Ki to
+// 1 Mi values: appending never copies, and wastes at most one chunk.
+type chunks[T any] struct {
+	full [][]T // filled chunks
+	cur  []T   // the chunk being filled
+	n    int   // values in full
+}
+
+func (c *chunks[T]) add(v T) {
+	if len(c.cur) == cap(c.cur) {
+		size := 1 << 10
+		if c.cur != nil {
+			c.full = append(c.full, c.cur)
+			c.n += len(c.cur)
+			size = min(2*cap(c.cur), 1<<20)
+		}
+		c.cur = make([]T, 0, size)
+	}
+	c.cur = append(c.cur, v)
+}
+
+// flat returns the values in one slice of exactly their length, and
+// drops the chunks.
+func (c *chunks[T]) flat() []T {
+	out := make([]T, 0, c.n+len(c.cur))
+	for i, b := range c.full {
+		out = append(out, b...)
+		c.full[i] = nil // let the collector take it while copying on
+	}
+	out = append(out, c.cur...)
+	*c = chunks[T]{}
+	return out
+}
+
+// classSet interns class labels, numbering them in order of first
+// appearance; encode turns those ids into the final class indices.
+type classSet struct {
+	id0   map[string]int32
+	names []string // by first-appearance id
+	ints  []int64  // names parsed as integers, until one is not
+	// notInt is set once a name is not an integer
+	notInt bool
+	// bytes estimates the memory the distinct labels take, counted
+	// against MaxBytes so that a column of distinct labels is bounded too
+	bytes int64
+}
+
+// labelOverhead is a rough per-label cost beyond its bytes: the map entry,
+// the names and ints slots.
+const labelOverhead = 64
+
+func (s *classSet) id(name string) int32 {
+	if k, ok := s.id0[name]; ok {
+		return k
+	}
+	if s.id0 == nil {
+		s.id0 = map[string]int32{}
+	}
+	// a field shares its record's memory, which a label must not keep alive
+	name = strings.Clone(name)
+	k := int32(len(s.names))
+	s.id0[name] = k
+	s.names = append(s.names, name)
+	if !s.notInt {
+		if v, err := strconv.ParseInt(name, 10, 64); err == nil {
+			s.ints = append(s.ints, v)
+		} else {
+			s.notInt, s.ints = true, nil
+		}
+	}
+	s.bytes += int64(len(name)) + labelOverhead
+	return k
+}
+
+// encode maps first-appearance ids in labels, in place, to class indices
+// and returns the class names: if every label is an integer, classes are
+// the distinct integers sorted numerically ("07" and "7" are one class,
+// named "7"); otherwise the distinct names in order of first appearance.
+func (s *classSet) encode(labels []int32) []string {
+	if s.notInt {
+		return s.names
+	}
+	distinct := slices.Clone(s.ints)
+	slices.Sort(distinct)
+	distinct = slices.Compact(distinct)
+	classes := make([]string, len(distinct))
+	for i, v := range distinct {
+		classes[i] = strconv.FormatInt(v, 10)
+	}
+	remap := make([]int32, len(s.ints))
+	for k, v := range s.ints {
+		i, _ := slices.BinarySearch(distinct, v)
+		remap[k] = int32(i)
+	}
+	for i, k := range labels {
+		labels[i] = remap[k]
+	}
+	return classes
 }
 
 // parseValue parses one numeric cell; the error completes the sentence
@@ -233,55 +330,6 @@ func parseValue(s string) (float32, error) {
 		return 0, errors.New("is out of float32 range")
 	}
 	return float32(v), nil
-}
-
-// encodeLabels maps raw class names to indices: sorted numerically if all
-// are integers, else in order of first appearance.
-func encodeLabels(raw []string) ([]int32, []string) {
-	labels := make([]int32, len(raw))
-	ints := make([]int64, len(raw))
-	allInt := true
-	for i, s := range raw {
-		v, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			allInt = false
-			break
-		}
-		ints[i] = v
-	}
-	if allInt {
-		var distinct []int64
-		seen := map[int64]bool{}
-		for _, v := range ints {
-			if !seen[v] {
-				seen[v] = true
-				distinct = append(distinct, v)
-			}
-		}
-		slices.Sort(distinct)
-		idx := make(map[int64]int32, len(distinct))
-		classes := make([]string, len(distinct))
-		for i, v := range distinct {
-			idx[v] = int32(i)
-			classes[i] = strconv.FormatInt(v, 10)
-		}
-		for i, v := range ints {
-			labels[i] = idx[v]
-		}
-		return labels, classes
-	}
-	idx := map[string]int32{}
-	var classes []string
-	for i, s := range raw {
-		k, ok := idx[s]
-		if !ok {
-			k = int32(len(classes))
-			idx[s] = k
-			classes = append(classes, s)
-		}
-		labels[i] = k
-	}
-	return labels, classes
 }
 
 // csvErr rewrites an encoding/csv error as "name:line:byte: ..." (the

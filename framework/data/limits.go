@@ -17,8 +17,9 @@ import (
 // so that tests can lower them.
 var (
 	// MaxBytes bounds a data set's size in memory: 4 bytes per feature
-	// value and per target. Loading and splitting may briefly hold about
-	// twice that.
+	// value and per target, plus, for a CSV table, each distinct class
+	// label's bytes and labelOverhead. Loading and splitting may briefly
+	// hold about twice that.
 	MaxBytes int64 = 4 << 30
 	// MaxLineBytes bounds one CSV record (the header included).
 	MaxLineBytes = 1 << 20
@@ -37,12 +38,22 @@ const maxDeflateRatio = 1032
 
 // CheckSize refuses a data set of rows samples with cols values each (plus
 // one target) whose in-memory size would exceed MaxBytes. what names it.
-func CheckSize(what string, rows, cols int64) error {
-	if est := EstimateBytes(rows, cols); est > MaxBytes {
-		return fmt.Errorf("%s would need about %s in memory (%d samples × %d values, 4 bytes each); the limit is %s",
-			what, FormatBytes(est), rows, cols+1, FormatBytes(MaxBytes))
+func CheckSize(what string, rows, cols int64) error { return checkSize(what, rows, cols, 0) }
+
+// checkSize is CheckSize counting extra bytes besides the values (the
+// distinct class labels of a CSV table).
+func checkSize(what string, rows, cols, extra int64) error {
+	est := EstimateBytes(rows, cols)
+	if est <= MaxBytes-extra {
+		return nil
 	}
-	return nil
+	labels := ""
+	if extra > 0 {
+		labels = fmt.Sprintf(", plus about %s for its distinct class labels", FormatBytes(extra))
+		est = min(est+extra, 1<<62)
+	}
+	return fmt.Errorf("%s would need about %s in memory (%d samples × %d values, 4 bytes each%s); the limit is %s",
+		what, FormatBytes(est), rows, cols+1, labels, FormatBytes(MaxBytes))
 }
 
 // EstimateBytes is the in-memory size of rows samples of cols features and

@@ -3,6 +3,7 @@ package data
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/gradsweep/gradsweep/framework"
 )
 
 // allocated runs f and returns the bytes it allocated.
@@ -96,13 +99,86 @@ func TestCSVInputCap(t *testing.T) {
 func TestCSVSizeCap(t *testing.T) {
 	defer func(m int64) { MaxBytes = m }(MaxBytes)
 	MaxBytes = 100 // 12 bytes a row: 8 rows fit
+	reg := CSVOptions{Target: "y", Task: framework.Regression}
 	src := "a,b,y\n" + strings.Repeat("1,2,0\n", 8)
-	if _, err := ParseCSV(strings.NewReader(src), "t.csv", cls); err != nil {
+	if _, err := ParseCSV(strings.NewReader(src), "t.csv", reg); err != nil {
 		t.Fatalf("8 rows: %v", err)
 	}
-	_, err := ParseCSV(strings.NewReader(src+"1,2,0\n"), "t.csv", cls)
+	_, err := ParseCSV(strings.NewReader(src+"1,2,0\n"), "t.csv", reg)
 	if err == nil || !strings.Contains(err.Error(), "t.csv:10: t.csv would need about 108 bytes in memory (9 samples × 3 values, 4 bytes each); the limit is 100 bytes") {
 		t.Errorf("too large: %v", err)
+	}
+}
+
+// Distinct class labels count against MaxBytes: a column of long, all
+// different labels cannot grow memory past the limit while the values stay
+// small.
+func TestCSVSizeCapCountsLabels(t *testing.T) {
+	defer func(m int64) { MaxBytes = m }(MaxBytes)
+	MaxBytes = 10000
+	var b strings.Builder
+	b.WriteString("a,y\n")
+	for i := range 20 {
+		fmt.Fprintf(&b, "1,%s%d\n", strings.Repeat("x", 1000), i)
+	}
+	_, err := ParseCSV(strings.NewReader(b.String()), "t.csv", cls)
+	if err == nil || !strings.Contains(err.Error(), "t.csv:11: t.csv would need about") || !strings.Contains(err.Error(), "for its distinct class labels); the limit is") {
+		t.Errorf("distinct labels: %v", err)
+	}
+	// the same rows with one label fit easily
+	src := "a,y\n" + strings.Repeat("1,"+strings.Repeat("x", 1000)+"\n", 20)
+	if _, err := ParseCSV(strings.NewReader(src), "t.csv", cls); err != nil {
+		t.Errorf("one label: %v", err)
+	}
+}
+
+// Loading a CSV table costs what MaxBytes assumes: it allocates at most
+// maxAlloc bytes per value in all (the values, their one final copy, the
+// CSV reader's buffers) and keeps about 4 bytes per value. Before values
+// were parsed into chunked columns, labels kept as strings and slices grown
+// by append, it allocated about 60 bytes per value.
+func TestCSVLoadingMemoryPerValue(t *testing.T) {
+	const (
+		rows     = 1 << 20
+		maxAlloc = 16 // bytes per value, in all
+		maxKept  = 5  // bytes per value, held by the result
+	)
+	for _, c := range []struct {
+		name, header, row string
+		opt               CSVOptions
+	}{
+		{"classification", "a,y\n", "1,0\n", cls},
+		{"regression-3", "a,b,c,y\n", "1,2.5,-3,0.25\n", CSVOptions{Target: "y", Task: framework.Regression}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := []byte(c.header + strings.Repeat(c.row, rows))
+			values := float64(rows * strings.Count(c.row, ","))
+			values += rows // the target
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			d, err := ParseCSV(bytes.NewReader(src), "mem.csv", c.opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			alloc := float64(after.TotalAlloc-before.TotalAlloc) / values
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			kept := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / values
+			runtime.KeepAlive(d)
+			runtime.KeepAlive(src)
+			t.Logf("%.0f values: %.2f bytes allocated and %.2f kept per value", values, alloc, kept)
+			if d.Len() != rows {
+				t.Fatalf("%d rows, want %d", d.Len(), rows)
+			}
+			if alloc > maxAlloc {
+				t.Errorf("loading allocated %.2f bytes per value, more than %d", alloc, maxAlloc)
+			}
+			if kept > maxKept {
+				t.Errorf("the data set keeps %.2f bytes per value, more than %d", kept, maxKept)
+			}
+		})
 	}
 }
 
