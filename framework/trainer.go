@@ -134,6 +134,15 @@ type Result struct {
 	LastFiniteLoss    float64
 }
 
+// TimeToTarget is the training seconds until train_loss reached the
+// target, NaN if it was not reached (or there was no target).
+func (r Result) TimeToTarget() float64 {
+	if r.TargetReached {
+		return r.TargetSeconds
+	}
+	return math.NaN()
+}
+
 // Trainer trains one model. Its buffers are reused across iterations, so a
 // training step allocates nothing after the first epoch.
 type Trainer struct {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"strings"
 	"sync"
@@ -52,7 +51,7 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
-	v := p.metric.Value(&framework.TrialData{Final: o.Result.Final, TimeToTarget: targetSeconds(o.Result)})
+	v := p.metric.Value(&framework.TrialData{Final: o.Result.Final, TimeToTarget: o.Result.TimeToTarget()})
 	if p.tty {
 		if time.Since(p.last) < 100*time.Millisecond && p.done < p.total {
 			return
@@ -110,14 +109,6 @@ func (p *progress) Standing(_ string, s framework.Standing) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.best = s
-}
-
-// targetSeconds is a result's time to target (NaN if not reached).
-func targetSeconds(r framework.Result) float64 {
-	if r.TargetReached {
-		return r.TargetSeconds
-	}
-	return math.NaN()
 }
 
 func (p *progress) SweepFinished(framework.SweepInfo, framework.SweepSummary) {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,7 +90,7 @@ func TestCSVLabels(t *testing.T) {
 	if got := strings.Join(d.Classes, ","); got != "1,7,9,10" {
 		t.Errorf("integer classes %s, want 1,7,9,10", got)
 	}
-	if want := []int32{3, 2, 0, 2, 1}; !equalInt32(d.Labels, want) {
+	if want := []int32{3, 2, 0, 2, 1}; !slices.Equal(d.Labels, want) {
 		t.Errorf("labels %v, want %v", d.Labels, want)
 	}
 	// String labels keep their order of first appearance.
@@ -100,7 +101,7 @@ func TestCSVLabels(t *testing.T) {
 	if got := strings.Join(d.Classes, ","); got != "dog,cat,2" {
 		t.Errorf("string classes %s, want dog,cat,2", got)
 	}
-	if want := []int32{0, 1, 0, 2}; !equalInt32(d.Labels, want) {
+	if want := []int32{0, 1, 0, 2}; !slices.Equal(d.Labels, want) {
 		t.Errorf("labels %v, want %v", d.Labels, want)
 	}
 	if d.Outputs() != 3 || d.Y != nil || d.Name != "strs" {
@@ -221,18 +222,6 @@ func FuzzParseCSV(f *testing.F) {
 			}
 		}
 	})
-}
-
-func equalInt32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func equalF32(a, b []float32) bool {

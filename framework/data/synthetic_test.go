@@ -2,6 +2,7 @@ package data
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func TestSyntheticDeterministic(t *testing.T) {
 		if a.X.Rows != 101 || a.Len() != 101 {
 			t.Errorf("%s: %d rows", name, a.X.Rows)
 		}
-		if !equalF32(a.X.Data, b.X.Data) || !equalInt32(a.Labels, b.Labels) || (a.Y != nil && !equalF32(a.Y.Data, b.Y.Data)) {
+		if !equalF32(a.X.Data, b.X.Data) || !slices.Equal(a.Labels, b.Labels) || (a.Y != nil && !equalF32(a.Y.Data, b.Y.Data)) {
 			t.Errorf("%s: same seed, different data", name)
 		}
 		if equalF32(a.X.Data, c.X.Data) {
@@ -55,7 +56,7 @@ func TestSyntheticXORExact(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantX := []float32{0, 0, 0, 1, 1, 0, 1, 1}
-		if !equalF32(d.X.Data, wantX) || !equalInt32(d.Labels, []int32{0, 1, 1, 0}) {
+		if !equalF32(d.X.Data, wantX) || !slices.Equal(d.Labels, []int32{0, 1, 1, 0}) {
 			t.Errorf("n=%d: X %v labels %v", n, d.X.Data, d.Labels)
 		}
 	}

@@ -201,10 +201,7 @@ func (r *run) finish(a *active) {
 		s.TrialFinished(&a.plan, out)
 	}
 	td := framework.TrialData{Plan: a.plan, Status: out.Status, Epochs: out.Result.Epochs, Final: out.Result.Final,
-		TimeToTarget: math.NaN(), EpochSeries: a.history}
-	if out.Result.TargetReached {
-		td.TimeToTarget = out.Result.TargetSeconds
-	}
+		TimeToTarget: out.Result.TimeToTarget(), EpochSeries: a.history}
 	if a.result.Epochs == 0 && len(a.history) == 0 {
 		td.Final = framework.EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
 	}

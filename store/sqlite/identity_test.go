@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestClaimAll(t *testing.T) {
 	for _, p := range got {
 		ids = append(ids, p.Index)
 	}
-	if !equalInts(ids, []int{0, 2, 3, 4}) {
+	if !slices.Equal(ids, []int{0, 2, 3, 4}) {
 		t.Fatalf("claimed %v", ids)
 	}
 	if _, err := b.ClaimAll(info.Name); !errors.Is(err, ErrSweepBusy) || !strings.Contains(err.Error(), "one process at a time") {
@@ -112,18 +113,6 @@ func TestClaimAll(t *testing.T) {
 		len(fin[0].EpochSeries) != 1 || len(fin[0].BatchLoss) != 0 {
 		t.Fatalf("finished: %+v, %v", fin, err)
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // A resume refuses data files whose content changed; moved files of the

@@ -589,10 +589,7 @@ func (s *Store) applyFinished(tx *sql.Tx, o *op) error {
 	if r.StopReason != "" {
 		stop = r.StopReason
 	}
-	ttt := math.NaN()
-	if r.TargetReached {
-		ttt = r.TargetSeconds
-	}
+	ttt := r.TimeToTarget()
 	args := []any{string(state), errText, stop, timeText(ended), r.Seconds, r.Epochs, r.Iterations, r.Samples,
 		f.Epoch, f.Iteration, f.Samples, f.Seconds, f.EpochSeconds}
 	mask := o.mask
