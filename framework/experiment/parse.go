@@ -134,9 +134,6 @@ var topKeys = []string{"name", "description", "seed", "dataset", "model", "loss"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// Metrics a sweep can be ranked by (defined in package results).
-var Metrics = results.Names()
-
 // Parse parses and checks an experiment document. file names it in errors.
 func Parse(src []byte, file string) (*Experiment, error) {
 	var root yaml.Node
@@ -303,8 +300,8 @@ func (e *Experiment) load(doc map[string]any) error {
 	metricSet := false
 	if m, ok := doc["metric"]; ok {
 		s, _ := m.(string)
-		if !slices.Contains(Metrics, s) {
-			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), Metrics))
+		if _, err := results.Lookup(s); err != nil {
+			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), results.Names()))
 		}
 		e.Metric, metricSet = s, true
 	}
@@ -373,8 +370,9 @@ func (e *Experiment) load(doc map[string]any) error {
 	if _, varied := grid["dataset.validation_split"]; !varied && !(split > 0) {
 		if !metricSet {
 			e.Metric = "train_loss"
-		} else if strings.HasPrefix(e.Metric, "val_") {
-			return e.errAt("metric", "%s needs a validation split: set dataset.validation_split (e.g. 0.2) or rank by train_loss", e.Metric)
+		} else if err := results.MustLookup(e.Metric).Applies(results.Setting{Classification: true, Target: true}); err != nil {
+			// a validation metric without a split; the task and the target are checked once the data is loaded
+			return e.errAt("metric", "%v", err)
 		}
 	}
 	e.Base = base
