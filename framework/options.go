@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -19,16 +20,25 @@ import (
 //
 // range is an interval with inclusive ([ ]) or exclusive (( )) ends; an
 // empty end is unbounded ("(0,]" means > 0). Field types are float64, int,
-// bool and string.
+// bool, string, []string, []int and []float64, and structs: a struct field
+// with an opt tag is a nested section (`stop: {patience: 5}`, options
+// "stop.patience"); an embedded struct without one adds its options to its
+// parent's. Three more tags serve settings that are not plain values:
+//
+//	BatchSize  int     `opt:"batch_size" words:"full=0" range:"[1,]"` // the word full stands for 0
+//	TargetLoss float64 `opt:"target_loss" given:"HasTargetLoss"`       // sets HasTargetLoss when written
+//	Epochs     int     `opt:"epochs" required:"true"`                  // an error when absent
 
 // OptionSpec documents one plugin option.
 type OptionSpec struct {
-	Name    string   `json:"name"`
-	Type    string   `json:"type"`
-	Default string   `json:"default"`
-	Range   string   `json:"range,omitempty"`
-	Enum    []string `json:"enum,omitempty"`
-	Doc     string   `json:"doc"`
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Default  string   `json:"default"`
+	Range    string   `json:"range,omitempty"`
+	Enum     []string `json:"enum,omitempty"`
+	Words    []string `json:"words,omitempty"` // words that stand for numbers: "full=0"
+	Required bool     `json:"required,omitempty"`
+	Doc      string   `json:"doc"`
 }
 
 // Validator is implemented by plugins that check more than ranges, e.g.
@@ -37,9 +47,12 @@ type Validator interface{ Validate() error }
 
 // optionField is one tagged field of a plugin struct, found through
 // embedded structs too (Nesterov embeds Momentum, Adam embeds adamCore).
+// A nested section has children and no value of its own.
 type optionField struct {
-	spec  OptionSpec
-	value reflect.Value
+	spec     OptionSpec
+	value    reflect.Value
+	given    reflect.Value // the bool field named by the given tag, if any
+	children []optionField
 }
 
 func optionFields(v any) ([]optionField, error) {
@@ -47,65 +60,119 @@ func optionFields(v any) ([]optionField, error) {
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return nil, fmt.Errorf("plugin %T is not a pointer to a struct", v)
 	}
+	return structFields(rv.Elem()), nil
+}
+
+// structFields lists the tagged fields of struct s, walking embedded
+// structs and descending into nested sections.
+func structFields(s reflect.Value) []optionField {
 	var out []optionField
-	var walk func(s reflect.Value)
-	walk = func(s reflect.Value) {
-		t := s.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if f.Anonymous && f.Type.Kind() == reflect.Struct {
-				walk(s.Field(i))
-				continue
-			}
-			name := f.Tag.Get("opt")
-			if name == "" {
-				continue
-			}
-			spec := OptionSpec{Name: name, Type: f.Type.Kind().String(), Default: f.Tag.Get("default"),
-				Range: f.Tag.Get("range"), Doc: f.Tag.Get("doc")}
-			if e := f.Tag.Get("enum"); e != "" {
-				spec.Enum = strings.Split(e, ",")
-			}
-			if spec.Type == "float64" || spec.Type == "float32" {
-				spec.Type = "float"
-			}
-			out = append(out, optionField{spec, s.Field(i)})
+	t := s.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := f.Tag.Get("opt")
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && name == "" {
+			out = append(out, structFields(s.Field(i))...)
+			continue
 		}
+		if name == "" {
+			continue
+		}
+		spec := OptionSpec{Name: name, Type: typeName(f.Type), Default: f.Tag.Get("default"),
+			Range: f.Tag.Get("range"), Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true"}
+		if e := f.Tag.Get("enum"); e != "" {
+			spec.Enum = strings.Split(e, ",")
+		}
+		if w := f.Tag.Get("words"); w != "" {
+			spec.Words = strings.Split(w, ",")
+		}
+		of := optionField{spec: spec, value: s.Field(i)}
+		if g := f.Tag.Get("given"); g != "" {
+			of.given = s.FieldByName(g)
+		}
+		if f.Type.Kind() == reflect.Struct {
+			of.children = structFields(s.Field(i))
+		}
+		out = append(out, of)
 	}
-	walk(rv.Elem())
-	return out, nil
+	return out
+}
+
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Float64, reflect.Float32:
+		return "float"
+	case reflect.Slice:
+		return "list of " + typeName(t.Elem())
+	case reflect.Struct:
+		return "section"
+	}
+	return t.Kind().String()
 }
 
 // OptionSpecs lists the options of plugin v (a pointer to a struct), in
-// field order.
+// field order; a nested section's options follow it, named
+// "section.option".
 func OptionSpecs(v any) ([]OptionSpec, error) {
 	fields, err := optionFields(v)
-	specs := make([]OptionSpec, len(fields))
-	for i, f := range fields {
-		specs[i] = f.spec
+	return flattenSpecs("", fields), err
+}
+
+func flattenSpecs(prefix string, fields []optionField) []OptionSpec {
+	var specs []OptionSpec
+	for _, f := range fields {
+		s := f.spec
+		s.Name = prefix + s.Name
+		specs = append(specs, s)
+		specs = append(specs, flattenSpecs(s.Name+".", f.children)...)
 	}
-	return specs, err
+	return specs
 }
 
 // DecodeOptions fills plugin v (a pointer to a struct) from its tag
 // defaults, then from opts, strictly: an unknown key, a value of the wrong
 // type, a value out of range or not in the enumeration is an error naming
-// the option. Then Validate runs if v implements Validator.
+// the option (an *OptionError; "stop.patience" in a nested section). Then
+// Validate runs if v implements Validator.
 func DecodeOptions(v any, opts map[string]any) error {
 	fields, err := optionFields(v)
 	if err != nil {
 		return err
 	}
+	if err := decodeFields(fields, opts); err != nil {
+		return err
+	}
+	if val, ok := v.(Validator); ok {
+		return val.Validate()
+	}
+	return nil
+}
+
+// decodeFields sets fields from their defaults and then from opts.
+func decodeFields(fields []optionField, opts map[string]any) error {
 	byName := map[string]optionField{}
 	known := make([]string, 0, len(fields))
 	for _, f := range fields {
 		byName[f.spec.Name] = f
 		known = append(known, f.spec.Name)
+		if f.children != nil {
+			if _, given := opts[f.spec.Name]; !given {
+				if err := decodeFields(f.children, nil); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if f.spec.Default == "" {
 			continue
 		}
 		if err := setOption(f.value, f.spec, f.spec.Default, true); err != nil {
 			return fmt.Errorf("default of option %q: %w", f.spec.Name, err)
+		}
+	}
+	for _, f := range fields {
+		if _, given := opts[f.spec.Name]; f.spec.Required && !given {
+			return &OptionError{Option: f.spec.Name, Err: ErrMissing}
 		}
 	}
 	keys := make([]string, 0, len(opts))
@@ -117,28 +184,58 @@ func DecodeOptions(v any, opts map[string]any) error {
 		f, ok := byName[k]
 		if !ok {
 			if len(known) == 0 {
-				return &OptionError{Option: k, Err: fmt.Errorf("unknown option %q (it takes no options)", k)}
+				return &OptionError{Option: k, Unknown: true, Err: fmt.Errorf("unknown option %q (it takes no options)", k)}
 			}
-			return &OptionError{Option: k, Err: UnknownNameError("option", k, known)}
+			return &OptionError{Option: k, Unknown: true, Err: UnknownNameError("option", k, known)}
+		}
+		if f.children != nil {
+			if err := decodeSection(f, opts[k]); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := setOption(f.value, f.spec, opts[k], false); err != nil {
-			return &OptionError{Option: k, Err: fmt.Errorf("option %q: %w", k, err)}
+			return &OptionError{Option: k, Err: err}
 		}
-	}
-	if val, ok := v.(Validator); ok {
-		return val.Validate()
+		if f.given.IsValid() {
+			f.given.SetBool(true)
+		}
 	}
 	return nil
 }
 
+// decodeSection decodes a nested section; its errors name the option as
+// "section.option".
+func decodeSection(f optionField, raw any) error {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return &OptionError{Option: f.spec.Name, Err: fmt.Errorf("must be a mapping of %s options, got %s", f.spec.Name, Describe(raw))}
+	}
+	err := decodeFields(f.children, m)
+	var oe *OptionError
+	if errors.As(err, &oe) {
+		return &OptionError{Option: f.spec.Name + "." + oe.Option, Unknown: oe.Unknown, Err: oe.Err}
+	}
+	return err
+}
+
+// ErrMissing is an OptionError's Err when a required option is absent.
+var ErrMissing = errors.New("missing: it has no default")
+
 // OptionError is a problem with one option of a plugin (unknown, of the
 // wrong type, out of range), so callers can point at the option itself.
 type OptionError struct {
-	Option string
-	Err    error
+	Option  string // "beta1", or "stop.patience" in a nested section
+	Unknown bool   // no such option: Err lists the known ones
+	Err     error  // what is wrong with the value (without the option's name)
 }
 
-func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Error() string {
+	if e.Unknown {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("option %q: %v", e.Option, e.Err)
+}
 func (e *OptionError) Unwrap() error { return e.Err }
 
 // Describe writes a value as a user wrote it, with its type when the type
@@ -166,31 +263,36 @@ func Describe(v any) string {
 // with fromTag, the text of a default tag: only tags may spell numbers and
 // booleans as strings.
 func setOption(f reflect.Value, s OptionSpec, raw any, fromTag bool) error {
-	if str, isStr := raw.(string); isStr && !fromTag && f.Kind() != reflect.String {
-		return fmt.Errorf("got %s; write the value without quotes", Describe(str))
+	if str, isStr := raw.(string); isStr {
+		for _, w := range s.Words {
+			if word, num, _ := strings.Cut(w, "="); word == str {
+				x, _ := strconv.ParseFloat(num, 64)
+				f.Set(reflect.ValueOf(x).Convert(f.Type()))
+				return nil
+			}
+		}
+		switch k := f.Kind(); {
+		case fromTag || k == reflect.String || k == reflect.Slice:
+		case k == reflect.Bool:
+			return fmt.Errorf("must be true or false, got %s (write it without quotes)", Describe(str))
+		default:
+			return fmt.Errorf("must be %s, got %s (write a number without quotes)", expected(k, s), Describe(str))
+		}
 	}
 	switch f.Kind() {
-	case reflect.Float64, reflect.Float32:
+	case reflect.Slice:
+		return setList(f, s, raw, fromTag)
+	case reflect.Float64, reflect.Float32, reflect.Int:
 		x, err := toFloat(raw)
-		if err != nil {
-			return err
+		isInt := f.Kind() == reflect.Int
+		if err != nil || (isInt && (x != math.Trunc(x) || math.Abs(x) > 1<<53)) || checkRange(x, s.Range) != nil {
+			return fmt.Errorf("must be %s, got %s", expected(f.Kind(), s), Describe(raw))
 		}
-		if err := checkRange(x, s.Range); err != nil {
-			return err
+		if isInt {
+			f.SetInt(int64(x))
+		} else {
+			f.SetFloat(x)
 		}
-		f.SetFloat(x)
-	case reflect.Int:
-		x, err := toFloat(raw)
-		if err != nil {
-			return err
-		}
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return fmt.Errorf("%v is not a whole number", raw)
-		}
-		if err := checkRange(x, s.Range); err != nil {
-			return err
-		}
-		f.SetInt(int64(x))
 	case reflect.Bool:
 		switch b := raw.(type) {
 		case bool:
@@ -245,6 +347,84 @@ func toFloat(raw any) (float64, error) {
 		return 0, fmt.Errorf("%v is not a finite number", x)
 	}
 	return x, nil
+}
+
+// expected says in words what an option of kind k with spec s holds: "a
+// number > 0", "an integer from 1 to 1000 or \"full\"".
+func expected(k reflect.Kind, s OptionSpec) string {
+	what := "a number"
+	if k == reflect.Int {
+		what = "an integer"
+	}
+	if r := rangeWords(s.Range); r != "" {
+		what += " " + r
+	}
+	if len(s.Words) > 0 {
+		what += " or " + wordList(s.Words)
+	}
+	return what
+}
+
+// rangeWords writes an interval as words: "[1,10]" is "from 1 to 10",
+// "(0,]" is "> 0", "[0,1)" is "in [0, 1)".
+func rangeWords(r string) string {
+	lo, hi, loIncl, hiIncl, err := parseRange(r)
+	if err != nil || (lo == nil && hi == nil) {
+		return ""
+	}
+	num := func(x *float64) string { return strconv.FormatFloat(*x, 'f', -1, 64) }
+	switch {
+	case lo != nil && hi != nil && loIncl && hiIncl:
+		return "from " + num(lo) + " to " + num(hi)
+	case lo != nil && hi != nil:
+		return fmt.Sprintf("in %c%s, %s%c", r[0], num(lo), num(hi), r[len(r)-1])
+	case lo != nil && loIncl:
+		return "≥ " + num(lo)
+	case lo != nil:
+		return "> " + num(lo)
+	case hiIncl:
+		return "≤ " + num(hi)
+	}
+	return "< " + num(hi)
+}
+
+// wordList writes words such as ["full=0"] as `"full"`.
+func wordList(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		word, _, _ := strings.Cut(w, "=")
+		out[i] = strconv.Quote(word)
+	}
+	return strings.Join(out, " or ")
+}
+
+// setList sets a list option from a list of values (or, in a default tag,
+// from comma-separated text), each checked like a single option.
+func setList(f reflect.Value, s OptionSpec, raw any, fromTag bool) error {
+	var items []any
+	switch x := raw.(type) {
+	case []any:
+		items = x
+	case string:
+		if !fromTag {
+			return fmt.Errorf("must be a list, got %s", Describe(x))
+		}
+		for _, p := range strings.Split(x, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				items = append(items, p)
+			}
+		}
+	default:
+		return fmt.Errorf("must be a list, got %s", Describe(raw))
+	}
+	list := reflect.MakeSlice(f.Type(), len(items), len(items))
+	for i, it := range items {
+		if err := setOption(list.Index(i), s, it, fromTag); err != nil {
+			return fmt.Errorf("item %d: %w", i, err)
+		}
+	}
+	f.Set(list)
+	return nil
 }
 
 // checkRange checks x against an interval such as "[0,1)", "(0,]" or "".

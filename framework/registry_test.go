@@ -66,14 +66,14 @@ func TestDecodeOptions(t *testing.T) {
 		opts map[string]any
 		want string
 	}{
-		{map[string]any{"rate": 0}, `option "rate": 0 is out of range (0,1]`},
-		{map[string]any{"rate": "x"}, `option "rate": got a string "x"; write the value without quotes`},
-		{map[string]any{"rate": "0.5"}, `option "rate": got a string "0.5"`},
-		{map[string]any{"on": "true"}, `option "on": got a string "true"`},
-		{map[string]any{"count": []any{4}}, `option "count": must be a number, got a list`},
+		{map[string]any{"rate": 0}, `option "rate": must be a number in (0, 1], got 0`},
+		{map[string]any{"rate": "x"}, `option "rate": must be a number in (0, 1], got a string "x" (write a number without quotes)`},
+		{map[string]any{"rate": "0.5"}, `got a string "0.5" (write a number without quotes)`},
+		{map[string]any{"on": "true"}, `option "on": must be true or false, got a string "true" (write it without quotes)`},
+		{map[string]any{"count": []any{4}}, `option "count": must be an integer from 1 to 10, got a list`},
 		{map[string]any{"mode": map[string]any{"a": 1}}, `option "mode": must be a string, got a mapping`},
-		{map[string]any{"count": 2.5}, "not a whole number"},
-		{map[string]any{"count": 11}, "out of range [1,10]"},
+		{map[string]any{"count": 2.5}, "must be an integer from 1 to 10, got 2.5"},
+		{map[string]any{"count": 11}, "must be an integer from 1 to 10, got 11"},
 		{map[string]any{"mode": "medium"}, `unknown value "medium"`},
 		{map[string]any{"on": 3}, "must be true or false, got 3"},
 		{map[string]any{"rte": 0.1}, `unknown option "rte"`},

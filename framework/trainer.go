@@ -13,25 +13,30 @@ import (
 // TrainConfig is how one trial trains. The zero value of each optional
 // field means "off".
 type TrainConfig struct {
-	LearningRate float64 // α in w ← w − α·∇L (or the optimizer's rule)
+	LearningRate float64 `opt:"learning_rate" range:"(0,]" required:"true" doc:"α in w ← w − α·∇L (or the optimizer's rule)"`
 	// BatchSize is the number of samples per iteration: 1 is SGD, the data
 	// size (or 0, "full") is full-batch gradient descent, anything between
 	// is mini-batch gradient descent.
-	BatchSize int
-	Epochs    int  // passes over the training data
-	Shuffle   bool // reshuffle the sample order at the start of every epoch
-	DropLast  bool // skip the last partial batch of an epoch
-	Seed      uint64
-
-	TargetLoss    float64 // stop once an epoch's train_loss ≤ TargetLoss (if HasTargetLoss)
-	HasTargetLoss bool
-	Patience      int     // early stopping: epochs without val_loss improving by > MinDelta
-	MinDelta      float64 // minimum improvement that resets patience
-	MaxSeconds    float64 // wall-time budget of the trial
+	BatchSize int  `opt:"batch_size" words:"full=0" range:"[1,]" required:"true" doc:"samples per update, at most the training size: 1 is SGD, full (the whole training set) is gradient descent, anything between is mini-batch"`
+	Epochs    int  `opt:"epochs" range:"[1,1000000]" required:"true" doc:"passes over the training data"`
+	Shuffle   bool `opt:"shuffle" default:"true" doc:"reshuffle the sample order at the start of every epoch, with the trial's seeded generator"`
+	DropLast  bool `opt:"drop_last" default:"false" doc:"skip the last partial batch of an epoch"`
 	// DivergeFactor marks a finite but exploding loss as divergence: a batch
 	// loss above DivergeFactor × max(1, first batch loss). 0 means 1e4;
 	// negative disables the check (NaN and ±Inf always diverge).
-	DivergeFactor float64
+	DivergeFactor float64 `opt:"diverge_factor" default:"10000" doc:"a finite batch loss above factor × max(1, first batch loss) counts as divergence; negative turns the check off (NaN and ±Inf always diverge)"`
+	StopRules     `opt:"stop"`
+	Seed          uint64
+}
+
+// StopRules are the conditions that end a trial before its last epoch,
+// the training.stop section of an experiment.
+type StopRules struct {
+	Patience      int     `opt:"patience" default:"0" range:"[0,1000000]" doc:"early stopping (Keras' rule): stop after this many epochs without the monitored loss (val_loss, else train_loss) improving by more than min_delta; 0 is off"`
+	MinDelta      float64 `opt:"min_delta" default:"0" range:"[0,]" doc:"the least improvement that resets patience"`
+	TargetLoss    float64 `opt:"target_loss" range:"[0,]" given:"HasTargetLoss" doc:"stop once an epoch's train_loss is at most this, and record the time it took (time_to_target)"`
+	HasTargetLoss bool
+	MaxSeconds    float64 `opt:"max_seconds" default:"0" range:"[0,]" doc:"wall-time budget of a trial in seconds; 0 is none"`
 }
 
 // IterationsPerEpoch is ceil(N/B), or floor(N/B) with dropLast: 1000

@@ -207,10 +207,10 @@ func TestStopping(t *testing.T) {
 		}
 		return res
 	}
-	if r := mk(framework.TrainConfig{LearningRate: 0.01, BatchSize: 8, Epochs: 200, TargetLoss: 0.5, HasTargetLoss: true}); r.StopReason != "target_loss" || r.Epochs >= 200 || r.Final.TrainLoss > 0.5 || !r.TargetReached {
+	if r := mk(framework.TrainConfig{LearningRate: 0.01, BatchSize: 8, Epochs: 200, StopRules: framework.StopRules{TargetLoss: 0.5, HasTargetLoss: true}}); r.StopReason != "target_loss" || r.Epochs >= 200 || r.Final.TrainLoss > 0.5 || !r.TargetReached {
 		t.Errorf("target loss: %+v", r)
 	}
-	if r := mk(framework.TrainConfig{LearningRate: 0.001, BatchSize: 8, Epochs: 300, Patience: 3, MinDelta: 0.05}); r.StopReason != "early_stopping" || r.Epochs >= 300 {
+	if r := mk(framework.TrainConfig{LearningRate: 0.001, BatchSize: 8, Epochs: 300, StopRules: framework.StopRules{Patience: 3, MinDelta: 0.05}}); r.StopReason != "early_stopping" || r.Epochs >= 300 {
 		t.Errorf("early stopping: reason %s after %d epochs", r.StopReason, r.Epochs)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,4 +1,4 @@
-// Package plugins pulls every built-in layer, loss and optimizer into a
+// Package plugins pulls every built-in layer, loss, optimizer and pruner into a
 // binary: import it for its side effect. An outside plugin is one more
 // blank import in a custom main.
 package plugins
@@ -7,4 +7,5 @@ import (
 	_ "github.com/gradsweep/gradsweep/plugins/layers"
 	_ "github.com/gradsweep/gradsweep/plugins/losses"
 	_ "github.com/gradsweep/gradsweep/plugins/optimizers"
+	_ "github.com/gradsweep/gradsweep/plugins/pruners"
 )

@@ -77,3 +77,17 @@ func BuiltinAttribution() string {
 	b, _ := builtinFS.ReadFile("builtin/ATTRIBUTION.md")
 	return string(b)
 }
+
+// BuiltinSource is the data source `builtin: NAME`: a data set embedded in
+// the binary (classification).
+type BuiltinSource struct {
+	Name string `opt:"builtin" enum:"digits,iris" required:"true" doc:"the data set: iris (150 flowers, 4 features, 3 classes) or digits (1,797 8×8 images, 10 classes)"`
+}
+
+func init() {
+	framework.Sources.Register(framework.Plugin[framework.DataSource]{Name: "builtin",
+		Doc: "a data set embedded in the binary", New: func() framework.DataSource { return new(BuiltinSource) }})
+}
+
+// Load returns the embedded data set.
+func (s *BuiltinSource) Load(framework.DataEnv) (*framework.Dataset, error) { return Builtin(s.Name) }

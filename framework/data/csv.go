@@ -345,3 +345,27 @@ func csvErr(name string, err error) error {
 	}
 	return fmt.Errorf("data: %s: %w", name, err)
 }
+
+// CSVSource is the data source `csv: PATH`: a CSV file with a header row
+// (see ParseCSV), relative to the experiment file; gzipped if it ends in .gz.
+type CSVSource struct {
+	Path     string   `opt:"csv" required:"true" doc:"the file, relative to the experiment file"`
+	Target   string   `opt:"target" required:"true" doc:"the target column"`
+	Task     string   `opt:"task" default:"classification" enum:"classification,regression" doc:"what the target is"`
+	Features []string `opt:"features" doc:"the feature columns, in order (default: every column but the target)"`
+}
+
+func init() {
+	framework.Sources.Register(framework.Plugin[framework.DataSource]{Name: "csv",
+		Doc: "a CSV file with a header row", New: func() framework.DataSource { return new(CSVSource) }})
+}
+
+// Files is the CSV file.
+func (s *CSVSource) Files(env framework.DataEnv) ([]string, error) {
+	return []string{inDir(env.Dir, s.Path)}, nil
+}
+
+// Load reads the file.
+func (s *CSVSource) Load(env framework.DataEnv) (*framework.Dataset, error) {
+	return LoadCSV(inDir(env.Dir, s.Path), CSVOptions{Target: s.Target, Task: framework.Task(s.Task), Features: s.Features})
+}

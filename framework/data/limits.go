@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -203,4 +204,13 @@ func quoteList(s []string) string {
 		q = append(q, fmt.Sprintf("… (%d columns)", len(s)))
 	}
 	return strings.Join(q, ", ")
+}
+
+// inDir resolves a path written in an experiment file: relative to dir,
+// the file's folder.
+func inDir(dir, path string) string {
+	if filepath.IsAbs(path) || dir == "" {
+		return path
+	}
+	return filepath.Join(dir, path)
 }

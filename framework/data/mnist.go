@@ -338,3 +338,46 @@ func MNISTFiles(dir, split string) (images, labels string, err error) {
 	}
 	return filepath.Join(dir, img), filepath.Join(dir, lbl), nil
 }
+
+// MNISTSource is the data source `mnist: DIR|auto`: the MNIST images of one
+// split, read from DIR (relative to the experiment file) or, with auto,
+// from the Go module MNISTModule (see MNISTDir). The dataset's limit reads
+// only the first images.
+type MNISTSource struct {
+	Dir   string `opt:"mnist" required:"true" doc:"the folder of the four *-idx?-ubyte.gz files, or auto"`
+	Split string `opt:"split" default:"train" enum:"train,t10k" doc:"the 60,000 training images or the 10,000 test images"`
+}
+
+func init() {
+	framework.Sources.Register(framework.Plugin[framework.DataSource]{Name: "mnist",
+		Doc: "handwritten digits, 28×28 (classification)", New: func() framework.DataSource { return new(MNISTSource) }})
+}
+
+// Files are the split's image and label files.
+func (s *MNISTSource) Files(env framework.DataEnv) ([]string, error) {
+	dir, err := s.dir(env)
+	if err != nil {
+		return nil, err
+	}
+	img, lbl, err := MNISTFiles(dir, s.Split)
+	if err != nil {
+		return nil, err
+	}
+	return []string{img, lbl}, nil
+}
+
+// Load reads the split, at most env.Limit images when it is set.
+func (s *MNISTSource) Load(env framework.DataEnv) (*framework.Dataset, error) {
+	dir, err := s.dir(env)
+	if err != nil {
+		return nil, err
+	}
+	return LoadMNIST(dir, s.Split, env.Limit)
+}
+
+func (s *MNISTSource) dir(env framework.DataEnv) (string, error) {
+	if s.Dir == "auto" {
+		return MNISTDir()
+	}
+	return inDir(env.Dir, s.Dir), nil
+}

@@ -142,3 +142,29 @@ func Synthetic(name string, n int, noise float64, seed uint64) (*framework.Datas
 	}
 	return d, nil
 }
+
+// SyntheticSource is the data source `synthetic: NAME`: n samples
+// generated from the sweep seed (see Synthetic).
+type SyntheticSource struct {
+	Name  string  `opt:"synthetic" enum:"linear,sine,spirals,xor" required:"true" doc:"the generator: xor and spirals (classification), linear and sine (regression)"`
+	N     int     `opt:"n" default:"1000" range:"[4,]" doc:"samples to generate"`
+	Noise float64 `opt:"noise" default:"0" range:"[0,1000]" doc:"standard deviation of the Gaussian noise added"`
+}
+
+func init() {
+	framework.Sources.Register(framework.Plugin[framework.DataSource]{Name: "synthetic",
+		Doc: "generated data, seeded by the sweep seed", New: func() framework.DataSource { return new(SyntheticSource) }})
+}
+
+// Validate refuses an n whose data would not fit in memory.
+func (s *SyntheticSource) Validate() error {
+	if err := CheckSynthetic(s.Name, s.N); err != nil {
+		return &framework.OptionError{Option: "n", Err: err}
+	}
+	return nil
+}
+
+// Load generates the data set from the sweep seed.
+func (s *SyntheticSource) Load(env framework.DataEnv) (*framework.Dataset, error) {
+	return Synthetic(s.Name, s.N, s.Noise, env.Seed)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	"github.com/gradsweep/gradsweep/plugins/pruners"
 )
 
 const base = `name: t
@@ -133,7 +134,7 @@ func TestBadInput(t *testing.T) {
 		{strings.Replace(base, "name: t", "name: ../x", 1), "x.yaml:1: name: \"../x\" is not a safe sweep name"},
 		{strings.Replace(base, "name: t", "name: /etc/x", 1), "not a safe sweep name"},
 		{strings.Replace(base, "epochs: 2", "epochs: 0", 1), "training.epochs: must be an integer from 1"},
-		{strings.Replace(base, "batch_size: 16", "batch_size: 0", 1), "training.batch_size: must be ≥ 1"},
+		{strings.Replace(base, "batch_size: 16", "batch_size: 0", 1), "training.batch_size: must be an integer ≥ 1 or \"full\", got 0"},
 		{strings.Replace(base, "learning_rate: 0.1", "learning_rate: -1", 1), "x.yaml:10: training.learning_rate: must be a number > 0"},
 		{strings.Replace(base, "learning_rate: 0.1", "learning_rate: .nan", 1), "not a finite number"},
 		{strings.Replace(base, "epochs: 2}", "epochs: 2, shuffel: true}", 1), `did you mean "shuffle"`},
@@ -151,7 +152,7 @@ func TestBadInput(t *testing.T) {
 			// some errors only show when a trial is resolved
 			ps, _ := e.Plans()
 			for _, p := range ps {
-				if _, err = e.Resolve(p.Params); err != nil {
+				if _, err = e.ResolvePlan(p); err != nil {
 					break
 				}
 			}
@@ -189,7 +190,7 @@ func TestShippedExperiments(t *testing.T) {
 			t.Errorf("%s: %d plans, %v", f, len(plans), err)
 		}
 		for _, p := range plans {
-			if _, err := e.Resolve(p.Params); err != nil {
+			if _, err := e.ResolvePlan(p); err != nil {
 				t.Errorf("%s: %v", f, err)
 				break
 			}
@@ -219,9 +220,15 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		// what is accepted is within the limits
-		if p := e.Pruner; p != nil && (p.Eta < 2 || p.Eta > experiment.MaxEta || p.MinEpochs < 1 || p.MinEpochs > experiment.MaxEpochs ||
-			p.StartupTrials < 1 || p.Interval < 1 || p.Warmup > experiment.MaxEpochs) {
-			t.Fatalf("pruner out of bounds: %+v", *p)
+		switch p := e.Pruner.(type) {
+		case *pruners.ASHA:
+			if p.Eta < 2 || p.Eta > 1000 || p.MinEpochs < 1 || p.MinEpochs > experiment.MaxEpochs {
+				t.Fatalf("pruner out of bounds: %+v", *p)
+			}
+		case *pruners.Median:
+			if p.StartupTrials < 1 || p.Interval < 1 || p.WarmupEpochs > experiment.MaxEpochs {
+				t.Fatalf("pruner out of bounds: %+v", *p)
+			}
 		}
 		for _, d := range e.Random {
 			if d.Kind != "choice" && !(d.Low < d.High && !math.IsInf(d.High-d.Low, 0)) {
@@ -241,12 +248,12 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("varied key %q is not a setting", v)
 				}
 			}
-			s, err := e.Resolve(p.Params)
+			s, err := e.ResolvePlan(p)
 			if err != nil {
 				continue
 			}
-			if s.Dataset.Noise > data.MaxNoise || data.CheckSynthetic(s.Dataset.Name, s.Dataset.N) != nil && s.Dataset.Source == "synthetic" {
-				t.Fatalf("data set out of bounds: %+v", s.Dataset)
+			if syn, ok := s.Dataset.From.(*data.SyntheticSource); ok && (syn.Noise > data.MaxNoise || data.CheckSynthetic(syn.Name, syn.N) != nil) {
+				t.Fatalf("data set out of bounds: %+v", *syn)
 			}
 			if s.Training.Patience < 0 || s.Training.Patience > experiment.MaxEpochs || s.Training.Epochs > experiment.MaxEpochs {
 				t.Fatalf("training out of bounds: %+v", s.Training)

@@ -3,7 +3,6 @@ package experiment
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,41 +14,13 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-// Keys the training and dataset sections accept (plugin sections accept
-// any option; the registry checks them).
-var (
-	trainingKeys = []string{"learning_rate", "batch_size", "epochs", "shuffle", "drop_last", "stop", "diverge_factor"}
-	stopKeys     = []string{"patience", "min_delta", "target_loss", "max_seconds"}
-	datasetKeys  = []string{"builtin", "csv", "mnist", "synthetic", "validation_split", "standardize", "target", "task",
-		"features", "limit", "n", "noise", "split"}
-)
-
+// checkBase checks the shape of the base document: the sections are
+// mappings, loss and optimizer have a type, model is a list of layers with
+// types. Their keys are checked by the schema's decoders.
 func (e *Experiment) checkBase(base map[string]any) error {
 	for _, sec := range []string{"dataset", "training", "loss", "optimizer"} {
 		if _, ok := base[sec].(map[string]any); !ok {
 			return e.errAt(sec, "must be a mapping, e.g. %s", example(sec))
-		}
-	}
-	for _, k := range sortedKeys(base["dataset"].(map[string]any)) {
-		if !slices.Contains(datasetKeys, k) {
-			return e.errAt("dataset."+k, "%v", framework.UnknownNameError("dataset key", k, datasetKeys))
-		}
-	}
-	tr := base["training"].(map[string]any)
-	for _, k := range sortedKeys(tr) {
-		if !slices.Contains(trainingKeys, k) {
-			return e.errAt("training."+k, "%v", framework.UnknownNameError("training key", k, trainingKeys))
-		}
-	}
-	if st, ok := tr["stop"]; ok {
-		m, ok := st.(map[string]any)
-		if !ok {
-			return e.errAt("training.stop", "must be a mapping, e.g. {patience: 5, min_delta: 0.001}")
-		}
-		for _, k := range sortedKeys(m) {
-			if !slices.Contains(stopKeys, k) {
-				return e.errAt("training.stop."+k, "%v", framework.UnknownNameError("stop key", k, stopKeys))
-			}
 		}
 	}
 	for _, sec := range []string{"loss", "optimizer"} {
@@ -83,50 +54,6 @@ func example(sec string) string {
 		return "cross_entropy or {type: huber, delta: 1.0}"
 	}
 	return "{type: adam, beta1: 0.9}"
-}
-
-// checkPath reports whether a dotted path may be set: it must name a
-// setting of the base document or an option of a plugin section. It
-// returns the path's canonical spelling: a layer index is written in
-// decimal without sign or leading zeros (model.00.units is model.0.units).
-func (e *Experiment) checkPath(where, path string) (string, error) {
-	parts := strings.Split(path, ".")
-	bad := func(format string, args ...any) (string, error) {
-		return "", e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))
-	}
-	sections := []string{"dataset", "model", "loss", "optimizer", "training"}
-	if !slices.Contains(sections, parts[0]) {
-		return bad("%v", framework.UnknownNameError("section", parts[0], sections))
-	}
-	switch parts[0] {
-	case "loss", "optimizer":
-		if len(parts) != 2 {
-			return bad("use %s.type or %s.<option>", parts[0], parts[0])
-		}
-	case "dataset":
-		if len(parts) != 2 || !slices.Contains(datasetKeys, parts[1]) {
-			return bad("%v", framework.UnknownNameError("dataset key", parts[len(parts)-1], datasetKeys))
-		}
-	case "training":
-		if len(parts) == 2 && slices.Contains(trainingKeys, parts[1]) && parts[1] != "stop" {
-			return path, nil
-		}
-		if len(parts) == 3 && parts[1] == "stop" && slices.Contains(stopKeys, parts[2]) {
-			return path, nil
-		}
-		return bad("%v", framework.UnknownNameError("training key", parts[len(parts)-1], append(trainingKeys[:len(trainingKeys):len(trainingKeys)], stopKeys...)))
-	case "model":
-		n := len(e.Base["model"].([]any))
-		if len(parts) != 3 {
-			return bad("use model.<layer index>.<option>, e.g. model.0.units")
-		}
-		i, err := strconv.Atoi(parts[1])
-		if err != nil || i < 0 || i >= n {
-			return bad("the model has layers 0 to %d", n-1)
-		}
-		parts[1] = strconv.Itoa(i)
-	}
-	return strings.Join(parts, "."), nil
 }
 
 // canonicalPaths checks the paths of one mapping (grid, random, or an
@@ -299,37 +226,29 @@ func (e *Experiment) Varied(key string, params map[string]any, varied []string) 
 	return note, line
 }
 
-// ResolvePlan resolves a trial's settings like Resolve; an error also
-// names the grid, random or include settings behind it (see Varied).
-func (e *Experiment) ResolvePlan(plan framework.TrialPlan) (*TrialSpec, error) {
-	s, err := e.Resolve(plan.Params)
-	var ee *Error
-	if errors.As(err, &ee) {
-		note, line := e.Varied(ee.Key, plan.Params, plan.Varied)
-		ee.Msg += note
-		if ee.Line == 0 {
-			ee.Line = line
-		}
-	}
-	return s, err
-}
-
 // pointValue is the value a point gave path, rebuilt from the trial's
-// flattened params: a list or mapping is stored as path.0, path.a, ….
+// flattened params: a mapping is stored as path.a, path.b, ….
 func pointValue(params map[string]any, path string) any {
 	if v, ok := params[path]; ok {
 		return v
 	}
-	sub := map[string]any{}
+	var sub map[string]any
 	for k, v := range params {
-		if strings.HasPrefix(k, path+".") {
-			sub[k] = v
+		rest, ok := strings.CutPrefix(k, path+".")
+		if !ok {
+			continue
+		}
+		if sub == nil {
+			sub = map[string]any{}
+		}
+		if err := setPath(sub, rest, v); err != nil {
+			return nil
 		}
 	}
-	if len(sub) == 0 {
+	if sub == nil {
 		return nil
 	}
-	return lookup(unflatten(sub), path)
+	return sub
 }
 
 // flow writes a setting as in a YAML flow: 500, adam, "2", [4, 8], {a: 1}.
@@ -428,53 +347,28 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// MaxEta bounds the asha pruner's eta (keep the best 1/eta at each rung).
-const MaxEta = 1000
-
+// loadPruner decodes the pruner: a name or {type: NAME, options...}, a
+// plugin of framework.Pruners.
 func (e *Experiment) loadPruner(doc map[string]any) error {
 	v, ok := doc["pruner"]
 	if !ok {
 		return nil
 	}
-	if s, ok := v.(string); ok {
-		v = map[string]any{"type": s}
-	}
+	v = normalizePlugin("pruner", v)
 	m, ok := v.(map[string]any)
 	if !ok {
-		return e.errAt("pruner", "must be median, asha, or a mapping {type: asha, min_epochs: 1, eta: 3}")
+		return e.errAt("pruner", "must be a pruner's name or a mapping, e.g. {type: asha, min_epochs: 1, eta: 3}")
 	}
-	p := &Pruner{Warmup: 1, Interval: 1, StartupTrials: 5, MinEpochs: 1, Eta: 3}
-	allowed := map[string]*int{"warmup_epochs": &p.Warmup, "interval": &p.Interval, "startup_trials": &p.StartupTrials,
-		"min_epochs": &p.MinEpochs, "eta": &p.Eta}
-	names := []string{"type", "warmup_epochs", "interval", "startup_trials", "min_epochs", "eta"}
-	for _, k := range sortedKeys(m) {
-		if k == "type" {
-			continue
-		}
-		dst, ok := allowed[k]
-		if !ok {
-			return e.errAt("pruner."+k, "%v", framework.UnknownNameError("pruner key", k, names))
-		}
-		lo, hi := map[string]int{"eta": 2, "interval": 1, "min_epochs": 1, "startup_trials": 1}[k], MaxEpochs
-		if k == "eta" {
-			hi = MaxEta
-		}
-		n, ok := m[k].(int)
-		if !ok || n < lo || n > hi {
-			return e.errAt("pruner."+k, "must be an integer from %d to %d, got %s", lo, hi, framework.Describe(m[k]))
-		}
-		*dst = n
+	spec := pluginSpec(m)
+	p, err := framework.Pruners.Lookup(spec.Type)
+	if err != nil {
+		return e.errAt("pruner.type", "%v", framework.UnknownNameError("pruner", fmt.Sprint(m["type"]), framework.Pruners.Names()))
 	}
-	types := []string{"median", "asha", "successive_halving"}
-	t, _ := m["type"].(string)
-	if !slices.Contains(types, t) {
-		return e.errAt("pruner.type", "%v", framework.UnknownNameError("pruner", fmt.Sprint(m["type"]), types))
+	pr := p.New()
+	if err := framework.DecodeOptions(pr, spec.Options); err != nil {
+		return e.optionErr("pruner", "", nil, err)
 	}
-	if t == "successive_halving" {
-		t = "asha"
-	}
-	p.Type = t
-	e.Pruner = p
+	e.Pruner, e.PrunerName = pr, spec.Type
 	return nil
 }
 
@@ -719,8 +613,8 @@ func lookup(doc map[string]any, path string) any {
 }
 
 // Flatten turns a document into dotted keys: {"training": {"epochs": 3}}
-// becomes {"training.epochs": 3}; list elements are numbered
-// ("model.0.units").
+// becomes {"training.epochs": 3}; the layers are numbered ("model.0.units");
+// any other list is one value (dataset.features).
 func Flatten(doc map[string]any) map[string]any {
 	out := map[string]any{}
 	var walk func(prefix string, v any)
@@ -731,7 +625,7 @@ func Flatten(doc map[string]any) map[string]any {
 				walk(join(prefix, k), c)
 			}
 		case []any:
-			if prefix == "dataset.features" {
+			if prefix != "model" { // a list of values is one setting; model is a list of layers
 				out[prefix] = x
 				return
 			}

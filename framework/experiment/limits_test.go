@@ -21,7 +21,7 @@ func parseAll(src string) (*experiment.Experiment, error) {
 		return nil, err
 	}
 	for _, p := range ps {
-		if _, err := e.Resolve(p.Params); err != nil {
+		if _, err := e.ResolvePlan(p); err != nil {
 			return nil, err
 		}
 	}
@@ -55,11 +55,11 @@ func TestLimitsAndTypes(t *testing.T) {
 		{set("epochs: 2", `epochs: "2"`), `x.yaml:10: training.epochs: must be an integer from 1 to 1000000, got a string "2"`},
 		{set("epochs: 2", `epochs: [2]`), `training.epochs: must be an integer from 1 to 1000000, got a list`},
 		{set("learning_rate: 0.1", `learning_rate: {a: 1}`), `training.learning_rate: must be a number > 0, got a mapping`},
-		{set("batch_size: 16", `batch_size: "16"`), `training.batch_size: must be an integer or "full", got a string "16"`},
+		{set("batch_size: 16", `batch_size: "16"`), `training.batch_size: must be an integer ≥ 1 or "full", got a string "16"`},
 		{base + "seed: \"3\"\n", `key given twice`},
-		{set("seed: 3", `seed: "3"`), `x.yaml:2: seed: must be a non-negative integer, got a string "3"`},
-		{set("epochs: 2}", "epochs: 2, stop: {patience: 1.0e19}}"), "x.yaml:10: training.stop.patience: must be a whole number of epochs from 0 to 1000000, got 1e+19"},
-		{set("epochs: 2}", "epochs: 2, stop: {patience: \"3\"}}"), `training.stop.patience: must be a number ≥ 0, got a string "3"`},
+		{set("seed: 3", `seed: "3"`), `x.yaml:2: seed: must be an integer ≥ 0, got a string "3"`},
+		{set("epochs: 2}", "epochs: 2, stop: {patience: 1.0e19}}"), "x.yaml:10: training.stop.patience: must be an integer from 0 to 1000000, got 1e+19"},
+		{set("epochs: 2}", "epochs: 2, stop: {patience: \"3\"}}"), `training.stop.patience: must be an integer from 0 to 1000000, got a string "3"`},
 		// documents
 		{"# just a comment\n# and another\n", "x.yaml: empty experiment file (it holds only comments)"},
 		{base + "---\nname: other\n", "x.yaml:11: a second YAML document"},

@@ -16,9 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,21 +62,6 @@ type Distribution struct {
 	Choice []any // choice
 }
 
-// Pruner configures early stopping of whole trials.
-type Pruner struct {
-	Type string // median or asha (synchronous successive halving)
-	// median: a trial is pruned at a check epoch (every Interval epochs from
-	// Warmup on) if its monitored value is worse than the median of the
-	// earlier trials' values at that epoch, once StartupTrials have reported.
-	Warmup        int
-	Interval      int
-	StartupTrials int
-	// asha: rungs at MinEpochs·Eta^k epochs; at each rung only the best
-	// 1/Eta of the grid points (by the mean over their repeats) go on.
-	MinEpochs int
-	Eta       int
-}
-
 // Experiment is a parsed and checked experiment file.
 type Experiment struct {
 	File    string
@@ -97,7 +80,8 @@ type Experiment struct {
 	RandomN     int
 	Include     []map[string]any // each a sub-grid: path → value or list of values
 	Exclude     []map[string]any // path → value or list of values; a matching point is dropped
-	Pruner      *Pruner
+	Pruner      framework.Pruner // nil: no pruning
+	PrunerName  string
 	// BatchLossEvery thins the recorded per-iteration batch loss: every
 	// n-th iteration is stored (the first and any non-finite one always);
 	// 0 stores none; BatchLossAuto keeps about MaxBatchLossPoints per trial.
@@ -128,9 +112,6 @@ func Load(path string) (*Experiment, error) {
 	}
 	return Parse(b, path)
 }
-
-var topKeys = []string{"name", "description", "seed", "dataset", "model", "loss", "optimizer", "training",
-	"grid", "random", "include", "exclude", "repeats", "pruner", "metric", "paired_seeds", "record", "init_from", "keep_best"}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
@@ -164,7 +145,7 @@ func Parse(src []byte, file string) (*Experiment, error) {
 	if !ok {
 		return nil, &Error{File: file, Line: root.Content[0].Line, Msg: "an experiment file must be a mapping of keys (name, dataset, model, ...)"}
 	}
-	e := &Experiment{File: file, Source: src, lines: lines, Repeats: 1, Metric: "val_loss", BatchLossEvery: BatchLossAuto}
+	e := &Experiment{File: file, Source: src, lines: lines}
 	if err := e.load(doc); err != nil {
 		return nil, err
 	}
@@ -270,86 +251,11 @@ func (e *Experiment) errAt(path, format string, args ...any) error {
 }
 
 func (e *Experiment) load(doc map[string]any) error {
-	for _, k := range sortedKeys(doc) {
-		if !slices.Contains(topKeys, k) {
-			return e.errAt(k, "%v", framework.UnknownNameError("key", k, topKeys))
-		}
-	}
-	name, ok := doc["name"].(string)
-	if !ok || name == "" {
-		return e.errAt("name", "a sweep needs a name (a string)")
-	}
-	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
-		return e.errAt("name", "%q is not a safe sweep name: use letters, digits, '.', '_' and '-' (it names folders and files), with no '/' or '..'", name)
-	}
-	e.Name = name
-	if s, ok := doc["seed"]; ok {
-		n, ok := s.(int)
-		if !ok || n < 0 {
-			return e.errAt("seed", "must be a non-negative integer, got %s", framework.Describe(s))
-		}
-		e.Seed = uint64(n)
-	}
-	if r, ok := doc["repeats"]; ok {
-		n, ok := r.(int)
-		if !ok || n < 1 || n > 1000 {
-			return e.errAt("repeats", "must be an integer from 1 to 1000, got %s", framework.Describe(r))
-		}
-		e.Repeats = n
-	}
-	metricSet := false
-	if m, ok := doc["metric"]; ok {
-		s, _ := m.(string)
-		if _, err := results.Lookup(s); err != nil {
-			return e.errAt("metric", "%v", framework.UnknownNameError("metric", fmt.Sprint(m), results.Names()))
-		}
-		e.Metric, metricSet = s, true
-	}
-	if p, ok := doc["paired_seeds"]; ok {
-		b, ok := p.(bool)
-		if !ok {
-			return e.errAt("paired_seeds", "must be true or false")
-		}
-		e.PairedSeeds = b
-	}
-	if p, ok := doc["init_from"]; ok {
-		s, ok := p.(string)
-		if !ok || s == "" {
-			return e.errAt("init_from", "must be a path to a .safetensors file")
-		}
-		if !filepath.IsAbs(s) {
-			s = filepath.Join(filepath.Dir(e.File), s)
-		}
-		e.InitFrom = s
-	}
-	if p, ok := doc["keep_best"]; ok {
-		b, ok := p.(bool)
-		if !ok {
-			return e.errAt("keep_best", "must be true or false")
-		}
-		e.KeepBest = b
-	}
-	if r, ok := doc["record"]; ok {
-		m, ok := r.(map[string]any)
-		if !ok {
-			return e.errAt("record", "must be a mapping, e.g. {batch_loss_every: 10}")
-		}
-		for _, k := range sortedKeys(m) {
-			if k != "batch_loss_every" {
-				return e.errAt("record."+k, "%v", framework.UnknownNameError("key", k, []string{"batch_loss_every"}))
-			}
-			if m[k] == "auto" {
-				continue
-			}
-			n, ok := m[k].(int)
-			if !ok || n < 0 {
-				return e.errAt("record."+k, "must be auto or an integer ≥ 0 (0 records no batch losses)")
-			}
-			e.BatchLossEvery = n
-		}
+	if err := e.decodeSettings(doc); err != nil {
+		return err
 	}
 	base := map[string]any{}
-	for _, k := range []string{"dataset", "model", "loss", "optimizer", "training"} {
+	for _, k := range sweepable {
 		v, ok := doc[k]
 		if !ok {
 			if k == "optimizer" {
@@ -363,19 +269,27 @@ func (e *Experiment) load(doc map[string]any) error {
 	if err := e.checkBase(base); err != nil {
 		return err
 	}
+	e.Base = base
+	// Sections are decoded trial by trial (ResolvePlan): the base alone may
+	// lack what the grid sets. The common dataset keys are checked here.
+	split, err := e.dataOptions(base["dataset"].(map[string]any))
+	if err != nil {
+		return err
+	}
 	// Ranking defaults to val_loss, or train_loss without a validation split;
 	// a validation metric without one is an error, not a sweep of NaNs.
-	split, _ := number(base["dataset"].(map[string]any)["validation_split"])
 	grid, _ := doc["grid"].(map[string]any)
-	if _, varied := grid["dataset.validation_split"]; !varied && !(split > 0) {
-		if !metricSet {
+	if _, varied := grid["dataset.validation_split"]; !varied && !(split.ValidationSplit > 0) {
+		if e.Metric == "" {
 			e.Metric = "train_loss"
 		} else if err := results.MustLookup(e.Metric).Applies(results.Setting{Classification: true, Target: true}); err != nil {
 			// a validation metric without a split; the task and the target are checked once the data is loaded
 			return e.errAt("metric", "%v", err)
 		}
 	}
-	e.Base = base
+	if e.Metric == "" {
+		e.Metric = "val_loss"
+	}
 	if err := e.loadGrid(doc); err != nil {
 		return err
 	}
@@ -403,7 +317,7 @@ func stripDescription(doc map[string]any) map[string]any {
 
 // normalizePlugin turns the shorthand `loss: mse` into {type: mse}.
 func normalizePlugin(key string, v any) any {
-	if s, ok := v.(string); ok && (key == "loss" || key == "optimizer") {
+	if s, ok := v.(string); ok && (key == "loss" || key == "optimizer" || key == "pruner") {
 		return map[string]any{"type": s}
 	}
 	return v

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/experiment"
 )
 
@@ -40,7 +39,7 @@ func (p *Prepared) dataID() (string, error) {
 	for _, spec := range p.Specs {
 		if key := spec.Dataset.Key(); !sets[key] {
 			sets[key] = true
-			files, err := dataFiles(spec.Dataset)
+			files, err := spec.Dataset.Files(e.Seed)
 			for _, f := range files {
 				if err == nil {
 					err = add(f)
@@ -52,28 +51,6 @@ func (p *Prepared) dataID() (string, error) {
 		}
 	}
 	return strings.Join(lines, "\n"), nil
-}
-
-// dataFiles lists the files a data set is read from, in reading order.
-func dataFiles(d experiment.DatasetSpec) ([]string, error) {
-	switch d.Source {
-	case "csv":
-		return []string{d.Name}, nil
-	case "mnist":
-		dir := d.Name
-		if dir == "auto" {
-			var err error
-			if dir, err = data.MNISTDir(); err != nil {
-				return nil, err
-			}
-		}
-		img, lbl, err := data.MNISTFiles(dir, d.Split)
-		if err != nil {
-			return nil, err
-		}
-		return []string{img, lbl}, nil
-	}
-	return nil, nil
 }
 
 // fileID is a file's line of a data identity: "<sha256 hex> <size> <path>",

@@ -165,7 +165,7 @@ func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, r
 		return at("training.batch_size", fmt.Errorf("%d is larger than the %d training samples (use \"full\" for full-batch gradient descent)", spec.Training.BatchSize, d.train.Len()))
 	}
 	batch := spec.Training.BatchSize
-	if spec.FullBatch {
+	if batch == 0 { // full
 		batch = d.train.Len()
 	}
 	// estimate before building: a model that cannot fit is refused, not allocated

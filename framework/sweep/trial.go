@@ -306,7 +306,7 @@ func (r *run) runPruned(ctx context.Context) error {
 	for _, pl := range r.queue.plans {
 		maxEpochs = max(maxEpochs, r.prep.Specs[pl.Index].Training.Epochs)
 	}
-	for _, check := range checkpoints(pr.Type, pr.Warmup, pr.Interval, pr.MinEpochs, pr.Eta, maxEpochs) {
+	for _, check := range pr.Checkpoints(maxEpochs) {
 		if ctx.Err() != nil || len(live) == 0 {
 			break
 		}
@@ -407,26 +407,6 @@ func (r *run) parallel(ctx context.Context, trials []*active, until int) {
 	wg.Wait()
 }
 
-// checkpoints are the epochs at which pruning decisions are taken: for
-// median, every interval epochs from warmup on; for asha (synchronous
-// successive halving), the rungs minEpochs·etaᵏ.
-func checkpoints(kind string, warmup, interval, minEpochs, eta, maxEpochs int) []int {
-	var out []int
-	if kind == "median" {
-		for e := max(warmup, 1); e < maxEpochs; e += max(interval, 1) {
-			out = append(out, e)
-		}
-		return out
-	}
-	for e := minEpochs; e < maxEpochs; e *= eta {
-		out = append(out, e)
-		if eta < 2 || e > maxEpochs/eta { // the next rung would pass maxEpochs (or overflow)
-			break
-		}
-	}
-	return out
-}
-
 // monitored is the value pruning compares: val_loss, or train_loss
 // without a validation split (lower is better); NaN ranks last.
 func monitored(a *active) float64 {
@@ -466,47 +446,11 @@ func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active 
 		}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].index < members[j].index })
-	pruned := make([]bool, len(members))
-	pr := r.prep.Exp.Pruner
-	switch pr.Type {
-	case "median":
-		// each trial against the trials before it in trial order
-		var before []float64
-		for i, m := range members {
-			pruned[i] = len(before) >= pr.StartupTrials && m.value > median(before)
-			before = append(before, m.value)
-		}
-	default:
-		// asha: the best ⌈n/η⌉ grid points go on. A point is scored by the
-		// mean over its repeats in the rung, so repeats are kept or pruned
-		// together and a lucky seed does not decide; ties go by point order.
-		var points []int
-		scores := map[int][]float64{}
-		for _, m := range members {
-			if _, seen := scores[m.point]; !seen {
-				points = append(points, m.point)
-			}
-			scores[m.point] = append(scores[m.point], m.value)
-		}
-		mean := func(p int) float64 {
-			s := 0.0
-			for _, v := range scores[p] {
-				s += v
-			}
-			if math.IsNaN(s) {
-				return math.Inf(1)
-			}
-			return s / float64(len(scores[p]))
-		}
-		sort.SliceStable(points, func(i, j int) bool { return mean(points[i]) < mean(points[j]) })
-		kept := map[int]bool{}
-		for _, p := range points[:(len(points)+pr.Eta-1)/pr.Eta] {
-			kept[p] = true
-		}
-		for i, m := range members {
-			pruned[i] = !kept[m.point]
-		}
+	rung := make([]framework.RungMember, len(members))
+	for i, m := range members {
+		rung[i] = framework.RungMember{Point: m.point, Value: m.value}
 	}
+	pruned := r.prep.Exp.Pruner.Prune(rung)
 	var keep []*active
 	for i, m := range members {
 		switch {
@@ -519,19 +463,6 @@ func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active 
 		}
 	}
 	return keep
-}
-
-// median of v; NaN for no values (so that no comparison with it prunes).
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func (r *run) saveBest() (string, error) {

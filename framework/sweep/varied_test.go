@@ -23,11 +23,11 @@ training: {learning_rate: 0.1, batch_size: 4, epochs: 2}
 		{"grid: {training.learning_rate: [0.1, -1]}",
 			"x.yaml:6: training.learning_rate: must be a number > 0, got -1 (with training.learning_rate = -1, from line 7)"},
 		{"grid: {training.batch_size: [0]}",
-			`x.yaml:6: training.batch_size: must be ≥ 1 or "full", got 0 (with training.batch_size = 0, from line 7)`},
+			`x.yaml:6: training.batch_size: must be an integer ≥ 1 or "full", got 0 (with training.batch_size = 0, from line 7)`},
 		{`grid: {training.epochs: ["2"]}`,
-			`x.yaml:6: training.epochs: must be an integer from 1 to 1000000, got a string "2" (with training.epochs = "2", from line 7)`},
+			`x.yaml:6: training.epochs: must be an integer from 1 to 1000000, got a string "2" (write a number without quotes) (with training.epochs = "2", from line 7)`},
 		{"grid: {training.stop.patience: [5000000]}",
-			"x.yaml:6: training.stop.patience: must be a whole number of epochs from 0 to 1000000, got 5e+06 (with training.stop.patience = 5000000, from line 7)"},
+			"x.yaml:6: training.stop.patience: must be an integer from 0 to 1000000, got 5000000 (with training.stop.patience = 5000000, from line 7)"},
 		{"grid:\n  training.learning_rate: [0.1]\ninclude:\n  - {training.epochs: [3000000]}",
 			"x.yaml:6: training.epochs: must be an integer from 1 to 1000000, got 3000000 (with training.epochs = 3000000, from line 10)"},
 		{"random:\n  trials: 2\n  training.epochs: {int_uniform: [2000000, 3000000]}",
@@ -37,9 +37,9 @@ training: {learning_rate: 0.1, batch_size: 4, epochs: 2}
 		{"grid: {dataset.noise: [1.0e308]}",
 			"x.yaml:2: dataset.noise: must be a number from 0 to 1000, got 1e+308 (with dataset.noise = 1e+308, from line 7)"},
 		{"grid: {model.0.units: [[4], 5]}",
-			`x.yaml:3: model.0.units: model layer 0: layer "dense": option "units": must be a number, got a list (with model.0.units = [4], from line 7)`},
+			`x.yaml:3: model.0.units: model layer 0: layer "dense": option "units": must be an integer ≥ 1, got a list (with model.0.units = [4], from line 7)`},
 		{"grid: {model.0.units: [{a: 1}]}",
-			`x.yaml:3: model.0.units: model layer 0: layer "dense": option "units": must be a number, got a mapping (with model.0.units = {a: 1}, from line 7)`},
+			`x.yaml:3: model.0.units: model layer 0: layer "dense": option "units": must be an integer ≥ 1, got a mapping (with model.0.units = {a: 1}, from line 7)`},
 	}
 	for _, c := range cases {
 		dir := t.TempDir()
