@@ -170,11 +170,6 @@ func decodeFields(fields []optionField, opts map[string]any) error {
 			return fmt.Errorf("default of option %q: %w", f.spec.Name, err)
 		}
 	}
-	for _, f := range fields {
-		if _, given := opts[f.spec.Name]; f.spec.Required && !given {
-			return &OptionError{Option: f.spec.Name, Err: ErrMissing}
-		}
-	}
 	keys := make([]string, 0, len(opts))
 	for k := range opts {
 		keys = append(keys, k)
@@ -201,7 +196,33 @@ func decodeFields(fields []optionField, opts map[string]any) error {
 			f.given.SetBool(true)
 		}
 	}
+	for _, f := range fields {
+		if _, given := opts[f.spec.Name]; f.spec.Required && !given {
+			return &OptionError{Option: f.spec.Name, Err: ErrMissing}
+		}
+	}
 	return nil
+}
+
+// decodeKnown decodes the options of opts that v has, leniently: unknown
+// keys and values that do not decode are dropped (their fields keep the
+// defaults), and missing required options stay zero.
+func decodeKnown(v any, opts map[string]any) {
+	fields := structFields(reflect.ValueOf(v).Elem())
+	known := map[string]any{}
+	for _, f := range fields {
+		if raw, ok := opts[f.spec.Name]; ok {
+			known[f.spec.Name] = raw
+		}
+	}
+	for range len(known) + 1 {
+		var oe *OptionError
+		err := decodeFields(fields, known)
+		if !errors.As(err, &oe) || errors.Is(oe.Err, ErrMissing) {
+			return
+		}
+		delete(known, strings.Split(oe.Option, ".")[0])
+	}
 }
 
 // decodeSection decodes a nested section; its errors name the option as

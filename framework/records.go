@@ -1,6 +1,9 @@
 package framework
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // SweepInfo identifies a sweep: one experiment file run against one store.
 type SweepInfo struct {
@@ -39,6 +42,54 @@ type TrialPlan struct {
 	// diverged trial's last updates); 0 or 1 keeps all, a negative value
 	// none. Sinks still see every iteration.
 	BatchLossEvery int
+}
+
+// TrialSettings are the settings every sink shows, typed. They are decoded
+// from Params (the stored form) by the experiment schema's own decoders.
+type TrialSettings struct {
+	Training        TrainConfig // BatchSize 0 is full batch; Seed is not set
+	Optimizer       string      // the optimizer plugin's name
+	Loss            string      // the loss plugin's name
+	ValidationSplit float64
+}
+
+// Settings decodes the trial's typed settings from its Params. Values a
+// stored trial lacks or that do not decode (a sweep stored by another
+// version) are left at their zero values: the sweep checked them when it
+// was planned.
+func (p TrialPlan) Settings() TrialSettings {
+	var s TrialSettings
+	decodeKnown(&s.Training, paramSection(p.Params, "training"))
+	var d DataOptions
+	decodeKnown(&d, paramSection(p.Params, "dataset"))
+	s.ValidationSplit = d.ValidationSplit
+	s.Optimizer, _ = p.Params["optimizer.type"].(string)
+	s.Loss, _ = p.Params["loss.type"].(string)
+	return s
+}
+
+// paramSection gathers the dotted keys under section into nested mappings:
+// {"training.stop.patience": 5} is {"stop": {"patience": 5}} in "training".
+func paramSection(params map[string]any, section string) map[string]any {
+	out := map[string]any{}
+	for k, v := range params {
+		rest, ok := strings.CutPrefix(k, section+".")
+		if !ok {
+			continue
+		}
+		m := out
+		parts := strings.Split(rest, ".")
+		for _, part := range parts[:len(parts)-1] {
+			next, ok := m[part].(map[string]any)
+			if !ok {
+				next = map[string]any{}
+				m[part] = next
+			}
+			m = next
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return out
 }
 
 // TrialOutcome is a finished trial as recorded.

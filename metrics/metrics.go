@@ -365,16 +365,16 @@ func (m *Metrics) startLocked(p *framework.TrialPlan) *trial {
 	t.epoch.Set(0)
 	t.iteration = m.trialIteration.WithLabelValues(p.Sweep, p.ID)
 	t.iteration.Set(0)
-	if lr, ok := toFloat(p.Params["training.learning_rate"]); ok {
+	set := p.Settings()
+	if lr := set.Training.LearningRate; lr > 0 {
 		m.trialLR.WithLabelValues(p.Sweep, p.ID).Set(lr)
 	}
-	m.trialInfo.WithLabelValues(p.Sweep, p.ID,
-		FormatParam(p.Params["optimizer.type"]),
-		FormatParam(p.Params["training.learning_rate"]),
-		FormatParam(p.Params["training.batch_size"]),
-		FormatParam(p.Params["training.epochs"]),
-		strconv.Itoa(p.Repeat),
-	).Set(1)
+	batch := strconv.Itoa(set.Training.BatchSize)
+	if set.Training.BatchSize == 0 {
+		batch = "full"
+	}
+	m.trialInfo.WithLabelValues(p.Sweep, p.ID, set.Optimizer, FormatParam(set.Training.LearningRate), batch,
+		strconv.Itoa(set.Training.Epochs), strconv.Itoa(p.Repeat)).Set(1)
 	m.byID[key] = t
 	m.byPtr.Store(p, t)
 	return t

@@ -18,7 +18,7 @@ import (
 //
 //   - Settings: the top-level keys (name, seed, repeats, metric, record, ...);
 //   - framework.TrainConfig: the training section, with training.stop;
-//   - DataOptions plus the options of one data source plugin: the dataset;
+//   - framework.DataOptions plus the options of one data source plugin: the dataset;
 //   - plugin specs (a type and its options, checked by the plugin's
 //     registry): model (a list of layers), loss, optimizer and pruner.
 //
@@ -48,13 +48,6 @@ type Record struct {
 	// n-th iteration is stored (the first and any non-finite one always);
 	// 0 stores none; BatchLossAuto keeps about MaxBatchLossPoints per trial.
 	BatchLossEvery int `opt:"batch_loss_every" default:"auto" words:"auto=-1" range:"[0,]" doc:"keep every N-th per-iteration batch loss (0 keeps none; the first and any non-finite are always kept, and a diverged trial keeps its last 32 updates); auto picks N so that a trial keeps about 250"`
-}
-
-// DataOptions are the dataset keys that apply to every data source.
-type DataOptions struct {
-	ValidationSplit float64 `opt:"validation_split" default:"0" range:"[0,1)" doc:"the fraction held out for validation, drawn with the sweep seed (the same for every trial)"`
-	Standardize     bool    `opt:"standardize" default:"false" doc:"scale every feature to mean 0 and variance 1, fitted on the training split only"`
-	Limit           int     `opt:"limit" default:"0" range:"[0,]" doc:"use only N samples (0: all): mnist reads the first N, other sources keep a sample drawn with the sweep seed"`
 }
 
 // sections are the top-level keys that are not Settings; sweepable are
@@ -92,7 +85,7 @@ func Keys() []framework.OptionSpec {
 	}
 	add("", &Settings{})
 	out = append(out, SectionDocs...)
-	add("dataset.", &DataOptions{})
+	add("dataset.", &framework.DataOptions{})
 	add("training.", &framework.TrainConfig{})
 	return out
 }
@@ -113,7 +106,7 @@ func leafNames(v any) []string {
 // datasetKeys are the keys a dataset section may hold: the common ones,
 // then every source's name and options.
 func datasetKeys() []string {
-	keys := leafNames(&DataOptions{})
+	keys := leafNames(&framework.DataOptions{})
 	for _, name := range framework.Sources.Names() {
 		p, _ := framework.Sources.Lookup(name)
 		for _, k := range leafNames(p.New()) {
@@ -186,7 +179,7 @@ func (e *Experiment) decodeSettings(doc map[string]any) error {
 func (e *Experiment) decodeDataset(m map[string]any) (DatasetSpec, error) {
 	d := DatasetSpec{Dir: filepath.Dir(e.File)}
 	own := map[string]any{}
-	commonKeys := leafNames(&DataOptions{})
+	commonKeys := leafNames(&framework.DataOptions{})
 	var named []string
 	for _, k := range sortedKeys(m) {
 		if slices.Contains(commonKeys, k) {
@@ -220,8 +213,8 @@ func (e *Experiment) decodeDataset(m map[string]any) (DatasetSpec, error) {
 
 // dataOptions decodes the common keys of a dataset section (others are
 // ignored).
-func (e *Experiment) dataOptions(m map[string]any) (DataOptions, error) {
-	var d DataOptions
+func (e *Experiment) dataOptions(m map[string]any) (framework.DataOptions, error) {
+	var d framework.DataOptions
 	common := map[string]any{}
 	for _, k := range leafNames(&d) {
 		if v, ok := m[k]; ok {

@@ -22,7 +22,7 @@ type PluginSpec struct {
 type DatasetSpec struct {
 	Source string               // the data source plugin's name: builtin, csv, mnist, synthetic, ...
 	From   framework.DataSource // the source with its options
-	DataOptions
+	framework.DataOptions
 	Dir string // the experiment file's folder, where relative paths start
 }
 

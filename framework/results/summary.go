@@ -132,7 +132,7 @@ func IncomparableNote(m Metric, trials []framework.TrialData) string {
 	}
 	kinds := map[string]bool{}
 	for _, t := range trials {
-		kinds[fmt.Sprint(t.Plan.Params["loss.type"])] = true
+		kinds[t.Plan.Settings().Loss] = true
 	}
 	if len(kinds) < 2 {
 		return ""
@@ -150,12 +150,9 @@ func SettingOf(trials []framework.TrialData) Setting {
 	epochs := false
 	for i := range trials {
 		t := &trials[i]
-		if v, ok := t.Plan.Params["dataset.validation_split"].(float64); ok && v > 0 {
-			s.Validation = true
-		}
-		if _, ok := t.Plan.Params["training.stop.target_loss"]; ok {
-			s.Target = true
-		}
+		set := t.Plan.Settings()
+		s.Validation = s.Validation || set.ValidationSplit > 0
+		s.Target = s.Target || set.Training.HasTargetLoss
 		if !math.IsNaN(t.TimeToTarget) {
 			s.Target = true
 		}
