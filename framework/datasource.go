@@ -38,4 +38,3 @@ type DataOptions struct {
 	Standardize     bool    `opt:"standardize" default:"false" doc:"scale every feature to mean 0 and variance 1, fitted on the training split only"`
 	Limit           int     `opt:"limit" default:"0" range:"[0,]" doc:"use only N samples (0: all): mnist reads the first N, other sources keep a sample drawn with the sweep seed"`
 }
-

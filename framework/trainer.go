@@ -25,7 +25,7 @@ type TrainConfig struct {
 	// loss above DivergeFactor × max(1, first batch loss). 0 means 1e4;
 	// negative disables the check (NaN and ±Inf always diverge).
 	DivergeFactor float64 `opt:"diverge_factor" default:"10000" doc:"a finite batch loss above factor × max(1, first batch loss) counts as divergence; negative turns the check off (NaN and ±Inf always diverge)"`
-	StopRules     `opt:"stop"`
+	StopRules     `opt:"stop" doc:"rules that end a trial before its last epoch"`
 	Seed          uint64
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gradsweep/gradsweep/framework"
+	"github.com/gradsweep/gradsweep/framework/experiment"
 )
 
 type pluginJSON struct {
@@ -37,36 +38,79 @@ func cmdPlugins(env *env, args []string) error {
 	}
 	reg := framework.Default()
 	all := append(append(describePlugins(reg.Layers), describePlugins(reg.Losses)...), describePlugins(reg.Optimizers)...)
+	all = append(append(all, describePlugins(framework.Sources)...), describePlugins(framework.Pruners)...)
+	keys := experiment.Keys()
 	if *asJSON {
-		return writeJSON(env.stdout, all)
+		return writeJSON(env.stdout, map[string]any{"experiment_keys": keys, "plugins": all})
 	}
 	if *markdown {
+		writeKeysMarkdown(env, keys)
 		writeMarkdown(env, all)
 		return nil
+	}
+	fmt.Fprintf(env.stdout, "Experiment keys:\n")
+	for _, o := range keys {
+		writeOptionLine(env, "  ", o)
 	}
 	kind := ""
 	for _, p := range all {
 		if p.Kind != kind {
 			kind = p.Kind
-			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers"}[kind])
+			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers",
+				"data source": "Data sources (dataset: {NAME: ..., options})", "pruner": "Pruners"}[kind])
 		}
 		fmt.Fprintf(env.stdout, "  %-22s %s\n", p.Name, p.Doc)
 		for _, o := range p.Options {
-			extra := ""
-			if o.Range != "" {
-				extra += " range " + o.Range
-			}
-			if len(o.Enum) > 0 {
-				extra += " one of " + strings.Join(o.Enum, "|")
-			}
-			def := o.Default
-			if def == "" {
-				def = "required"
-			}
-			fmt.Fprintf(env.stdout, "      %-26s %-6s default %-8s %s%s\n", o.Name, o.Type, def, o.Doc, extra)
+			writeOptionLine(env, "      ", o)
 		}
 	}
 	return nil
+}
+
+// writeOptionLine prints one option or key: name, type, default, doc, and
+// its range or values.
+func writeOptionLine(env *env, indent string, o framework.OptionSpec) {
+	fmt.Fprintf(env.stdout, "%s%-28s %-8s default %-8s %s%s\n", indent, o.Name, o.Type, defaultOf(o), o.Doc, valuesOf(o, " range ", " one of ", "|"))
+}
+
+// defaultOf is an option's default as the tables show it.
+func defaultOf(o framework.OptionSpec) string {
+	switch {
+	case o.Default != "":
+		return o.Default
+	case o.Required:
+		return "required"
+	case o.Type == "bool":
+		return "false"
+	case o.Type == "section" || o.Type == "list" || o.Type == "plugin":
+		return "none"
+	}
+	return "none"
+}
+
+// valuesOf writes an option's range or enumeration (or "" for none).
+func valuesOf(o framework.OptionSpec, rangePrefix, enumPrefix, sep string) string {
+	switch {
+	case len(o.Enum) > 0:
+		return enumPrefix + strings.Join(o.Enum, sep)
+	case o.Range != "":
+		s := rangePrefix + o.Range
+		for _, w := range o.Words {
+			s += " or " + strings.Split(w, "=")[0]
+		}
+		return s
+	}
+	return ""
+}
+
+// writeKeysMarkdown prints the experiment file's keys as the README's
+// key table.
+func writeKeysMarkdown(env *env, keys []framework.OptionSpec) {
+	fmt.Fprintf(env.stdout, "\n| key | type | default | values | meaning |\n| --- | --- | --- | --- | --- |\n")
+	for _, o := range keys {
+		fmt.Fprintf(env.stdout, "| `%s` | %s | %s | %s | %s |\n", o.Name, o.Type, defaultOf(o),
+			strings.ReplaceAll(valuesOf(o, "", "", " \\| "), "|", "\\|"), strings.ReplaceAll(o.Doc, "|", "\\|"))
+	}
 }
 
 func writeMarkdown(env *env, all []pluginJSON) {
@@ -78,18 +122,7 @@ func writeMarkdown(env *env, all []pluginJSON) {
 		}
 		var opts []string
 		for _, o := range p.Options {
-			d := o.Default
-			if d == "" {
-				d = "required"
-			}
-			extra := ""
-			if o.Range != "" {
-				extra = ", " + o.Range
-			}
-			if len(o.Enum) > 0 {
-				extra = ", one of " + strings.Join(o.Enum, " ")
-			}
-			opts = append(opts, fmt.Sprintf("`%s` (%s%s): %s", o.Name, d, extra, o.Doc))
+			opts = append(opts, fmt.Sprintf("`%s` (%s%s): %s", o.Name, defaultOf(o), valuesOf(o, ", ", ", one of ", " "), o.Doc))
 		}
 		if len(opts) == 0 {
 			opts = []string{"—"}

@@ -38,8 +38,8 @@ type Settings struct {
 	Metric      string `opt:"metric" doc:"the ranking metric: val_loss (the default with a validation split), val_accuracy, train_loss (the default without one), train_accuracy, time_to_target (seconds until training.stop.target_loss)"`
 	PairedSeeds bool   `opt:"paired_seeds" default:"false" doc:"repeat r of every point gets the same seed, so points are compared on the same initial weights and data order (common random numbers)"`
 	InitFrom    string `opt:"init_from" doc:"a .safetensors file (a regular file, every weight finite) of initial weights with PyTorch nn.Sequential names (0.weight [out, in], 0.bias, 2.weight, ...), relative to the experiment file"`
-	KeepBest    bool   `opt:"keep_best" default:"false" doc:"save the weights of the run's best completed trial as <db folder>/<name>.best.safetensors (<name>.shard-I-of-N.best.safetensors for a shard), which PyTorch's load_state_dict reads"`
-	Record      Record `opt:"record"`
+	KeepBest    bool   `opt:"keep_best" default:"false" doc:"save the weights of the run's best completed trial (by its own value of the metric) beside the database as NAME.best.safetensors (NAME.shard-I-of-N.best.safetensors for a shard), which PyTorch's load_state_dict reads"`
+	Record      Record `opt:"record" doc:"how much of each trial's series is stored"`
 }
 
 // Record says how much of each trial's series is stored.
