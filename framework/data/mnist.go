@@ -70,41 +70,11 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	}
 	defer lblF.Close()
 
-	var ih [16]byte
-	if _, err := io.ReadFull(imgF, ih[:]); err != nil {
-		return nil, fmt.Errorf("data: %s: reading the IDX header: %w", imgPath, noEOF(err))
-	}
-	if m := binary.BigEndian.Uint32(ih[0:]); m != idxImagesMagic {
-		return nil, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte images, 3 dimensions)", imgPath, m, idxImagesMagic)
-	}
-	count := binary.BigEndian.Uint32(ih[4:])
-	rows, cols := binary.BigEndian.Uint32(ih[8:]), binary.BigEndian.Uint32(ih[12:])
-	if rows == 0 || cols == 0 || rows > MaxImageSide || cols > MaxImageSide {
-		return nil, fmt.Errorf("data: %s: implausible image size %d×%d (at most %d pixels a side)", imgPath, rows, cols, MaxImageSide)
-	}
-	var lh [8]byte
-	if _, err := io.ReadFull(lblF, lh[:]); err != nil {
-		return nil, fmt.Errorf("data: %s: reading the IDX header: %w", lblPath, noEOF(err))
-	}
-	if m := binary.BigEndian.Uint32(lh[0:]); m != idxLabelsMagic {
-		return nil, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte labels, 1 dimension)", lblPath, m, idxLabelsMagic)
-	}
-	if lc := binary.BigEndian.Uint32(lh[4:]); lc != count {
-		return nil, fmt.Errorf("data: %s has %d labels but %s has %d images", lblPath, lc, imgPath, count)
-	}
-	if count == 0 {
-		return nil, fmt.Errorf("data: %s: no images", imgPath)
+	count, rows, cols, err := mnistHeaders(imgF, lblF)
+	if err != nil {
+		return nil, err
 	}
 	pix := int(rows * cols)
-	// A header is checked against the file's size before anything is
-	// allocated from it: deflate expands at most 1032-fold.
-	if claim := int64(count) * int64(pix); claim > imgF.size*maxDeflateRatio {
-		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d (%d bytes), more than a gzip file of %d bytes can hold", imgPath, count, rows, cols, claim, imgF.size)
-	}
-	if int64(count) > lblF.size*maxDeflateRatio {
-		return nil, fmt.Errorf("data: %s: header says %d labels, more than a gzip file of %d bytes can hold", lblPath, count, lblF.size)
-	}
-
 	n := int(count)
 	if limit > 0 && limit < n {
 		n = limit
@@ -112,20 +82,10 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	if err := CheckSize(imgPath, int64(n), int64(pix)); err != nil {
 		return nil, fmt.Errorf("data: %w (use limit)", err)
 	}
-
-	labelBytes := make([]byte, 0, min(n, 1<<16))
-	labelBytes, err = readN(lblF, labelBytes, n)
+	labels, err := mnistLabels(lblF, n, count)
 	if err != nil {
-		return nil, fmt.Errorf("data: %s: header says %d labels, %w", lblPath, count, err)
+		return nil, err
 	}
-	labels := make([]int32, n)
-	for i, b := range labelBytes {
-		if b > 9 {
-			return nil, fmt.Errorf("data: %s: label %d is %d, want 0..9", lblPath, i, b)
-		}
-		labels[i] = int32(b)
-	}
-
 	// Grow X as the data arrives, so a lying header cannot make us allocate
 	// more than the file holds.
 	x := make([]float32, 0, min(n*pix, 1<<20))
@@ -154,6 +114,61 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 		Labels:  labels,
 		Classes: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
 	}, nil
+}
+
+// mnistHeaders reads and checks the IDX headers of an image and a label
+// file: magic numbers, image size, equal counts, and counts a gzip file of
+// its size can hold (deflate expands at most 1032-fold), so nothing is
+// allocated from a header beyond what the file holds.
+func mnistHeaders(imgF, lblF *gzFile) (count, rows, cols uint32, err error) {
+	var ih [16]byte
+	if _, err := io.ReadFull(imgF, ih[:]); err != nil {
+		return 0, 0, 0, fmt.Errorf("data: %s: reading the IDX header: %w", imgF.path, noEOF(err))
+	}
+	if m := binary.BigEndian.Uint32(ih[0:]); m != idxImagesMagic {
+		return 0, 0, 0, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte images, 3 dimensions)", imgF.path, m, idxImagesMagic)
+	}
+	count = binary.BigEndian.Uint32(ih[4:])
+	rows, cols = binary.BigEndian.Uint32(ih[8:]), binary.BigEndian.Uint32(ih[12:])
+	if rows == 0 || cols == 0 || rows > MaxImageSide || cols > MaxImageSide {
+		return 0, 0, 0, fmt.Errorf("data: %s: implausible image size %d×%d (at most %d pixels a side)", imgF.path, rows, cols, MaxImageSide)
+	}
+	var lh [8]byte
+	if _, err := io.ReadFull(lblF, lh[:]); err != nil {
+		return 0, 0, 0, fmt.Errorf("data: %s: reading the IDX header: %w", lblF.path, noEOF(err))
+	}
+	if m := binary.BigEndian.Uint32(lh[0:]); m != idxLabelsMagic {
+		return 0, 0, 0, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte labels, 1 dimension)", lblF.path, m, idxLabelsMagic)
+	}
+	if lc := binary.BigEndian.Uint32(lh[4:]); lc != count {
+		return 0, 0, 0, fmt.Errorf("data: %s has %d labels but %s has %d images", lblF.path, lc, imgF.path, count)
+	}
+	if count == 0 {
+		return 0, 0, 0, fmt.Errorf("data: %s: no images", imgF.path)
+	}
+	if claim := int64(count) * int64(rows*cols); claim > imgF.size*maxDeflateRatio {
+		return 0, 0, 0, fmt.Errorf("data: %s: header says %d images of %d×%d (%d bytes), more than a gzip file of %d bytes can hold", imgF.path, count, rows, cols, claim, imgF.size)
+	}
+	if int64(count) > lblF.size*maxDeflateRatio {
+		return 0, 0, 0, fmt.Errorf("data: %s: header says %d labels, more than a gzip file of %d bytes can hold", lblF.path, count, lblF.size)
+	}
+	return count, rows, cols, nil
+}
+
+// mnistLabels reads the first n of count labels, each a digit 0..9.
+func mnistLabels(lblF *gzFile, n int, count uint32) ([]int32, error) {
+	labelBytes, err := readN(lblF, make([]byte, 0, min(n, 1<<16)), n)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: header says %d labels, %w", lblF.path, count, err)
+	}
+	labels := make([]int32, n)
+	for i, b := range labelBytes {
+		if b > 9 {
+			return nil, fmt.Errorf("data: %s: label %d is %d, want 0..9", lblF.path, i, b)
+		}
+		labels[i] = int32(b)
+	}
+	return labels, nil
 }
 
 // readN appends exactly n bytes from r to dst, growing as data arrives.
@@ -208,6 +223,7 @@ func noEOF(err error) error {
 
 type gzFile struct {
 	f    *os.File
+	path string
 	size int64 // compressed size
 	*gzip.Reader
 }
@@ -233,7 +249,7 @@ func openGz(path string) (*gzFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("data: %s: not a gzip file: %w", path, err)
 	}
-	return &gzFile{f, st.Size(), zr}, nil
+	return &gzFile{f, path, st.Size(), zr}, nil
 }
 
 // MNISTDir returns the folder holding the MNIST IDX files. If the

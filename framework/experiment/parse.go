@@ -152,14 +152,18 @@ func Parse(src []byte, file string) (*Experiment, error) {
 	return e, nil
 }
 
+// yamlError turns a yaml.v3 syntax error ("yaml: line N: msg") into an
+// *Error at line N.
 func yamlError(file string, err error) error {
-	msg := err.Error()
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
-	if m := regexp.MustCompile(`line (\d+)`).FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, found := strings.Cut(rest, ": "); found {
+			if l, convErr := strconv.Atoi(n); convErr == nil {
+				line, msg = l, after
+			}
+		}
 	}
-	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = regexp.MustCompile(`^line \d+: `).ReplaceAllString(msg, "")
 	return &Error{File: file, Line: line, Msg: "malformed YAML: " + msg}
 }
 
@@ -235,19 +239,7 @@ func join(path, key string) string {
 
 // errAt builds an error located at path (or its nearest located parent).
 func (e *Experiment) errAt(path, format string, args ...any) error {
-	line := 0
-	for p := path; ; {
-		if l, ok := e.lines[p]; ok {
-			line = l
-			break
-		}
-		i := strings.LastIndex(p, ".")
-		if i < 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return &Error{File: e.File, Line: line, Key: path, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: e.File, Line: e.Line(path), Key: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (e *Experiment) load(doc map[string]any) error {
@@ -365,8 +357,14 @@ func (e *Experiment) maxTrials() float64 {
 // Line is the line of the file where a dotted key (or its nearest parent)
 // is written, or 0.
 func (e *Experiment) Line(key string) int {
-	if err, ok := e.errAt(key, "").(*Error); ok {
-		return err.Line
+	for p := key; ; {
+		if l, ok := e.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndex(p, ".")
+		if i < 0 {
+			return 0
+		}
+		p = p[:i]
 	}
-	return 0
 }

@@ -343,67 +343,68 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([
 		out = append(out, td)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	if err := rows.Err(); err != nil || len(out) == 0 {
+		return out, err
 	}
-	if len(out) == 0 {
-		return out, nil
+	if err := loadEpochs(tx, where, arg, out, byID); err != nil || !batchLoss {
+		return out, err
 	}
+	return out, loadBatchLosses(tx, where, arg, out, byID)
+}
 
-	rows, err = tx.Query(`SELECT e.trial, e.epoch, e.iteration, e.samples, e.seconds, e.epoch_seconds,
+// loadEpochs appends each trial's epochs to out[byID[trial]].EpochSeries.
+func loadEpochs(tx *sql.Tx, where string, arg any, out []framework.TrialData, byID map[string]int) error {
+	rows, err := tx.Query(`SELECT e.trial, e.epoch, e.iteration, e.samples, e.seconds, e.epoch_seconds,
 		e.train_loss, e.train_loss_nonfinite, e.val_loss, e.val_loss_nonfinite,
 		e.train_accuracy, e.train_accuracy_nonfinite, e.val_accuracy, e.val_accuracy_nonfinite
 		FROM trials t JOIN epochs e ON e.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, e.epoch`, arg)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var e framework.EpochStats
 		var m [4]nullReal
 		if err := rows.Scan(&id, &e.Epoch, &e.Iteration, &e.Samples, &e.Seconds, &e.EpochSeconds,
 			&m[0].v, &m[0].nf, &m[1].v, &m[1].nf, &m[2].v, &m[2].nf, &m[3].v, &m[3].nf); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		for i, dst := range [...]*float64{&e.TrainLoss, &e.ValLoss, &e.TrainAccuracy, &e.ValAccuracy} {
 			if *dst, err = fromReal(m[i].v, m[i].nf); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("trial %s epoch %d: %w", id, e.Epoch, err)
+				return fmt.Errorf("trial %s epoch %d: %w", id, e.Epoch, err)
 			}
 		}
 		td := &out[byID[id]]
 		td.EpochSeries = append(td.EpochSeries, e)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	return rows.Err()
+}
 
-	if !batchLoss {
-		return out, nil
-	}
-	rows, err = tx.Query(`SELECT c.trial, c.iteration, c.losses
+// loadBatchLosses appends each trial's recorded batch losses to
+// out[byID[trial]].BatchLoss, in iteration order.
+func loadBatchLosses(tx *sql.Tx, where string, arg any, out []framework.TrialData, byID map[string]int) error {
+	rows, err := tx.Query(`SELECT c.trial, c.iteration, c.losses
 		FROM trials t JOIN batch_loss_chunks c ON c.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, c.iteration`, arg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, losses string
 		var first int
 		if err := rows.Scan(&id, &first, &losses); err != nil {
-			return nil, err
+			return err
 		}
 		pts, err := parseLosses(losses)
 		if err != nil {
-			return nil, fmt.Errorf("trial %s, batch losses from iteration %d: %w", id, first, err)
+			return fmt.Errorf("trial %s, batch losses from iteration %d: %w", id, first, err)
 		}
 		td := &out[byID[id]]
 		td.BatchLoss = append(td.BatchLoss, pts...)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	// A diverged trial's kept tail (DivergenceTail) may fall between the
 	// iterations of a chunk stored before it: order each trial's points.
@@ -413,7 +414,7 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([
 			slices.SortFunc(bl, byIteration)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func byIteration(a, b framework.IterationStats) int { return cmp.Compare(a.Iteration, b.Iteration) }
