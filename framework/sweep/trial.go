@@ -63,13 +63,13 @@ func (a *active) deliverUpdates() {
 	a.updates, a.updateSecs = a.updates[:0], 0
 }
 
-func (o *observer) Epoch(s framework.EpochStats) framework.Decision {
+// Epoch hands the updates gathered so far and the epoch to the sinks.
+func (o *observer) Epoch(s framework.EpochStats) {
 	o.a.deliverUpdates()
 	o.a.history = append(o.a.history, s)
 	for _, sink := range o.r.sinks {
 		sink.Epoch(&o.a.plan, s)
 	}
-	return framework.Continue
 }
 
 // setup builds a trial's model, loss, optimizer and trainer into a.
@@ -385,7 +385,7 @@ func (t *storedTrial) atRung(c int) (float64, bool) {
 	if t.status == framework.Completed && t.stopReason != "max_seconds" && len(t.series) == c {
 		return 0, false
 	}
-	return monitoredValue(t.series[c-1]), true
+	return t.series[c-1].Monitored(), true
 }
 
 func (r *run) parallel(ctx context.Context, trials []*active, until int) {
@@ -427,21 +427,14 @@ func checkpoints(kind string, warmup, interval, minEpochs, eta, maxEpochs int) [
 	return out
 }
 
-// monitored is the value pruning compares: val_loss, or train_loss
-// without a validation split (lower is better); NaN ranks last.
+// monitored is the value pruning compares: the last epoch's
+// EpochStats.Monitored (lower is better; NaN ranks last), +Inf before the
+// first epoch.
 func monitored(a *active) float64 {
 	if len(a.history) == 0 {
 		return math.Inf(1)
 	}
-	return monitoredValue(a.history[len(a.history)-1])
-}
-
-// monitoredValue is an epoch's value for pruning (see monitored).
-func monitoredValue(s framework.EpochStats) float64 {
-	if !math.IsNaN(s.ValLoss) {
-		return s.ValLoss
-	}
-	return s.TrainLoss
+	return a.history[len(a.history)-1].Monitored()
 }
 
 // rungMember is a trial in a rung's decisions: a live one (a), or one an
