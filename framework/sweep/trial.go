@@ -72,53 +72,41 @@ func (o *observer) Epoch(s framework.EpochStats) {
 	}
 }
 
-// setup builds a trial's model, loss, optimizer and trainer into a.
+// setup builds a trial's data, model, loss, optimizer and trainer into a,
+// with the builder that validated it (Prepared.build).
 func (r *run) setup(a *active) (err error) {
-	plan := a.plan
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while setting up: %v\n%s", p, debug.Stack())
 		}
 	}()
-	spec := r.prep.Specs[plan.Index]
-	d, err := r.prep.dataFor(spec)
+	spec := r.prep.Specs[a.plan.Index]
+	parts, err := r.prep.build(spec, r.opt.Registries, a.plan.Seed)
 	if err != nil {
 		return err
 	}
-	a.train, a.val = d.train, d.val
-	reg := r.opt.Registries
-	rng := framework.NewTrainRand(plan.Seed, 0)
-	model, err := framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, rng)
-	if err != nil {
-		return err
-	}
-	if r.prep.init != nil {
-		if err := model.LoadStateDict(r.prep.init); err != nil {
-			return err
-		}
-	}
-	loss, err := reg.Losses.New(spec.Loss.Type, spec.Loss.Options)
-	if err != nil {
-		return err
-	}
-	opt, err := reg.Optimizers.New(spec.Optimizer.Type, spec.Optimizer.Options)
-	if err != nil {
-		return err
-	}
+	a.train, a.val = parts.data.train, parts.data.val
 	cfg := spec.Training
-	cfg.Seed = plan.Seed
-	a.trainer = &framework.Trainer{Model: model, Loss: loss, Optimizer: opt, Config: cfg}
+	cfg.Seed = a.plan.Seed
+	a.trainer = &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
+		Observer: &observer{r: r, a: a}}
+	a.plan.BatchLossEvery = r.batchLossEvery(cfg, a.train.Len())
+	return nil
+}
+
+// batchLossEvery is how often a trial's batch losses are kept (see
+// framework.TrialPlan.BatchLossEvery) for its configuration cfg on n
+// training samples.
+func (r *run) batchLossEvery(cfg framework.TrainConfig, n int) int {
 	switch every := r.prep.Exp.BatchLossEvery; every {
 	case experiment.BatchLossAuto:
-		planned := cfg.Epochs * framework.IterationsPerEpoch(d.train.Len(), cfg.BatchSize, cfg.DropLast)
-		a.plan.BatchLossEvery = max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
+		planned := cfg.Epochs * framework.IterationsPerEpoch(n, cfg.BatchSize, cfg.DropLast)
+		return max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
 	case 0:
-		a.plan.BatchLossEvery = -1
+		return -1
 	default:
-		a.plan.BatchLossEvery = every
+		return every
 	}
-	a.trainer.Observer = &observer{r: r, a: a}
-	return nil
 }
 
 // advance trains a trial up to epoch until, turning panics into failures.
@@ -459,46 +447,11 @@ func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active 
 		}
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].index < members[j].index })
-	pruned := make([]bool, len(members))
-	pr := r.prep.Exp.Pruner
-	switch pr.Type {
-	case "median":
-		// each trial against the trials before it in trial order
-		var before []float64
-		for i, m := range members {
-			pruned[i] = len(before) >= pr.StartupTrials && m.value > median(before)
-			before = append(before, m.value)
-		}
-	default:
-		// asha: the best ⌈n/η⌉ grid points go on. A point is scored by the
-		// mean over its repeats in the rung, so repeats are kept or pruned
-		// together and a lucky seed does not decide; ties go by point order.
-		var points []int
-		scores := map[int][]float64{}
-		for _, m := range members {
-			if _, seen := scores[m.point]; !seen {
-				points = append(points, m.point)
-			}
-			scores[m.point] = append(scores[m.point], m.value)
-		}
-		mean := func(p int) float64 {
-			s := 0.0
-			for _, v := range scores[p] {
-				s += v
-			}
-			if math.IsNaN(s) {
-				return math.Inf(1)
-			}
-			return s / float64(len(scores[p]))
-		}
-		sort.SliceStable(points, func(i, j int) bool { return mean(points[i]) < mean(points[j]) })
-		kept := map[int]bool{}
-		for _, p := range points[:(len(points)+pr.Eta-1)/pr.Eta] {
-			kept[p] = true
-		}
-		for i, m := range members {
-			pruned[i] = !kept[m.point]
-		}
+	var pruned []bool
+	if pr := r.prep.Exp.Pruner; pr.Type == "median" {
+		pruned = medianPrunes(members, pr.StartupTrials)
+	} else {
+		pruned = ashaPrunes(members, pr.Eta)
 	}
 	var keep []*active
 	for i, m := range members {
@@ -512,6 +465,54 @@ func (r *run) prune(live []*active, epoch int, earlier []storedTrial) []*active 
 		}
 	}
 	return keep
+}
+
+// medianPrunes is the median rule: after the first startup trials, a
+// trial is pruned when its value is worse than the median of the trials
+// before it in trial order. pruned[i] is members[i]'s verdict.
+func medianPrunes(members []rungMember, startup int) []bool {
+	pruned := make([]bool, len(members))
+	var before []float64
+	for i, m := range members {
+		pruned[i] = len(before) >= startup && m.value > median(before)
+		before = append(before, m.value)
+	}
+	return pruned
+}
+
+// ashaPrunes is successive halving: the best ⌈n/η⌉ grid points go on. A
+// point is scored by the mean over its repeats in the rung, so repeats are
+// kept or pruned together and a lucky seed does not decide; ties go by
+// point order. pruned[i] is members[i]'s verdict.
+func ashaPrunes(members []rungMember, eta int) []bool {
+	var points []int
+	scores := map[int][]float64{}
+	for _, m := range members {
+		if _, seen := scores[m.point]; !seen {
+			points = append(points, m.point)
+		}
+		scores[m.point] = append(scores[m.point], m.value)
+	}
+	mean := func(p int) float64 {
+		s := 0.0
+		for _, v := range scores[p] {
+			s += v
+		}
+		if math.IsNaN(s) {
+			return math.Inf(1)
+		}
+		return s / float64(len(scores[p]))
+	}
+	sort.SliceStable(points, func(i, j int) bool { return mean(points[i]) < mean(points[j]) })
+	kept := map[int]bool{}
+	for _, p := range points[:(len(points)+eta-1)/eta] {
+		kept[p] = true
+	}
+	pruned := make([]bool, len(members))
+	for i, m := range members {
+		pruned[i] = !kept[m.point]
+	}
+	return pruned
 }
 
 // median of v; NaN for no values (so that no comparison with it prunes).
