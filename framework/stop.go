@@ -14,6 +14,8 @@ import (
 //	after every epoch        divergence.validation, targetReached, patience.exhausted
 //	after the last epoch     max_epochs
 //
+// The observer sees an epoch after divergence.validation and before the
+// other epoch rules.
 // A pruner stops a paused trial from outside, with Trainer.Prune.
 
 // stop is how a trial's training ends: its status and Result.StopReason.
