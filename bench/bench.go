@@ -197,7 +197,7 @@ func (l *lossRecorder) Iteration(s framework.IterationStats) {
 	l.sum += s.Loss * float64(s.BatchSize)
 	l.n += s.BatchSize
 }
-func (l *lossRecorder) Epoch(framework.EpochStats) framework.Decision { return framework.Continue }
+func (l *lossRecorder) Epoch(framework.EpochStats) {}
 
 // Run trains one pass and measures it. The model is built before the
 // clock starts, as in torch_mlp.py.

@@ -26,8 +26,29 @@ type Model struct {
 	params []*Param
 }
 
+// LayerError is an error of one layer of a model: its type or options (the
+// registry refused it), its initialisation or its size. It reads "model
+// layer 1: unknown layer ..." or, once the layer is built, "model layer 0
+// (dense): ...". Callers find the layer with errors.As, never by reading
+// the message.
+type LayerError struct {
+	Index int    // the layer's position in the model, from 0
+	Type  string // the layer's type; "" when the registry refused it (its error names the type)
+	Err   error
+}
+
+func (e *LayerError) Error() string {
+	if e.Type == "" {
+		return fmt.Sprintf("model layer %d: %v", e.Index, e.Err)
+	}
+	return fmt.Sprintf("model layer %d (%s): %v", e.Index, e.Type, e.Err)
+}
+
+func (e *LayerError) Unwrap() error { return e.Err }
+
 // NewModel builds and initialises the layers in order for inputs of width
-// in, drawing initial weights from rng.
+// in, drawing initial weights from rng. An error of one layer is a
+// *LayerError.
 func NewModel(reg *Registry[Layer], specs []LayerSpec, in int, rng *rand.Rand) (*Model, error) {
 	if len(specs) == 0 {
 		return nil, fmt.Errorf("model has no layers")
@@ -37,10 +58,10 @@ func NewModel(reg *Registry[Layer], specs []LayerSpec, in int, rng *rand.Rand) (
 	for i, s := range specs {
 		l, err := reg.New(s.Type, s.Options)
 		if err != nil {
-			return nil, fmt.Errorf("model layer %d: %w", i, err)
+			return nil, &LayerError{Index: i, Err: err}
 		}
 		if width, err = l.Init(width, rng); err != nil {
-			return nil, fmt.Errorf("model layer %d (%s): %w", i, s.Type, err)
+			return nil, &LayerError{Index: i, Type: s.Type, Err: err}
 		}
 		for _, p := range l.Params() {
 			p.Name = strconv.Itoa(i) + "." + p.Name

@@ -34,7 +34,8 @@ const bytesPerActivation = 3 * 4
 // width in when trained on batches of batch rows (evaluation uses chunks of
 // evalChunk rows): parameters with their gradients and optimizer state,
 // plus every layer's activations. It also returns the layer that needs the
-// most. Options are checked as NewModel does, but nothing is allocated.
+// most. Options are checked as NewModel does (an error of one layer is a
+// *LayerError), but nothing is allocated.
 // The arithmetic is in float64, so absurd sizes cannot overflow.
 func EstimateModel(reg *Registry[Layer], specs []LayerSpec, in, batch int) (bytes float64, layer int, err error) {
 	rows := float64(max(batch, evalChunk))
@@ -42,7 +43,7 @@ func EstimateModel(reg *Registry[Layer], specs []LayerSpec, in, batch int) (byte
 	for i, s := range specs {
 		l, err := reg.New(s.Type, s.Options)
 		if err != nil {
-			return 0, 0, fmt.Errorf("model layer %d: %w", i, err)
+			return 0, 0, &LayerError{Index: i, Err: err}
 		}
 		var params float64
 		if sz, ok := l.(Sizer); ok {
@@ -57,16 +58,17 @@ func EstimateModel(reg *Registry[Layer], specs []LayerSpec, in, batch int) (byte
 	return bytes, layer, nil
 }
 
-// CheckModelSize refuses a model whose EstimateModel exceeds MaxModelBytes,
-// naming the layer that needs the most ("model layer 0 (dense): ...").
+// CheckModelSize refuses a model whose EstimateModel exceeds MaxModelBytes
+// with a *LayerError on the layer that needs the most ("model layer 0
+// (dense): ...").
 func CheckModelSize(reg *Registry[Layer], specs []LayerSpec, in, batch int) error {
 	bytes, i, err := EstimateModel(reg, specs, in, batch)
 	if err != nil {
 		return err
 	}
 	if bytes > float64(MaxModelBytes) {
-		return fmt.Errorf("model layer %d (%s): the model would need about %s (parameters with gradients and optimizer state, and activations for %d rows at a time); the limit is %s",
-			i, specs[i].Type, FormatBytes(bytes), max(batch, evalChunk), FormatBytes(float64(MaxModelBytes)))
+		return &LayerError{Index: i, Type: specs[i].Type, Err: fmt.Errorf("the model would need about %s (parameters with gradients and optimizer state, and activations for %d rows at a time); the limit is %s",
+			FormatBytes(bytes), max(batch, evalChunk), FormatBytes(float64(MaxModelBytes)))}
 	}
 	return nil
 }

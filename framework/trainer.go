@@ -90,20 +90,15 @@ type EpochStats struct {
 	EpochSeconds  float64
 }
 
-// Decision is an observer's verdict after an epoch.
-type Decision int
-
-// Continue trains on; Prune stops the trial as pruned.
-const (
-	Continue Decision = iota
-	Prune
-)
-
 // Observer receives a trial's progress. Calls come from the training
 // goroutine; they must be quick and must not keep the stats' pointers.
+// Observers only watch: a trial is stopped by the stop rules of its
+// TrainConfig, by its context, or paused by TrainUntil and pruned with
+// Trainer.Prune (pruning compares trials, so it is decided between epochs
+// by whoever runs them, not by one trial's observer).
 type Observer interface {
 	Iteration(IterationStats)
-	Epoch(EpochStats) Decision
+	Epoch(EpochStats)
 }
 
 // Result is the outcome of one training run.
@@ -249,7 +244,8 @@ func (t *Trainer) Train(ctx context.Context, train, val *Dataset) (Result, error
 
 // TrainUntil trains on from where the last call stopped up to epoch until
 // (at most the configured epochs), so a pruner can pause trials at rungs.
-// A paused trial's result has Status Running.
+// A paused trial's result has Status Running. Training ends at the first
+// stop rule that fires (see stop.go).
 func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int) (Result, error) {
 	if t.state == nil {
 		if err := t.begin(train); err != nil {
@@ -260,133 +256,129 @@ func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int
 	if st.finished {
 		return st.res, nil
 	}
-	cfg := t.Config
-	n := train.Len()
-	segment := time.Now()
-	elapsed := func() float64 { return st.seconds + time.Since(segment).Seconds() }
-	defer func() { st.seconds = elapsed() }()
-	params := t.Model.Params()
-	lr := cfg.LearningRate
-	done := ctx.Done()
-	res := &st.res
-
-	for epoch := st.epoch + 1; epoch <= min(until, cfg.Epochs); epoch++ {
-		epochStart := time.Now()
-		if cfg.Shuffle {
-			t.rng.Shuffle(n, func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
-		}
-		var lossSum float64 // Σ batch_loss × batch_size, float64
-		var correct, seen int
-		for it := 0; it < st.iters; it++ {
-			select {
-			case <-done:
-				return t.finish(Interrupted, "interrupted", elapsed()), nil
-			default:
-			}
-			if cfg.MaxSeconds > 0 && elapsed() >= cfg.MaxSeconds {
-				return t.finish(Completed, "max_seconds", elapsed()), nil
-			}
-			iterStart := time.Now()
-			lo := it * st.batch
-			hi := min(lo+st.batch, n)
-			x, tg := t.batch.gather(train, t.order[lo:hi])
-			bs := hi - lo
-
-			pred := t.Model.Forward(x, true)
-			loss := t.Loss.Eval(pred, tg, &t.grad)
-			res.Iterations++
-			res.Samples += bs
-			if math.IsNaN(loss) || math.IsInf(loss, 0) || loss > st.explodeAt {
-				res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
-				if t.Observer != nil {
-					t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
-						Seconds: time.Since(iterStart).Seconds()})
-				}
-				return t.finish(Diverged, "diverged", elapsed()), nil
-			}
-			if res.Iterations == 1 && st.divergeFactor > 0 {
-				st.explodeAt = st.divergeFactor * math.Max(1, loss)
-			}
-			st.lastLoss = loss
-			if tg.Labels != nil {
-				correct += countCorrect(t.Loss, pred, tg.Labels)
-			}
-			t.Model.Backward(&t.grad)
-			t.Optimizer.Step(params, lr)
-			lossSum += loss * float64(bs)
-			seen += bs
-			if t.Observer != nil {
-				t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
-					Seconds: time.Since(iterStart).Seconds()})
-			}
-		}
-		es := EpochStats{Epoch: epoch, Iteration: res.Iterations, Samples: res.Samples,
-			TrainLoss: lossSum / float64(seen), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
-		if train.Task == Classification {
-			es.TrainAccuracy = float64(correct) / float64(seen)
-		}
-		if val != nil && val.Len() > 0 {
-			es.ValLoss, es.ValAccuracy = t.Evaluate(val)
-		}
-		es.Seconds = elapsed()
-		es.EpochSeconds = time.Since(epochStart).Seconds()
-		st.epoch = epoch
-		res.Epochs = epoch
-		res.Final = es
-		if math.IsNaN(es.ValLoss) && val != nil && val.Len() > 0 || math.IsInf(es.ValLoss, 0) {
-			res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
-			return t.finish(Diverged, "diverged", elapsed()), nil
-		}
-
-		// Early stopping watches val_loss (train_loss without a validation
-		// split), as Keras' EarlyStopping does: an epoch improves only if it
-		// beats the best so far by more than MinDelta.
-		monitored := es.ValLoss
-		if math.IsNaN(monitored) {
-			monitored = es.TrainLoss
-		}
-		if math.IsNaN(st.bestMonitored) || monitored < st.bestMonitored-cfg.MinDelta {
-			st.bestMonitored, st.sinceBest = monitored, 0
-		} else {
-			st.sinceBest++
-		}
-		if !math.IsNaN(es.ValLoss) && (math.IsNaN(res.BestValLoss) || es.ValLoss < res.BestValLoss) {
-			res.BestValLoss, res.BestEpoch = es.ValLoss, epoch
-		}
-		decision := Continue
-		if t.Observer != nil {
-			decision = t.Observer.Epoch(es)
-		}
-		if cfg.HasTargetLoss && !res.TargetReached && es.TrainLoss <= cfg.TargetLoss {
-			res.TargetReached, res.TargetIteration, res.TargetSeconds = true, res.Iterations, es.Seconds
-			return t.finish(Completed, "target_loss", elapsed()), nil
-		}
-		if decision == Prune {
-			return t.Prune(), nil
-		}
-		if cfg.Patience > 0 && st.sinceBest >= cfg.Patience {
-			return t.finish(Completed, "early_stopping", elapsed()), nil
+	clk := clock{before: st.seconds, start: time.Now()}
+	defer func() { st.seconds = clk.elapsed() }()
+	for epoch := st.epoch + 1; epoch <= min(until, t.Config.Epochs); epoch++ {
+		if s := t.epoch(ctx.Done(), train, val, epoch, clk); s != nil {
+			return t.finish(s, clk.elapsed()), nil
 		}
 	}
-	if st.epoch >= cfg.Epochs {
-		return t.finish(Completed, "max_epochs", elapsed()), nil
+	if st.epoch >= t.Config.Epochs {
+		return t.finish(stopMaxEpochs, clk.elapsed()), nil
 	}
-	res.Status, res.StopReason, res.Seconds = Running, "paused", elapsed()
-	return *res, nil
+	st.res.Status, st.res.StopReason, st.res.Seconds = Running, "paused", clk.elapsed()
+	return st.res, nil
+}
+
+// epochSums add up an epoch's batches.
+type epochSums struct {
+	loss          float64 // Σ batch_loss × batch_size, float64
+	correct, seen int
+}
+
+// epoch trains epoch number epoch (1-based) and evaluates it. It returns
+// the stop rule that ends training, or nil to go on.
+func (t *Trainer) epoch(done <-chan struct{}, train, val *Dataset, epoch int, clk clock) *stop {
+	start := time.Now()
+	if t.Config.Shuffle {
+		t.rng.Shuffle(len(t.order), func(i, j int) { t.order[i], t.order[j] = t.order[j], t.order[i] })
+	}
+	var sums epochSums
+	for it := 0; it < t.state.iters; it++ {
+		if interrupted(done) {
+			return stopInterrupted
+		}
+		if outOfTime(t.Config.MaxSeconds, clk) {
+			return stopOutOfTime
+		}
+		if !t.step(train, epoch, it, &sums) {
+			return stopDiverged
+		}
+	}
+	es := EpochStats{Epoch: epoch, Iteration: t.state.res.Iterations, Samples: t.state.res.Samples,
+		TrainLoss: sums.loss / float64(sums.seen), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}
+	if train.Task == Classification {
+		es.TrainAccuracy = float64(sums.correct) / float64(sums.seen)
+	}
+	hasVal := val != nil && val.Len() > 0
+	if hasVal {
+		es.ValLoss, es.ValAccuracy = t.Evaluate(val)
+	}
+	es.Seconds = clk.elapsed()
+	es.EpochSeconds = time.Since(start).Seconds()
+	return t.endEpoch(es, hasVal)
+}
+
+// step makes the it-th iteration (0-based) of an epoch: a forward pass
+// and, unless its batch loss diverges (then it returns false and updates
+// nothing), a backward pass and a weight update.
+func (t *Trainer) step(train *Dataset, epoch, it int, sums *epochSums) bool {
+	st, res := t.state, &t.state.res
+	start := time.Now()
+	lo := it * st.batch
+	hi := min(lo+st.batch, train.Len())
+	x, tg := t.batch.gather(train, t.order[lo:hi])
+	bs := hi - lo
+
+	pred := t.Model.Forward(x, true)
+	loss := t.Loss.Eval(pred, tg, &t.grad)
+	res.Iterations++
+	res.Samples += bs
+	ok := !st.diverge.batch(loss, res.Iterations)
+	if ok {
+		st.lastLoss = loss
+		if tg.Labels != nil {
+			sums.correct += countCorrect(t.Loss, pred, tg.Labels)
+		}
+		t.Model.Backward(&t.grad)
+		t.Optimizer.Step(t.Model.Params(), t.Config.LearningRate)
+		sums.loss += loss * float64(bs)
+		sums.seen += bs
+	} else {
+		res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
+	}
+	if t.Observer != nil {
+		t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
+			Seconds: time.Since(start).Seconds()})
+	}
+	return ok
+}
+
+// endEpoch records the finished epoch es, tells the observer (unless the
+// validation loss diverged) and applies the epoch's stop rules.
+func (t *Trainer) endEpoch(es EpochStats, hasVal bool) *stop {
+	st, res := t.state, &t.state.res
+	st.epoch, res.Epochs, res.Final = es.Epoch, es.Epoch, es
+	if st.diverge.validation(es.ValLoss, hasVal) {
+		res.DivergedIteration, res.LastFiniteLoss = res.Iterations, st.lastLoss
+		return stopDiverged
+	}
+	if !math.IsNaN(es.ValLoss) && (math.IsNaN(res.BestValLoss) || es.ValLoss < res.BestValLoss) {
+		res.BestValLoss, res.BestEpoch = es.ValLoss, es.Epoch
+	}
+	if t.Observer != nil {
+		t.Observer.Epoch(es)
+	}
+	if targetReached(t.Config, es.TrainLoss) {
+		res.TargetReached, res.TargetIteration, res.TargetSeconds = true, res.Iterations, es.Seconds
+		return stopTarget
+	}
+	if st.patience.exhausted(es) {
+		return stopPatience
+	}
+	return nil
 }
 
 // trainState is what carries over between TrainUntil calls.
 type trainState struct {
-	res           Result
-	epoch         int
-	iters, batch  int
-	divergeFactor float64
-	explodeAt     float64
-	lastLoss      float64 // batch loss of the last update made (NaN before the first)
-	sinceBest     int
-	bestMonitored float64
-	seconds       float64
-	finished      bool
+	res          Result
+	epoch        int
+	iters, batch int
+	diverge      divergence
+	patience     patience
+	lastLoss     float64 // batch loss of the last update made (NaN before the first)
+	seconds      float64
+	finished     bool
 }
 
 func (t *Trainer) begin(train *Dataset) error {
@@ -404,16 +396,14 @@ func (t *Trainer) begin(train *Dataset) error {
 	if cfg.BatchSize > n {
 		return fmt.Errorf("train: batch size %d is larger than the %d training samples", cfg.BatchSize, n)
 	}
-	st := &trainState{batch: cfg.BatchSize, divergeFactor: cfg.DivergeFactor, explodeAt: math.Inf(1), lastLoss: math.NaN(), bestMonitored: math.NaN()}
+	st := &trainState{batch: cfg.BatchSize, diverge: newDivergence(cfg.DivergeFactor),
+		patience: newPatience(cfg.Patience, cfg.MinDelta), lastLoss: math.NaN()}
 	if st.batch <= 0 {
 		st.batch = n
 	}
 	st.iters = IterationsPerEpoch(n, st.batch, cfg.DropLast)
 	if st.iters == 0 {
 		return fmt.Errorf("train: drop_last leaves no full batch of %d in %d samples", st.batch, n)
-	}
-	if st.divergeFactor == 0 {
-		st.divergeFactor = 1e4
 	}
 	if t.rng == nil {
 		t.rng = NewTrainRand(cfg.Seed, 1)
@@ -431,14 +421,15 @@ func (t *Trainer) begin(train *Dataset) error {
 // Prune ends a paused trial as pruned.
 func (t *Trainer) Prune() Result {
 	if t.state == nil {
-		return Result{Status: Pruned, StopReason: "pruned"}
+		return Result{Status: stopPruned.status, StopReason: stopPruned.reason}
 	}
-	return t.finish(Pruned, "pruned", t.state.seconds)
+	return t.finish(stopPruned, t.state.seconds)
 }
 
-func (t *Trainer) finish(s Status, reason string, seconds float64) Result {
+// finish ends training by the stop rule s after seconds of training.
+func (t *Trainer) finish(s *stop, seconds float64) Result {
 	t.state.finished = true
-	t.state.res.Status, t.state.res.StopReason, t.state.res.Seconds = s, reason, seconds
+	t.state.res.Status, t.state.res.StopReason, t.state.res.Seconds = s.status, s.reason, seconds
 	return t.state.res
 }
 

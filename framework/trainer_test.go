@@ -308,9 +308,7 @@ func TestTrainingLeavesTheDataUntouched(t *testing.T) {
 type lossLog struct{ losses []float64 } // losses[i] is iteration i+1's
 
 func (l *lossLog) Iteration(s framework.IterationStats) { l.losses = append(l.losses, s.Loss) }
-func (l *lossLog) Epoch(framework.EpochStats) framework.Decision {
-	return framework.Continue
-}
+func (l *lossLog) Epoch(framework.EpochStats)           {}
 
 // LastFiniteLoss is the batch loss of the last update made: the iteration
 // before a diverging batch loss (NaN or exploding, though the exploding

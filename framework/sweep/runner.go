@@ -140,69 +140,6 @@ func (p *Prepared) dataFor(spec *experiment.TrialSpec) (*loaded, error) {
 	return d, nil
 }
 
-func (p *Prepared) check(plan framework.TrialPlan, spec *experiment.TrialSpec, reg framework.Registries) error {
-	e := p.Exp
-	// name the grid (random, include) setting too when it set the value;
-	// a plugin's option error points at the option
-	at := func(key string, err error) error {
-		section := key
-		var oe *framework.OptionError
-		if errors.As(err, &oe) {
-			key += "." + oe.Option
-		}
-		line := e.Line(key)
-		note, vl := e.Varied(section, plan.Params, plan.Varied)
-		if line == 0 { // a defaulted section (optimizer) has no line of its own
-			line = vl
-		}
-		return &experiment.Error{File: e.File, Line: line, Key: key, Msg: err.Error() + note}
-	}
-	d, err := p.dataFor(spec)
-	if err != nil {
-		return at("dataset", err)
-	}
-	if spec.Training.BatchSize > d.train.Len() {
-		return at("training.batch_size", fmt.Errorf("%d is larger than the %d training samples (use \"full\" for full-batch gradient descent)", spec.Training.BatchSize, d.train.Len()))
-	}
-	batch := spec.Training.BatchSize
-	if batch == 0 { // full
-		batch = d.train.Len()
-	}
-	// estimate before building: a model that cannot fit is refused, not allocated
-	err = framework.CheckModelSize(reg.Layers, spec.Model, d.train.X.Cols, batch)
-	var m *framework.Model
-	if err == nil {
-		m, err = framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, framework.NewTrainRand(0, 0))
-	}
-	if err != nil {
-		key := "model"
-		var idx int
-		if _, scanErr := fmt.Sscanf(err.Error(), "model layer %d", &idx); scanErr == nil {
-			key = fmt.Sprintf("model.%d", idx)
-		}
-		return at(key, err)
-	}
-	if p.init != nil {
-		if err := m.LoadStateDict(p.init); err != nil {
-			return at("init_from", err)
-		}
-	}
-	loss, err := reg.Losses.New(spec.Loss.Type, spec.Loss.Options)
-	if err != nil {
-		return at("loss", err)
-	}
-	if err := loss.Check(d.train.Task, m.Out, d.train.Outputs()); err != nil {
-		return at("model", fmt.Errorf("the last layer does not fit the loss %s on this data: %w", spec.Loss.Type, err))
-	}
-	if d.train.Task == framework.Classification && m.Out < d.train.Outputs() && !(m.Out == 1 && d.train.Outputs() == 2) {
-		return at("model", fmt.Errorf("%d outputs cannot hold %d classes", m.Out, d.train.Outputs()))
-	}
-	if _, err := reg.Optimizers.New(spec.Optimizer.Type, spec.Optimizer.Options); err != nil {
-		return at("optimizer", err)
-	}
-	return nil
-}
-
 // Info is the sweep's identity as stored.
 func (p *Prepared) Info() framework.SweepInfo {
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
@@ -223,28 +160,14 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 	if opt.Registries.Layers == nil {
 		opt.Registries = framework.Default()
 	}
-	plans := p.Plans
-	if opt.Shards > 1 {
-		var mine []framework.TrialPlan
-		for _, pl := range plans {
-			if pl.Index%opt.Shards == opt.Shard {
-				mine = append(mine, pl)
-			}
-		}
-		plans = mine
-	}
+	plans := shardOf(p.Plans, opt.Shard, opt.Shards)
 	info := p.Info()
 	if opt.Store != nil {
 		if err := opt.Store.PrepareSweep(info, plans, opt.Force); err != nil {
 			return framework.SweepSummary{}, err
 		}
 	}
-	metric := results.MustLookup(p.Exp.Metric)
-	r := &run{prep: p, opt: opt, info: info, sinks: opt.Sinks, start: time.Now(), metric: metric,
-		board: results.NewBoard(metric, p.Exp.Pruner != nil), counts: map[framework.Status]int{}, bestValue: math.NaN()}
-	if opt.Store != nil {
-		r.sinks = append([]framework.Sink{opt.Store}, opt.Sinks...)
-	}
+	r := newRun(p, opt, info)
 	for _, s := range opt.Sinks { // the store had it as PrepareSweep: storing the trials again would be work done twice
 		s.SweepStarted(info, plans)
 	}
@@ -282,6 +205,33 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 		sum.KeptWeights = path
 	}
 	return sum, nil
+}
+
+// shardOf is the part of plans that shard (of shards) runs: the trials
+// whose index ≡ shard (mod shards); all of them for shards ≤ 1.
+func shardOf(plans []framework.TrialPlan, shard, shards int) []framework.TrialPlan {
+	if shards <= 1 {
+		return plans
+	}
+	var mine []framework.TrialPlan
+	for _, pl := range plans {
+		if pl.Index%shards == shard {
+			mine = append(mine, pl)
+		}
+	}
+	return mine
+}
+
+// newRun is the state of a run of p; the store, when there is one, is
+// the first sink.
+func newRun(p *Prepared, opt Options, info framework.SweepInfo) *run {
+	metric := results.MustLookup(p.Exp.Metric)
+	r := &run{prep: p, opt: opt, info: info, sinks: opt.Sinks, start: time.Now(), metric: metric,
+		board: results.NewBoard(metric, p.Exp.Pruner != nil), counts: map[framework.Status]int{}, bestValue: math.NaN()}
+	if opt.Store != nil {
+		r.sinks = append([]framework.Sink{opt.Store}, opt.Sinks...)
+	}
+	return r
 }
 
 // queue hands out trials: from the store (exactly once across processes)

@@ -63,62 +63,50 @@ func (a *active) deliverUpdates() {
 	a.updates, a.updateSecs = a.updates[:0], 0
 }
 
-func (o *observer) Epoch(s framework.EpochStats) framework.Decision {
+// Epoch hands the updates gathered so far and the epoch to the sinks.
+func (o *observer) Epoch(s framework.EpochStats) {
 	o.a.deliverUpdates()
 	o.a.history = append(o.a.history, s)
 	for _, sink := range o.r.sinks {
 		sink.Epoch(&o.a.plan, s)
 	}
-	return framework.Continue
 }
 
-// setup builds a trial's model, loss, optimizer and trainer into a.
+// setup builds a trial's data, model, loss, optimizer and trainer into a,
+// with the builder that validated it (Prepared.build).
 func (r *run) setup(a *active) (err error) {
-	plan := a.plan
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic while setting up: %v\n%s", p, debug.Stack())
 		}
 	}()
-	spec := r.prep.Specs[plan.Index]
-	d, err := r.prep.dataFor(spec)
+	spec := r.prep.Specs[a.plan.Index]
+	parts, err := r.prep.build(spec, r.opt.Registries, a.plan.Seed)
 	if err != nil {
 		return err
 	}
-	a.train, a.val = d.train, d.val
-	reg := r.opt.Registries
-	rng := framework.NewTrainRand(plan.Seed, 0)
-	model, err := framework.NewModel(reg.Layers, spec.Model, d.train.X.Cols, rng)
-	if err != nil {
-		return err
-	}
-	if r.prep.init != nil {
-		if err := model.LoadStateDict(r.prep.init); err != nil {
-			return err
-		}
-	}
-	loss, err := reg.Losses.New(spec.Loss.Type, spec.Loss.Options)
-	if err != nil {
-		return err
-	}
-	opt, err := reg.Optimizers.New(spec.Optimizer.Type, spec.Optimizer.Options)
-	if err != nil {
-		return err
-	}
+	a.train, a.val = parts.data.train, parts.data.val
 	cfg := spec.Training
-	cfg.Seed = plan.Seed
-	a.trainer = &framework.Trainer{Model: model, Loss: loss, Optimizer: opt, Config: cfg}
+	cfg.Seed = a.plan.Seed
+	a.trainer = &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
+		Observer: &observer{r: r, a: a}}
+	a.plan.BatchLossEvery = r.batchLossEvery(cfg, a.train.Len())
+	return nil
+}
+
+// batchLossEvery is how often a trial's batch losses are kept (see
+// framework.TrialPlan.BatchLossEvery) for its configuration cfg on n
+// training samples.
+func (r *run) batchLossEvery(cfg framework.TrainConfig, n int) int {
 	switch every := r.prep.Exp.BatchLossEvery; every {
 	case experiment.BatchLossAuto:
-		planned := cfg.Epochs * framework.IterationsPerEpoch(d.train.Len(), cfg.BatchSize, cfg.DropLast)
-		a.plan.BatchLossEvery = max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
+		planned := cfg.Epochs * framework.IterationsPerEpoch(n, cfg.BatchSize, cfg.DropLast)
+		return max(1, (planned+experiment.MaxBatchLossPoints-1)/experiment.MaxBatchLossPoints)
 	case 0:
-		a.plan.BatchLossEvery = -1
+		return -1
 	default:
-		a.plan.BatchLossEvery = every
+		return every
 	}
-	a.trainer.Observer = &observer{r: r, a: a}
-	return nil
 }
 
 // advance trains a trial up to epoch until, turning panics into failures.
@@ -385,7 +373,7 @@ func (t *storedTrial) atRung(c int) (float64, bool) {
 	if t.status == framework.Completed && t.stopReason != "max_seconds" && len(t.series) == c {
 		return 0, false
 	}
-	return monitoredValue(t.series[c-1]), true
+	return t.series[c-1].Monitored(), true
 }
 
 func (r *run) parallel(ctx context.Context, trials []*active, until int) {
@@ -407,21 +395,14 @@ func (r *run) parallel(ctx context.Context, trials []*active, until int) {
 	wg.Wait()
 }
 
-// monitored is the value pruning compares: val_loss, or train_loss
-// without a validation split (lower is better); NaN ranks last.
+// monitored is the value pruning compares: the last epoch's
+// EpochStats.Monitored (lower is better; NaN ranks last), +Inf before the
+// first epoch.
 func monitored(a *active) float64 {
 	if len(a.history) == 0 {
 		return math.Inf(1)
 	}
-	return monitoredValue(a.history[len(a.history)-1])
-}
-
-// monitoredValue is an epoch's value for pruning (see monitored).
-func monitoredValue(s framework.EpochStats) float64 {
-	if !math.IsNaN(s.ValLoss) {
-		return s.ValLoss
-	}
-	return s.TrainLoss
+	return a.history[len(a.history)-1].Monitored()
 }
 
 // rungMember is a trial in a rung's decisions: a live one (a), or one an
