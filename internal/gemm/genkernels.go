@@ -94,30 +94,74 @@ func aAddr(t bool, r int) string {
 	}
 }
 
-func genKernel(e *emitter, is isa, t bool, mr, nv int, edge bool) {
-	name := kernName(is, t, mr, nv, edge)
-	u := unroll(is, mr, nv)
-	acc := func(s, r, v int) string { return fmt.Sprintf("%s%d", is.reg, s*mr*nv+r*nv+v) }
-	breg := func(v int) string { return fmt.Sprintf("%s%d", is.reg, is.bReg+v) }
-	z := is.reg == "Z"
-	vb := 4 * is.vw // bytes per vector
+// kernel is one GEMM micro-kernel being emitted: its instruction set, the
+// layout of A (t: transposed or packed), the tile shape (mr rows × nv
+// vectors), whether the last vector is masked (edge) and the number u of
+// accumulator sets rotated over consecutive k steps.
+type kernel struct {
+	e      *emitter
+	is     isa
+	t      bool
+	mr, nv int
+	edge   bool
+	u      int  // accumulator sets (see unroll)
+	z      bool // AVX-512 (ZMM registers, K1 masks)
+	vb     int  // bytes per vector
+}
 
+// acc is the accumulator register of set s, tile row r and vector v.
+func (k *kernel) acc(s, r, v int) string {
+	return fmt.Sprintf("%s%d", k.is.reg, s*k.mr*k.nv+r*k.nv+v)
+}
+
+// breg is the register holding vector v of the current row of op(B).
+func (k *kernel) breg(v int) string { return fmt.Sprintf("%s%d", k.is.reg, k.is.bReg+v) }
+
+// genKernel emits the micro-kernel kernName(is, t, mr, nv, edge): the
+// prologue, the k loop over rank-1 updates and the three ways of combining
+// the tile with C.
+func genKernel(e *emitter, is isa, t bool, mr, nv int, edge bool) {
+	k := &kernel{e: e, is: is, t: t, mr: mr, nv: nv, edge: edge,
+		u: unroll(is, mr, nv), z: is.reg == "Z", vb: 4 * is.vw}
+	name := kernName(is, t, mr, nv, edge)
 	e.f("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, rem int, mode int, beta float32)", name)
 	e.f("TEXT ·%s(SB), NOSPLIT, $0-76", name)
 	if edge {
 		e.i("MOVQ rem+56(FP), CX")
-		if z {
-			e.i("MOVL $1, DX")
-			e.i("SHLL CX, DX")
-			e.i("DECL DX")
-			e.i("KMOVW DX, K1")
-		} else {
-			e.i("VMOVQ CX, X15")
-			e.i("VPBROADCASTD X15, Y15")
-			e.i("VMOVDQU iota8<>(SB), Y14")
-			e.i("VPCMPGTD Y14, Y15, Y15")
-		}
+		emitMask(e, k.z, "CX")
 	}
+	k.loadArgs()
+	k.zeroAccs()
+	k.kLoop()
+	k.store()
+	e.f("")
+}
+
+// emitMask builds the mask of the first n floats of a vector, n being in
+// register src: K1 for AVX-512 (clobbering CX and DX), Y15 for AVX2
+// (clobbering Y14, which is loaded with iota8).
+func emitMask(e *emitter, z bool, src string) {
+	if z {
+		if src != "CX" {
+			e.i("MOVQ %s, CX", src)
+		}
+		e.i("MOVL $1, DX")
+		e.i("SHLL CX, DX")
+		e.i("DECL DX")
+		e.i("KMOVW DX, K1")
+		return
+	}
+	e.i("VMOVQ %s, X15", src)
+	e.i("VPBROADCASTD X15, Y15")
+	e.i("VMOVDQU iota8<>(SB), Y14")
+	e.i("VPCMPGTD Y14, Y15, Y15")
+}
+
+// loadArgs loads k, A and B with their strides in bytes and, for a
+// row-major A, the row base registers R12 and R13 and 3·lda in R9 that
+// aAddr uses.
+func (k *kernel) loadArgs() {
+	e := k.e
 	e.i("MOVQ k+0(FP), CX")
 	e.i("MOVQ a+8(FP), AX")
 	e.i("MOVQ lda+16(FP), R8")
@@ -125,99 +169,123 @@ func genKernel(e *emitter, is isa, t bool, mr, nv int, edge bool) {
 	e.i("MOVQ b+24(FP), BX")
 	e.i("MOVQ ldb+32(FP), R10")
 	e.i("SHLQ $2, R10")
-	if !t {
-		if mr > 3 {
-			e.i("LEAQ (R8)(R8*2), R9")
-		}
-		if mr > 5 {
-			e.i("LEAQ (AX)(R8*4), R12")
-			e.i("ADDQ R8, R12")
-		}
-		if mr > 10 {
-			e.i("LEAQ (R12)(R8*4), R13")
-			e.i("ADDQ R8, R13")
-		}
+	if k.t {
+		return
 	}
-	for s := 0; s < u; s++ {
-		for r := 0; r < mr; r++ {
-			for v := 0; v < nv; v++ {
-				a := acc(s, r, v)
-				if z {
-					e.i("VPXORD %s, %s, %s", a, a, a)
+	if k.mr > 3 {
+		e.i("LEAQ (R8)(R8*2), R9")
+	}
+	if k.mr > 5 {
+		e.i("LEAQ (AX)(R8*4), R12")
+		e.i("ADDQ R8, R12")
+	}
+	if k.mr > 10 {
+		e.i("LEAQ (R12)(R8*4), R13")
+		e.i("ADDQ R8, R13")
+	}
+}
+
+// zeroAccs clears every accumulator of every set.
+func (k *kernel) zeroAccs() {
+	for s := 0; s < k.u; s++ {
+		for r := 0; r < k.mr; r++ {
+			for v := 0; v < k.nv; v++ {
+				a := k.acc(s, r, v)
+				if k.z {
+					k.e.i("VPXORD %s, %s, %s", a, a, a)
 				} else {
-					e.i("VXORPS %s, %s, %s", a, a, a)
+					k.e.i("VXORPS %s, %s, %s", a, a, a)
 				}
 			}
 		}
 	}
-	step := func(s int) {
-		for v := 0; v < nv; v++ {
-			if edge && v == nv-1 {
-				if z {
-					e.i("VMOVUPS.Z %d(BX), K1, %s", v*vb, breg(v))
-				} else {
-					e.i("VMASKMOVPS %d(BX), Y15, %s", v*vb, breg(v))
-				}
-			} else {
-				e.i("VMOVUPS %d(BX), %s", v*vb, breg(v))
-			}
-		}
-		for r := 0; r < mr; r++ {
-			if z {
-				for v := 0; v < nv; v++ {
-					e.i("VFMADD231PS.BCST %s, %s, %s", aAddr(t, r), breg(v), acc(s, r, v))
-				}
-			} else {
-				e.i("VBROADCASTSS %s, Y14", aAddr(t, r))
-				for v := 0; v < nv; v++ {
-					e.i("VFMADD231PS %s, Y14, %s", breg(v), acc(s, r, v))
-				}
-			}
-		}
-		if t {
-			e.i("ADDQ R8, AX")
-		} else {
-			e.i("ADDQ $4, AX")
-			if mr > 5 {
-				e.i("ADDQ $4, R12")
-			}
-			if mr > 10 {
-				e.i("ADDQ $4, R13")
-			}
-		}
-		e.i("ADDQ R10, BX")
-	}
-	if u > 1 {
+}
+
+// kLoop emits the k loop: u steps per iteration (one per accumulator set),
+// then, when u > 1, the k mod u remaining steps on set 0 and the sum of the
+// sets into set 0. It ends at label store.
+func (k *kernel) kLoop() {
+	e := k.e
+	if k.u > 1 {
 		e.i("MOVQ CX, SI")
-		e.i("SHRQ $%d, CX", map[int]int{2: 1, 4: 2}[u])
+		e.i("SHRQ $%d, CX", map[int]int{2: 1, 4: 2}[k.u])
 		e.i("JZ tail")
 	} else {
 		e.i("TESTQ CX, CX")
 		e.i("JZ store")
 	}
 	e.f("loop:")
-	for s := 0; s < u; s++ {
-		step(s)
+	for s := 0; s < k.u; s++ {
+		k.step(s)
 	}
 	e.i("DECQ CX")
 	e.i("JNZ loop")
-	if u > 1 {
-		e.f("tail:")
-		e.i("ANDQ $%d, SI", u-1)
-		e.i("JZ reduce")
-		e.f("tailloop:")
-		step(0)
-		e.i("DECQ SI")
-		e.i("JNZ tailloop")
-		e.f("reduce:")
-		for s := 1; s < u; s++ {
-			for r := 0; r < mr; r++ {
-				for v := 0; v < nv; v++ {
-					e.i("VADDPS %s, %s, %s", acc(s, r, v), acc(0, r, v), acc(0, r, v))
-				}
+	if k.u == 1 {
+		return
+	}
+	e.f("tail:")
+	e.i("ANDQ $%d, SI", k.u-1)
+	e.i("JZ reduce")
+	e.f("tailloop:")
+	k.step(0)
+	e.i("DECQ SI")
+	e.i("JNZ tailloop")
+	e.f("reduce:")
+	for s := 1; s < k.u; s++ {
+		for r := 0; r < k.mr; r++ {
+			for v := 0; v < k.nv; v++ {
+				e.i("VADDPS %s, %s, %s", k.acc(s, r, v), k.acc(0, r, v), k.acc(0, r, v))
 			}
 		}
 	}
+}
+
+// step emits one rank-1 update into accumulator set s: load a row of op(B)
+// (masked last vector on edges), broadcast each op(A)(r,p) and FMA, then
+// advance A and B by one k step.
+func (k *kernel) step(s int) {
+	e := k.e
+	for v := 0; v < k.nv; v++ {
+		switch {
+		case !k.edge || v != k.nv-1:
+			e.i("VMOVUPS %d(BX), %s", v*k.vb, k.breg(v))
+		case k.z:
+			e.i("VMOVUPS.Z %d(BX), K1, %s", v*k.vb, k.breg(v))
+		default:
+			e.i("VMASKMOVPS %d(BX), Y15, %s", v*k.vb, k.breg(v))
+		}
+	}
+	for r := 0; r < k.mr; r++ {
+		if k.z {
+			for v := 0; v < k.nv; v++ {
+				e.i("VFMADD231PS.BCST %s, %s, %s", aAddr(k.t, r), k.breg(v), k.acc(s, r, v))
+			}
+		} else {
+			e.i("VBROADCASTSS %s, Y14", aAddr(k.t, r))
+			for v := 0; v < k.nv; v++ {
+				e.i("VFMADD231PS %s, Y14, %s", k.breg(v), k.acc(s, r, v))
+			}
+		}
+	}
+	if k.t {
+		e.i("ADDQ R8, AX")
+	} else {
+		e.i("ADDQ $4, AX")
+		if k.mr > 5 {
+			e.i("ADDQ $4, R12")
+		}
+		if k.mr > 10 {
+			e.i("ADDQ $4, R13")
+		}
+	}
+	e.i("ADDQ R10, BX")
+}
+
+// store emits label store and the three endings chosen by mode: 0
+// overwrites C with the tile, 1 (label add) adds the tile to C and 2 (label
+// scale) adds beta·C to it.
+func (k *kernel) store() {
+	e := k.e
 	e.f("store:")
 	e.i("MOVQ c+40(FP), DI")
 	e.i("MOVQ ldc+48(FP), DX")
@@ -227,76 +295,95 @@ func genKernel(e *emitter, is isa, t bool, mr, nv int, edge bool) {
 	e.i("JEQ add")
 	e.i("JGT scale")
 	tmp, beta := "Z31", "Z30"
-	if !z {
+	if !k.z {
 		tmp, beta = "Y13", "Y14"
 	}
-	rows := func(body func(r, v int, last bool, addr string)) {
-		for r := 0; r < mr; r++ {
-			for v := 0; v < nv; v++ {
-				body(r, v, edge && v == nv-1, fmt.Sprintf("%d(DI)", v*vb))
-			}
-			if r < mr-1 {
-				e.i("ADDQ DX, DI")
-			}
-		}
-		e.i("VZEROUPPER")
-		e.i("RET")
-	}
-	storeOne := func(a string, last bool, addr string) {
-		switch {
-		case !last:
-			e.i("VMOVUPS %s, %s", a, addr)
-		case z:
-			e.i("VMOVUPS %s, K1, %s", a, addr)
-		default:
-			e.i("VMASKMOVPS %s, Y15, %s", a, addr)
-		}
-	}
-	loadTmp := func(addr string) {
-		if z {
-			e.i("VMOVUPS.Z %s, K1, %s", addr, tmp)
-		} else {
-			e.i("VMASKMOVPS %s, Y15, %s", addr, tmp)
-		}
-	}
 	// mode 0: overwrite
-	rows(func(r, v int, last bool, addr string) { storeOne(acc(0, r, v), last, addr) })
+	k.rows(func(r, v int, last bool, addr string) { k.storeOne(k.acc(0, r, v), last, addr) })
 	e.f("add:")
-	rows(func(r, v int, last bool, addr string) {
-		a := acc(0, r, v)
+	k.rows(func(r, v int, last bool, addr string) {
+		a := k.acc(0, r, v)
 		if last {
-			loadTmp(addr)
+			k.loadMasked(addr, tmp)
 			e.i("VADDPS %s, %s, %s", tmp, a, a)
 		} else {
 			e.i("VADDPS %s, %s, %s", addr, a, a)
 		}
-		storeOne(a, last, addr)
+		k.storeOne(a, last, addr)
 	})
 	e.f("scale:")
 	e.i("VBROADCASTSS beta+72(FP), %s", beta)
-	rows(func(r, v int, last bool, addr string) {
-		a := acc(0, r, v)
+	k.rows(func(r, v int, last bool, addr string) {
+		a := k.acc(0, r, v)
 		if last {
-			loadTmp(addr)
+			k.loadMasked(addr, tmp)
 			e.i("VFMADD231PS %s, %s, %s", tmp, beta, a)
 		} else {
 			e.i("VFMADD231PS %s, %s, %s", addr, beta, a)
 		}
-		storeOne(a, last, addr)
+		k.storeOne(a, last, addr)
 	})
-	e.f("")
+}
+
+// rows calls body for every vector v of every tile row r, with the address
+// of that vector of C (DI, advanced by ldc after each row) and whether it is
+// the masked last vector of an edge tile, then returns from the kernel.
+func (k *kernel) rows(body func(r, v int, last bool, addr string)) {
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < k.nv; v++ {
+			body(r, v, k.edge && v == k.nv-1, fmt.Sprintf("%d(DI)", v*k.vb))
+		}
+		if r < k.mr-1 {
+			k.e.i("ADDQ DX, DI")
+		}
+	}
+	k.e.i("VZEROUPPER")
+	k.e.i("RET")
+}
+
+// storeOne stores register a at addr, masked if it is the last vector.
+func (k *kernel) storeOne(a string, last bool, addr string) {
+	switch {
+	case !last:
+		k.e.i("VMOVUPS %s, %s", a, addr)
+	case k.z:
+		k.e.i("VMOVUPS %s, K1, %s", a, addr)
+	default:
+		k.e.i("VMASKMOVPS %s, Y15, %s", a, addr)
+	}
+}
+
+// loadMasked loads the masked vector at addr into register dst, so that no
+// float past the edge is read.
+func (k *kernel) loadMasked(addr, dst string) {
+	if k.z {
+		k.e.i("VMOVUPS.Z %s, K1, %s", addr, dst)
+	} else {
+		k.e.i("VMASKMOVPS %s, Y15, %s", addr, dst)
+	}
+}
+
+// dotKernel is one dot kernel d<isa><nb> being emitted: nb rows of B, with
+// registers 0..nb-1 and nb..2nb-1 as the two accumulator sets.
+type dotKernel struct {
+	e  *emitter
+	is isa
+	nb int
+	z  bool   // AVX-512
+	vb int    // bytes per vector
+	r  string // register prefix, Z or Y
+}
+
+// row is the address of byte offset off in row j of B (R9 = 3·ldb).
+func (d *dotKernel) row(j, off int) string {
+	return fmt.Sprintf("%d%s", off, []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"}[j])
 }
 
 // genDot emits d<isa><nb>: c[j] = a·b[j*ldb:] for j < nb, combined with C
 // according to mode. Vectors run along k; two accumulator sets per row.
 func genDot(e *emitter, is isa, nb int) {
+	d := &dotKernel{e: e, is: is, nb: nb, z: is.reg == "Z", vb: 4 * is.vw, r: is.reg}
 	name := fmt.Sprintf("d%s%d", is.name, nb)
-	z := is.reg == "Z"
-	vb := 4 * is.vw
-	r := is.reg
-	row := func(j, off int) string {
-		return fmt.Sprintf("%d%s", off, []string{"(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"}[j])
-	}
 	e.f("// func %s(k int, a *float32, b *float32, ldb int, c *float32, mode int, beta float32)", name)
 	e.f("TEXT ·%s(SB), NOSPLIT, $0-52", name)
 	e.i("MOVQ k+0(FP), CX")
@@ -310,60 +397,75 @@ func genDot(e *emitter, is isa, nb int) {
 	for j := 0; j < 2*nb; j++ {
 		e.i("VXORPS Y%d, Y%d, Y%d", j, j, j)
 	}
+	d.loop()
+	d.tails()
+	d.reduce()
+	d.store()
+	e.f("")
+}
+
+// loop emits the main loop, two vectors of k per iteration, one into each
+// accumulator set.
+func (d *dotKernel) loop() {
+	e, r, vb := d.e, d.r, d.vb
 	e.i("MOVQ CX, SI")
-	e.i("SHRQ $%d, CX", map[int]int{16: 5, 8: 4}[is.vw])
+	e.i("SHRQ $%d, CX", map[int]int{16: 5, 8: 4}[d.is.vw])
 	e.i("JZ tail1")
 	e.f("loop:")
 	e.i("VMOVUPS (AX), %s8", r)
 	e.i("VMOVUPS %d(AX), %s9", vb, r)
-	for j := 0; j < nb; j++ {
-		e.i("VFMADD231PS %s, %s8, %s%d", row(j, 0), r, r, j)
-		e.i("VFMADD231PS %s, %s9, %s%d", row(j, vb), r, r, nb+j)
+	for j := 0; j < d.nb; j++ {
+		e.i("VFMADD231PS %s, %s8, %s%d", d.row(j, 0), r, r, j)
+		e.i("VFMADD231PS %s, %s9, %s%d", d.row(j, vb), r, r, d.nb+j)
 	}
 	e.i("ADDQ $%d, AX", 2*vb)
 	e.i("ADDQ $%d, BX", 2*vb)
 	e.i("DECQ CX")
 	e.i("JNZ loop")
+}
+
+// tails emits the remaining whole vector of k, if any (label tail1), and the
+// masked last partial vector (label tail2).
+func (d *dotKernel) tails() {
+	e, r, vb, nb := d.e, d.r, d.vb, d.nb
 	e.f("tail1:")
-	e.i("TESTQ $%d, SI", is.vw)
+	e.i("TESTQ $%d, SI", d.is.vw)
 	e.i("JZ tail2")
 	e.i("VMOVUPS (AX), %s8", r)
 	for j := 0; j < nb; j++ {
-		e.i("VFMADD231PS %s, %s8, %s%d", row(j, 0), r, r, j)
+		e.i("VFMADD231PS %s, %s8, %s%d", d.row(j, 0), r, r, j)
 	}
 	e.i("ADDQ $%d, AX", vb)
 	e.i("ADDQ $%d, BX", vb)
 	e.f("tail2:")
-	e.i("ANDQ $%d, SI", is.vw-1)
+	e.i("ANDQ $%d, SI", d.is.vw-1)
 	e.i("JZ reduce")
-	if z {
-		e.i("MOVQ SI, CX")
-		e.i("MOVL $1, DX")
-		e.i("SHLL CX, DX")
-		e.i("DECL DX")
-		e.i("KMOVW DX, K1")
+	emitMask(e, d.z, "SI")
+	if d.z {
 		e.i("VMOVUPS.Z (AX), K1, Z8")
 		for j := 0; j < nb; j++ {
-			e.i("VMOVUPS.Z %s, K1, Z%d", row(j, 0), 10+j)
+			e.i("VMOVUPS.Z %s, K1, Z%d", d.row(j, 0), 10+j)
 			e.i("VFMADD231PS Z%d, Z8, Z%d", 10+j, nb+j)
 		}
 	} else {
-		e.i("VMOVQ SI, X15")
-		e.i("VPBROADCASTD X15, Y15")
-		e.i("VMOVDQU iota8<>(SB), Y14")
-		e.i("VPCMPGTD Y14, Y15, Y15")
 		e.i("VMASKMOVPS (AX), Y15, Y8")
 		for j := 0; j < nb; j++ {
-			e.i("VMASKMOVPS %s, Y15, Y%d", row(j, 0), 10+j)
+			e.i("VMASKMOVPS %s, Y15, Y%d", d.row(j, 0), 10+j)
 			e.i("VFMADD231PS Y%d, Y8, Y%d", 10+j, nb+j)
 		}
 	}
+}
+
+// reduce emits label reduce: it adds the second accumulator set into the
+// first, then sums each accumulator horizontally into its lowest float.
+func (d *dotKernel) reduce() {
+	e, r, nb := d.e, d.r, d.nb
 	e.f("reduce:")
 	for j := 0; j < nb; j++ {
 		e.i("VADDPS %s%d, %s%d, %s%d", r, nb+j, r, j, r, j)
 	}
 	for j := 0; j < nb; j++ {
-		if z {
+		if d.z {
 			e.i("VEXTRACTF64X4 $1, Z%d, Y10", j)
 			e.i("VADDPS Y10, Y%d, Y%d", j, j)
 		}
@@ -374,6 +476,12 @@ func genDot(e *emitter, is isa, nb int) {
 		e.i("VPERMILPS $0xb1, X%d, X10", j)
 		e.i("VADDSS X10, X%d, X%d", j, j)
 	}
+}
+
+// store emits the three endings chosen by mode: 0 stores the nb sums to
+// c[0:nb], 1 (label add) adds them to c and 2 (label scale) adds beta·c.
+func (d *dotKernel) store() {
+	e, nb := d.e, d.nb
 	e.i("MOVQ c+32(FP), DI")
 	e.i("MOVQ mode+40(FP), SI")
 	e.i("CMPQ SI, $1")
@@ -399,7 +507,6 @@ func genDot(e *emitter, is isa, nb int) {
 	}
 	e.i("VZEROUPPER")
 	e.i("RET")
-	e.f("")
 }
 
 const packT8 = `// func packT8(n8 int, src *float32, lds int, dst *float32, ldd int)
