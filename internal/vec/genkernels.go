@@ -449,15 +449,56 @@ func plan(is isa, v variant) (ops []op, starts []int, a alloc, unroll int) {
 	panic("cannot allocate registers for " + v.funcName(is))
 }
 
+// emitKernel emits the assembly function of variant v for instruction set
+// is: the prologue (array pointers, pinned scalar broadcasts), the unrolled
+// main loop when the plan unrolls, the one-vector loop and the masked tail.
 func emitKernel(e *emitter, is isa, v variant) {
 	k := v.k
 	off, size := argOffsets(k)
 	ops, starts, a, unroll := plan(is, v)
-	_, _, a1, _ := planUnroll1(is, v)
+	ops1, starts1, a1, _ := planUnroll1(is, v)
 	name := v.funcName(is)
 	e.f("// func %s%s", name, goSignature(k))
 	e.f("TEXT ·%s(SB), NOSPLIT, $0-%d", name, size)
 	e.f("\tMOVQ n+0(FP), CX")
+	areg := loadArrays(e, k, ops, off)
+	broadcastPinned(e, k, name, off, a, a1)
+	e.f("\tXORQ BX, BX")
+	if unroll > 1 {
+		e.f("\tMOVQ CX, DX")
+		e.f("\tANDQ $-%d, DX", unroll*is.lanes)
+		e.f("\tJZ one")
+		e.f("loop:")
+		emitBody(e, is, ops, starts, a, areg, off, false)
+		e.f("\tADDQ $%d, BX", unroll*is.lanes)
+		e.f("\tCMPQ BX, DX")
+		e.f("\tJB loop")
+		e.f("one:")
+	}
+	e.f("\tMOVQ CX, DX")
+	e.f("\tANDQ $-%d, DX", is.lanes)
+	e.f("\tCMPQ BX, DX")
+	e.f("\tJAE tail")
+	e.f("loop1:")
+	emitBody(e, is, ops1, starts1, a1, areg, off, false)
+	e.f("\tADDQ $%d, BX", is.lanes)
+	e.f("\tCMPQ BX, DX")
+	e.f("\tJB loop1")
+	e.f("tail:")
+	e.f("\tSUBQ BX, CX")
+	e.f("\tJZ done")
+	emitTailMask(e, is)
+	emitBody(e, is, ops1, starts1, a1, areg, off, true)
+	e.f("done:")
+	e.f("\tVZEROUPPER")
+	e.f("\tRET")
+	e.f("")
+}
+
+// loadArrays assigns each array argument of k its base register (arrRegs,
+// in argument order) and loads from the frame those that ops reads or
+// writes. It returns the array → register map.
+func loadArrays(e *emitter, k *kernel, ops []op, off map[string]int) map[string]string {
 	used := map[string]bool{}
 	for _, o := range ops {
 		if o.kind == "load" || o.kind == "store" {
@@ -471,7 +512,13 @@ func emitKernel(e *emitter, is isa, v variant) {
 			e.f("\tMOVQ %s+%d(FP), %s", arr, off[arr], arrRegs[i])
 		}
 	}
-	// Pinned scalars of the unrolled and the single-vector bodies.
+	return areg
+}
+
+// broadcastPinned broadcasts, in argument order, the scalars pinned to a
+// register by the unrolled plan a or the single-vector plan a1; the two
+// plans must not pin different scalars to one register.
+func broadcastPinned(e *emitter, k *kernel, name string, off map[string]int, a, a1 alloc) {
 	bcast := map[string]string{}
 	for s, r := range a.pinned {
 		bcast[r] = s
@@ -489,48 +536,22 @@ func emitKernel(e *emitter, is isa, v variant) {
 			}
 		}
 	}
-	vb := 4 * is.lanes // bytes per vector
-	e.f("\tXORQ BX, BX")
-	if unroll > 1 {
-		e.f("\tMOVQ CX, DX")
-		e.f("\tANDQ $-%d, DX", unroll*is.lanes)
-		e.f("\tJZ one")
-		e.f("loop:")
-		emitBody(e, is, ops, starts, a, areg, off, false)
-		e.f("\tADDQ $%d, BX", unroll*is.lanes)
-		e.f("\tCMPQ BX, DX")
-		e.f("\tJB loop")
-		e.f("one:")
-	}
-	ops1, starts1, _, _ := planUnroll1(is, v)
-	e.f("\tMOVQ CX, DX")
-	e.f("\tANDQ $-%d, DX", is.lanes)
-	e.f("\tCMPQ BX, DX")
-	e.f("\tJAE tail")
-	e.f("loop1:")
-	emitBody(e, is, ops1, starts1, a1, areg, off, false)
-	e.f("\tADDQ $%d, BX", is.lanes)
-	e.f("\tCMPQ BX, DX")
-	e.f("\tJB loop1")
-	e.f("tail:")
-	e.f("\tSUBQ BX, CX")
-	e.f("\tJZ done")
+}
+
+// emitTailMask builds the mask of the CX remaining elements (0 < CX <
+// lanes): opmask K1 for AVX-512, Y15 read from tailmask<> for AVX2.
+func emitTailMask(e *emitter, is isa) {
 	if is.name == "avx512" {
 		e.f("\tMOVL $1, AX")
 		e.f("\tSHLL CX, AX")
 		e.f("\tDECL AX")
 		e.f("\tKMOVW AX, K1")
-	} else {
-		e.f("\tLEAQ tailmask<>+%d(SB), AX", vb)
-		e.f("\tSHLQ $2, CX")
-		e.f("\tSUBQ CX, AX")
-		e.f("\tVMOVDQU (AX), Y15")
+		return
 	}
-	emitBody(e, is, ops1, starts1, a1, areg, off, true)
-	e.f("done:")
-	e.f("\tVZEROUPPER")
-	e.f("\tRET")
-	e.f("")
+	e.f("\tLEAQ tailmask<>+%d(SB), AX", 4*is.lanes)
+	e.f("\tSHLQ $2, CX")
+	e.f("\tSUBQ CX, AX")
+	e.f("\tVMOVDQU (AX), Y15")
 }
 
 // planUnroll1 is plan for a single vector, pinning the same scalars as the
@@ -641,7 +662,32 @@ func main() {
 	goDecl.f("")
 	goDecl.f("package vec")
 	goDecl.f("")
-	// Function types and the table of one instruction set's variants.
+	declareSets(&goDecl)
+	for _, is := range isas {
+		writeAsm(is, &goDecl)
+	}
+	// Declarations of the other instruction sets.
+	for _, is := range isas[1:] {
+		for ki := range kernels {
+			k := &kernels[ki]
+			for _, v := range variants(k) {
+				declare(&goDecl, is, v)
+			}
+		}
+	}
+	src, err := format.Source(goDecl.Bytes())
+	if err != nil {
+		os.Stdout.Write(goDecl.Bytes())
+		panic(err)
+	}
+	if err := os.WriteFile("kernels_amd64.go", src, 0o644); err != nil {
+		panic(err)
+	}
+}
+
+// declareSets writes the asmSet type (one field per kernel, a table of its
+// variants) and one asmSet value per instruction set.
+func declareSets(goDecl *emitter) {
 	goDecl.f("// asmSet holds one instruction set's kernels, each indexed by its variant")
 	goDecl.f("// flags (bit i set when flag letter i of the kernel is on).")
 	goDecl.f("type asmSet struct {")
@@ -665,57 +711,46 @@ func main() {
 		goDecl.f("}")
 		goDecl.f("")
 	}
-	for _, is := range isas {
-		var e emitter
-		e.WriteString(header)
-		unroll := is.unroll
-		e.f(asmDoc, is.name, is.lanes, unroll, is.tailDoc)
-		e.f(`#include "textflag.h"`)
+}
+
+// writeAsm writes kernels_<isa>_amd64.s with every variant of every kernel
+// (and, for AVX2, the tailmask<> table). The declarations of the first
+// instruction set are written to goDecl in the same order.
+func writeAsm(is isa, goDecl *emitter) {
+	var e emitter
+	e.WriteString(header)
+	e.f(asmDoc, is.name, is.lanes, is.unroll, is.tailDoc)
+	e.f(`#include "textflag.h"`)
+	e.f("")
+	if is.name == "avx2" {
+		e.f("// tailmask<>+32−4·rem holds rem all-ones lanes, then zeros.")
+		for i := 0; i < 8; i++ {
+			val := "$-1"
+			if i >= 4 {
+				val = "$0"
+			}
+			e.f("DATA tailmask<>+%d(SB)/8, %s", 8*i, val)
+		}
+		e.f("GLOBL tailmask<>(SB), RODATA|NOPTR, $64")
 		e.f("")
-		if is.name == "avx2" {
-			e.f("// tailmask<>+32−4·rem holds rem all-ones lanes, then zeros.")
-			for i := 0; i < 8; i++ {
-				val := "$-1"
-				if i >= 4 {
-					val = "$0"
-				}
-				e.f("DATA tailmask<>+%d(SB)/8, %s", 8*i, val)
-			}
-			e.f("GLOBL tailmask<>(SB), RODATA|NOPTR, $64")
-			e.f("")
-		}
-		for ki := range kernels {
-			k := &kernels[ki]
-			for _, v := range variants(k) {
-				emitKernel(&e, is, v)
-				if is.name == isas[0].name {
-					goDecl.f("//go:noescape")
-					goDecl.f("func %s%s", v.funcName(is), goSignature(k))
-					goDecl.f("")
-				}
-			}
-		}
-		if err := os.WriteFile("kernels_"+is.name+"_amd64.s", e.Bytes(), 0o644); err != nil {
-			panic(err)
-		}
 	}
-	// Declarations of the other instruction sets.
-	for _, is := range isas[1:] {
-		for ki := range kernels {
-			k := &kernels[ki]
-			for _, v := range variants(k) {
-				goDecl.f("//go:noescape")
-				goDecl.f("func %s%s", v.funcName(is), goSignature(k))
-				goDecl.f("")
+	for ki := range kernels {
+		k := &kernels[ki]
+		for _, v := range variants(k) {
+			emitKernel(&e, is, v)
+			if is.name == isas[0].name {
+				declare(goDecl, is, v)
 			}
 		}
 	}
-	src, err := format.Source(goDecl.Bytes())
-	if err != nil {
-		os.Stdout.Write(goDecl.Bytes())
+	if err := os.WriteFile("kernels_"+is.name+"_amd64.s", e.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
-	if err := os.WriteFile("kernels_amd64.go", src, 0o644); err != nil {
-		panic(err)
-	}
+}
+
+// declare writes the Go declaration of variant v's assembly function for is.
+func declare(goDecl *emitter, is isa, v variant) {
+	goDecl.f("//go:noescape")
+	goDecl.f("func %s%s", v.funcName(is), goSignature(v.k))
+	goDecl.f("")
 }
