@@ -20,10 +20,10 @@ func fresh() *framework.Registry[framework.Schedule] {
 }
 
 type goldenCase struct {
-	Schedule  string         `json:"schedule"`
-	Options   map[string]any `json:"options"`
-	Base      float64        `json:"base"`
-	Warmup    *struct {
+	Schedule string         `json:"schedule"`
+	Options  map[string]any `json:"options"`
+	Base     float64        `json:"base"`
+	Warmup   *struct {
 		Iterations  int     `json:"iterations"`
 		StartFactor float64 `json:"start_factor"`
 	} `json:"warmup"`
