@@ -121,6 +121,7 @@ CASES = [
     ("multistep", {"milestones": [100, 300, 600]}, 0.1, None),
     ("multistep", {"milestones": [50, 50, 400], "gamma": 0.5}, 0.1, None),
     ("multistep", {"milestones": [700, 200], "gamma": 0.3}, 1.0, None),
+    ("multistep", {"milestones": [0, 5, 5], "gamma": 0.5}, 0.1, None),
     ("exponential", {"gamma": 0.99}, 0.1, None),
     ("exponential", {"gamma": 0.999}, 0.7, None),
     ("exponential", {"gamma": 1.001}, 0.01, None),
