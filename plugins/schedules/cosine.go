@@ -24,7 +24,7 @@ import (
 type Cosine struct {
 	epochly
 	track
-	TMax   int     `opt:"t_max" range:"[1,]" doc:"steps from γ₀ down to eta_min (T_max; required)"`
+	TMax   int     `opt:"t_max" range:"[1,]" doc:"steps from γ₀ down to eta_min (PyTorch's T_max)"`
 	EtaMin float64 `opt:"eta_min" default:"0" range:"[0,]" doc:"the lowest rate"`
 }
 

@@ -13,7 +13,7 @@ import (
 type Exponential struct {
 	epochly
 	track
-	Gamma float64 `opt:"gamma" range:"(0,]" doc:"factor of each step (required)"`
+	Gamma float64 `opt:"gamma" range:"(0,]" doc:"factor of each step"`
 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "exponential", Doc: "γ × gamma every step (ExponentialLR)",

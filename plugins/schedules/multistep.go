@@ -17,7 +17,7 @@ import (
 type MultiStep struct {
 	epochly
 	track
-	Milestones []int   `opt:"milestones" range:"[0,]" doc:"the steps at which the rate decays, e.g. [30, 80] (required)"`
+	Milestones []int   `opt:"milestones" range:"[0,]" doc:"the steps at which the rate decays, e.g. [30, 80]"`
 	Gamma      float64 `opt:"gamma" default:"0.1" range:"(0,]" doc:"factor of each decay"`
 }
 

@@ -30,7 +30,7 @@ import (
 // rate stays at the end of its phase.
 type OneCycle struct {
 	track
-	MaxLR          float64 `opt:"max_lr" range:"(0,]" doc:"the peak rate (required; the trial's learning_rate is ignored)"`
+	MaxLR          float64 `opt:"max_lr" range:"(0,]" doc:"the peak rate (the trial's learning_rate is ignored)"`
 	PctStart       float64 `opt:"pct_start" default:"0.3" range:"[0,1]" doc:"fraction of the steps spent rising to max_lr"`
 	AnnealStrategy string  `opt:"anneal_strategy" default:"cos" enum:"cos,linear" doc:"shape of each phase"`
 	DivFactor      float64 `opt:"div_factor" default:"25" range:"(0,]" doc:"the first rate is max_lr/div_factor"`

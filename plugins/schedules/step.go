@@ -16,7 +16,7 @@ import (
 type Step struct {
 	epochly
 	track
-	StepSize int     `opt:"step_size" range:"[1,]" doc:"steps between two decays (required)"`
+	StepSize int     `opt:"step_size" range:"[1,]" doc:"steps between two decays"`
 	Gamma    float64 `opt:"gamma" default:"0.1" range:"(0,]" doc:"factor of each decay"`
 }
 
