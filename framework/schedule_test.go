@@ -3,51 +3,10 @@ package framework_test
 import (
 	"math"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
 )
-
-// A []int option decodes from a list of whole numbers (as YAML gives them)
-// and from its comma-separated default tag, each item checked against the
-// range; anything else is refused with the item it is about.
-func TestIntListOption(t *testing.T) {
-	type listPlugin struct {
-		Ms []int `opt:"ms" default:"3,1" range:"[0,10]" doc:"milestones"`
-	}
-	var p listPlugin
-	if err := framework.DecodeOptions(&p, nil); err != nil || !slices.Equal(p.Ms, []int{3, 1}) {
-		t.Errorf("default: %v %v", p.Ms, err)
-	}
-	if err := framework.DecodeOptions(&p, map[string]any{"ms": []any{1, 2.0, int64(4), uint64(10)}}); err != nil || !slices.Equal(p.Ms, []int{1, 2, 4, 10}) {
-		t.Errorf("[1, 2.0, 4, 10]: %v %v", p.Ms, err)
-	}
-	if err := framework.DecodeOptions(&p, map[string]any{"ms": []any{}}); err != nil || len(p.Ms) != 0 {
-		t.Errorf("[]: %v %v", p.Ms, err)
-	}
-	for _, c := range []struct {
-		v    any
-		want string
-	}{
-		{5, "must be a list of whole numbers, got 5"},
-		{"1,2", `got a string "1,2"; write the value without quotes`},
-		{map[string]any{"a": 1}, "got a mapping"},
-		{[]any{1, "2"}, `item 1: got a string "2"`},
-		{[]any{1.5}, "item 0: 1.5 is not a whole number"},
-		{[]any{11}, "item 0: 11 is out of range [0,10]"},
-		{[]any{[]any{1}}, "item 0: must be a number, got a list"},
-	} {
-		err := framework.DecodeOptions(&p, map[string]any{"ms": c.v})
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), `option "ms"`) {
-			t.Errorf("%v: %v, want …%s…", c.v, err, c.want)
-		}
-	}
-	specs, _ := framework.OptionSpecs(&listPlugin{})
-	if len(specs) != 1 || specs[0].Type != "[]int" || specs[0].Default != "3,1" {
-		t.Errorf("specs %+v", specs)
-	}
-}
 
 // recorder is a schedule that records how a warmup drives it.
 type recorder struct {

@@ -1,7 +1,6 @@
 package schedules
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -24,20 +23,12 @@ import (
 type Cosine struct {
 	epochly
 	track
-	TMax   int     `opt:"t_max" range:"[1,]" doc:"steps from γ₀ down to eta_min (PyTorch's T_max)"`
+	TMax   int     `opt:"t_max" required:"true" range:"[1,]" doc:"steps from γ₀ down to eta_min (PyTorch's T_max)"`
 	EtaMin float64 `opt:"eta_min" default:"0" range:"[0,]" doc:"the lowest rate"`
 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "cosine", Doc: "half a cosine from γ₀ to eta_min over t_max steps (CosineAnnealingLR)",
 	New: func() framework.Schedule { return &Cosine{} }})
-
-// Validate requires t_max.
-func (s *Cosine) Validate() error {
-	if s.TMax < 1 {
-		return fmt.Errorf("option \"t_max\" is required (steps from the base rate down to eta_min)")
-	}
-	return nil
-}
 
 // Start sets γ₀.
 func (s *Cosine) Start(base float64, _ int) { s.track = track{base: base, lr: base} }

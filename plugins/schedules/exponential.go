@@ -1,10 +1,6 @@
 package schedules
 
-import (
-	"fmt"
-
-	"github.com/gradsweep/gradsweep/framework"
-)
+import "github.com/gradsweep/gradsweep/framework"
 
 // Exponential is torch.optim.lr_scheduler.ExponentialLR: the rate is
 // multiplied by gamma at every step,
@@ -13,19 +9,11 @@ import (
 type Exponential struct {
 	epochly
 	track
-	Gamma float64 `opt:"gamma" range:"(0,]" doc:"factor of each step"`
+	Gamma float64 `opt:"gamma" required:"true" range:"(0,]" doc:"factor of each step"`
 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "exponential", Doc: "γ × gamma every step (ExponentialLR)",
 	New: func() framework.Schedule { return &Exponential{} }})
-
-// Validate requires gamma.
-func (s *Exponential) Validate() error {
-	if s.Gamma == 0 {
-		return fmt.Errorf("option \"gamma\" is required (the factor of each step)")
-	}
-	return nil
-}
 
 // Start sets γ₀.
 func (s *Exponential) Start(base float64, _ int) { s.track = track{base: base, lr: base} }

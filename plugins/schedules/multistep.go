@@ -1,7 +1,6 @@
 package schedules
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -17,20 +16,12 @@ import (
 type MultiStep struct {
 	epochly
 	track
-	Milestones []int   `opt:"milestones" range:"[0,]" doc:"the steps at which the rate decays, e.g. [30, 80]"`
+	Milestones []int   `opt:"milestones" required:"true" range:"[0,]" doc:"the steps at which the rate decays, e.g. [30, 80]"`
 	Gamma      float64 `opt:"gamma" default:"0.1" range:"(0,]" doc:"factor of each decay"`
 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "multistep", Doc: "γ × gamma at each of the milestones (MultiStepLR)",
 	New: func() framework.Schedule { return &MultiStep{} }})
-
-// Validate requires milestones.
-func (s *MultiStep) Validate() error {
-	if s.Milestones == nil {
-		return fmt.Errorf("option \"milestones\" is required (the steps at which the rate decays)")
-	}
-	return nil
-}
 
 // Start sets γ₀ and, if 0 is a milestone, decays it at once, as PyTorch's
 // initial step does.

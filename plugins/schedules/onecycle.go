@@ -1,7 +1,6 @@
 package schedules
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -30,7 +29,7 @@ import (
 // rate stays at the end of its phase.
 type OneCycle struct {
 	track
-	MaxLR          float64 `opt:"max_lr" range:"(0,]" doc:"the peak rate (the trial's learning_rate is ignored)"`
+	MaxLR          float64 `opt:"max_lr" required:"true" range:"(0,]" doc:"the peak rate (the trial's learning_rate is ignored)"`
 	PctStart       float64 `opt:"pct_start" default:"0.3" range:"[0,1]" doc:"fraction of the steps spent rising to max_lr"`
 	AnnealStrategy string  `opt:"anneal_strategy" default:"cos" enum:"cos,linear" doc:"shape of each phase"`
 	DivFactor      float64 `opt:"div_factor" default:"25" range:"(0,]" doc:"the first rate is max_lr/div_factor"`
@@ -47,14 +46,6 @@ type phase struct{ end, from, to float64 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "onecycle", Doc: "up from max_lr/div_factor to max_lr, then down to almost 0, over the trial (OneCycleLR)",
 	New: func() framework.Schedule { return &OneCycle{} }})
-
-// Validate requires max_lr.
-func (s *OneCycle) Validate() error {
-	if s.MaxLR == 0 {
-		return fmt.Errorf("option \"max_lr\" is required (the peak rate)")
-	}
-	return nil
-}
 
 // DefaultInterval is framework.IntervalIteration: 1cycle is a per-update
 // policy.

@@ -193,20 +193,20 @@ func TestBadOptions(t *testing.T) {
 		opts map[string]any
 		want string
 	}{
-		{"step", nil, `"step_size" is required`},
-		{"step", map[string]any{"step_size": 0}, "out of range"},
-		{"exponential", nil, `"gamma" is required`},
-		{"cosine", map[string]any{"eta_min": 0.1}, `"t_max" is required`},
-		{"onecycle", nil, `"max_lr" is required`},
-		{"onecycle", map[string]any{"max_lr": 1, "pct_start": 1.5}, "out of range"},
+		{"step", nil, `option "step_size": missing: it has no default`},
+		{"step", map[string]any{"step_size": 0}, "must be an integer ≥ 1, got 0"},
+		{"exponential", nil, `option "gamma": missing`},
+		{"cosine", map[string]any{"eta_min": 0.1}, `option "t_max": missing`},
+		{"onecycle", nil, `option "max_lr": missing`},
+		{"onecycle", map[string]any{"max_lr": 1, "pct_start": 1.5}, "must be a number from 0 to 1, got 1.5"},
 		{"onecycle", map[string]any{"max_lr": 1, "anneal_strategy": "cosine"}, `unknown value "cosine"`},
-		{"multistep", nil, `"milestones" is required`},
-		{"multistep", map[string]any{"milestones": 30}, "must be a list of whole numbers, got 30"},
-		{"multistep", map[string]any{"milestones": []any{10, 2.5}}, "item 1: 2.5 is not a whole number"},
-		{"multistep", map[string]any{"milestones": []any{10, -1}}, "item 1: -1 is out of range"},
-		{"multistep", map[string]any{"milestones": []any{"10"}}, `item 0: got a string "10"`},
-		{"linear", map[string]any{"start_factor": 0}, "out of range (0,1]"},
-		{"plateau", map[string]any{"factor": 1}, "out of range [0,1)"},
+		{"multistep", nil, `option "milestones": missing`},
+		{"multistep", map[string]any{"milestones": 30}, "must be a list, got 30"},
+		{"multistep", map[string]any{"milestones": []any{10, 2.5}}, "item 1: must be an integer ≥ 0, got 2.5"},
+		{"multistep", map[string]any{"milestones": []any{10, -1}}, "item 1: must be an integer ≥ 0, got -1"},
+		{"multistep", map[string]any{"milestones": []any{"10"}}, `item 0: must be an integer ≥ 0, got a string "10"`},
+		{"linear", map[string]any{"start_factor": 0}, "must be a number in (0, 1], got 0"},
+		{"plateau", map[string]any{"factor": 1}, "must be a number in [0, 1), got 1"},
 		{"plateau", map[string]any{"mode": "maximum"}, `unknown value "maximum" (known: min, max)`},
 	} {
 		_, err := r.New(c.name, c.opts)

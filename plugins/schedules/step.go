@@ -1,10 +1,6 @@
 package schedules
 
-import (
-	"fmt"
-
-	"github.com/gradsweep/gradsweep/framework"
-)
+import "github.com/gradsweep/gradsweep/framework"
 
 // Step is torch.optim.lr_scheduler.StepLR: the rate is multiplied by gamma
 // every step_size steps,
@@ -16,20 +12,12 @@ import (
 type Step struct {
 	epochly
 	track
-	StepSize int     `opt:"step_size" range:"[1,]" doc:"steps between two decays"`
+	StepSize int     `opt:"step_size" required:"true" range:"[1,]" doc:"steps between two decays"`
 	Gamma    float64 `opt:"gamma" default:"0.1" range:"(0,]" doc:"factor of each decay"`
 }
 
 var _ = add(framework.Plugin[framework.Schedule]{Name: "step", Doc: "γ × gamma every step_size steps (StepLR)",
 	New: func() framework.Schedule { return &Step{} }})
-
-// Validate requires step_size.
-func (s *Step) Validate() error {
-	if s.StepSize < 1 {
-		return fmt.Errorf("option \"step_size\" is required (steps between two decays)")
-	}
-	return nil
-}
 
 // Start sets γ₀.
 func (s *Step) Start(base float64, _ int) { s.track = track{base: base, lr: base} }
