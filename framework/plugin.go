@@ -98,6 +98,7 @@ var (
 	Layers     = NewRegistry[Layer]("layer")
 	Losses     = NewRegistry[Loss]("loss")
 	Optimizers = NewRegistry[Optimizer]("optimizer")
+	Schedules  = NewRegistry[Schedule]("schedule")
 )
 
 // Registries bundles one registry of each kind, so tests can use fresh ones.
@@ -105,9 +106,10 @@ type Registries struct {
 	Layers     *Registry[Layer]
 	Losses     *Registry[Loss]
 	Optimizers *Registry[Optimizer]
+	Schedules  *Registry[Schedule]
 }
 
 // Default returns the process-wide registries.
 func Default() Registries {
-	return Registries{Layers: Layers, Losses: Losses, Optimizers: Optimizers}
+	return Registries{Layers: Layers, Losses: Losses, Optimizers: Optimizers, Schedules: Schedules}
 }

@@ -8,11 +8,11 @@ import (
 )
 
 // Registry maps plugin names to factories for one kind of plugin (layer,
-// loss or optimizer). It follows database/sql's Register contract: an empty
-// name, a nil factory or a duplicate name panics (programming errors, found
-// at start-up); an unknown name is an ordinary error that lists the known
-// names and suggests the closest. A Registry is a value: tests build a fresh
-// one and never depend on init order.
+// loss, optimizer or schedule). It follows database/sql's Register
+// contract: an empty name, a nil factory or a duplicate name panics
+// (programming errors, found at start-up); an unknown name is an ordinary
+// error that lists the known names and suggests the closest. A Registry
+// is a value: tests build a fresh one and never depend on init order.
 type Registry[T any] struct {
 	kind    string
 	mu      sync.RWMutex
@@ -29,7 +29,7 @@ type Plugin[T any] struct {
 }
 
 // NewRegistry returns an empty registry for plugins of the named kind
-// ("layer", "loss", "optimizer"), used in error messages.
+// ("layer", "loss", "optimizer", "schedule"), used in error messages.
 func NewRegistry[T any](kind string) *Registry[T] {
 	return &Registry[T]{kind: kind, plugins: map[string]Plugin[T]{}}
 }

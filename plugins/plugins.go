@@ -1,6 +1,6 @@
-// Package plugins pulls every built-in layer, loss, optimizer and pruner into a
-// binary: import it for its side effect. An outside plugin is one more
-// blank import in a custom main.
+// Package plugins pulls every built-in layer, loss, optimizer, pruner and
+// schedule into a binary: import it for its side effect. An outside plugin
+// is one more blank import in a custom main.
 package plugins
 
 import (
@@ -8,4 +8,5 @@ import (
 	_ "github.com/gradsweep/gradsweep/plugins/losses"
 	_ "github.com/gradsweep/gradsweep/plugins/optimizers"
 	_ "github.com/gradsweep/gradsweep/plugins/pruners"
+	_ "github.com/gradsweep/gradsweep/plugins/schedules"
 )

@@ -55,7 +55,7 @@ func init() {
 		{"best", "SWEEP", "rank the grid points of a sweep by a metric (mean ± std over repeats)", cmdBest},
 		{"export", "SWEEP", "export every trial of a sweep as CSV or JSON", cmdExport},
 		{"report", "SWEEP", "write the HTML report with loss-curve pictures", cmdReport},
-		{"plugins", "", "list every layer, loss and optimizer with its options", cmdPlugins},
+		{"plugins", "", "list every layer, loss, optimizer and schedule with its options", cmdPlugins},
 		{"dashboard", "", "write the Grafana dashboard (JSON)", cmdDashboard},
 		{"merge", "OUT.db IN.db...", "merge shard databases into one", cmdMerge},
 		{"bench", "", "time the reference MLP training workload (one JSON line)", cmdBench},

@@ -37,7 +37,7 @@ func cmdPlugins(env *env, args []string) error {
 		return err
 	}
 	reg := framework.Default()
-	all := append(append(describePlugins(reg.Layers), describePlugins(reg.Losses)...), describePlugins(reg.Optimizers)...)
+	all := append(append(append(describePlugins(reg.Layers), describePlugins(reg.Losses)...), describePlugins(reg.Optimizers)...), describePlugins(reg.Schedules)...)
 	all = append(append(all, describePlugins(framework.Sources)...), describePlugins(framework.Pruners)...)
 	keys := experiment.Keys()
 	if *asJSON {
@@ -56,7 +56,7 @@ func cmdPlugins(env *env, args []string) error {
 	for _, p := range all {
 		if p.Kind != kind {
 			kind = p.Kind
-			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers",
+			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers", "schedule": "Schedules",
 				"data source": "Data sources (dataset: {NAME: ..., options})", "pruner": "Pruners"}[kind])
 		}
 		fmt.Fprintf(env.stdout, "  %-22s %s\n", p.Name, p.Doc)
