@@ -41,6 +41,15 @@ type OptionSpec struct {
 	Doc      string   `json:"doc"`
 }
 
+// OptionDecoder is implemented by an option type that decodes itself from
+// the value an experiment file gives it, such as a reference to a plugin
+// (training.schedule). Its default tag is decoded by it too.
+type OptionDecoder interface {
+	DecodeOption(raw any) error
+}
+
+var optionDecoderType = reflect.TypeFor[OptionDecoder]()
+
 // Validator is implemented by plugins that check more than ranges, e.g.
 // relations between options.
 type Validator interface{ Validate() error }
@@ -90,7 +99,7 @@ func structFields(s reflect.Value) []optionField {
 		if g := f.Tag.Get("given"); g != "" {
 			of.given = s.FieldByName(g)
 		}
-		if f.Type.Kind() == reflect.Struct {
+		if f.Type.Kind() == reflect.Struct && !reflect.PointerTo(f.Type).Implements(optionDecoderType) {
 			of.children = structFields(s.Field(i))
 		}
 		out = append(out, of)
@@ -99,6 +108,9 @@ func structFields(s reflect.Value) []optionField {
 }
 
 func typeName(t reflect.Type) string {
+	if reflect.PointerTo(t).Implements(optionDecoderType) {
+		return "plugin"
+	}
 	switch t.Kind() {
 	case reflect.Float64, reflect.Float32:
 		return "float"
@@ -284,6 +296,9 @@ func Describe(v any) string {
 // with fromTag, the text of a default tag: only tags may spell numbers and
 // booleans as strings.
 func setOption(f reflect.Value, s OptionSpec, raw any, fromTag bool) error {
+	if d, ok := f.Addr().Interface().(OptionDecoder); ok {
+		return d.DecodeOption(raw)
+	}
 	if str, isStr := raw.(string); isStr {
 		for _, w := range s.Words {
 			if word, num, _ := strings.Cut(w, "="); word == str {

@@ -1,6 +1,9 @@
 package framework
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Schedule varies the learning rate of a trial in time, as PyTorch's
 // torch.optim.lr_scheduler does. The trainer drives it in three calls:
@@ -135,4 +138,76 @@ func (w *warmed) Step(monitored float64) {
 	default:
 		w.Schedule.Step(monitored)
 	}
+}
+
+// ScheduleSpec is training.schedule in an experiment: a schedule plugin's
+// name and options, when it steps, and an optional warmup in front of it.
+// It is written as a name (`schedule: cosine`) or a mapping:
+//
+//	schedule: {type: step, step_size: 10, gamma: 0.5, interval: epoch, warmup: {iterations: 3}}
+type ScheduleSpec struct {
+	Type     string         // the schedule plugin's name
+	Options  map[string]any // its options
+	Interval string         // IntervalEpoch or IntervalIteration; "" is the schedule's DefaultInterval
+	Warmup   Warmup
+}
+
+// DecodeOption reads a schedule's name, or a mapping with type, the
+// schedule's options, interval and warmup. The options are checked when
+// the schedule is built (NewSchedule).
+func (s *ScheduleSpec) DecodeOption(raw any) error {
+	*s = ScheduleSpec{Options: map[string]any{}}
+	_ = DecodeOptions(&s.Warmup, nil) // its defaults
+	switch x := raw.(type) {
+	case string:
+		s.Type = x
+		return nil
+	case map[string]any:
+		name, ok := x["type"].(string)
+		if !ok {
+			return fmt.Errorf("needs a type (a schedule's name), got %s", Describe(x["type"]))
+		}
+		s.Type = name
+		for k, v := range x {
+			switch k {
+			case "type":
+			case "interval":
+				iv, _ := v.(string)
+				if iv != IntervalEpoch && iv != IntervalIteration {
+					return &OptionError{Option: "interval", Err: fmt.Errorf("must be %s or %s, got %s", IntervalEpoch, IntervalIteration, Describe(v))}
+				}
+				s.Interval = iv
+			case "warmup":
+				w, ok := v.(map[string]any)
+				if !ok {
+					return &OptionError{Option: "warmup", Err: fmt.Errorf("must be a mapping {iterations: N, start_factor: f}, got %s", Describe(v))}
+				}
+				if err := DecodeOptions(&s.Warmup, w); err != nil {
+					var oe *OptionError
+					if errors.As(err, &oe) {
+						return &OptionError{Option: "warmup." + oe.Option, Unknown: oe.Unknown, Err: oe.Err}
+					}
+					return err
+				}
+			default:
+				s.Options[k] = v
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("must be a schedule's name or a mapping {type: NAME, ...}, got %s", Describe(raw))
+}
+
+// NewSchedule builds the schedule a spec names from r, behind its warmup,
+// and settles its interval (the schedule's default when the spec has
+// none).
+func NewSchedule(r *Registry[Schedule], spec *ScheduleSpec) (Schedule, error) {
+	s, err := r.New(spec.Type, spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Interval == "" {
+		spec.Interval = s.DefaultInterval()
+	}
+	return spec.Warmup.Wrap(s)
 }

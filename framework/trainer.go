@@ -26,6 +26,7 @@ type TrainConfig struct {
 	// negative disables the check (NaN and ±Inf always diverge).
 	DivergeFactor float64 `opt:"diverge_factor" default:"10000" doc:"a finite batch loss above factor × max(1, first batch loss) counts as divergence; negative turns the check off (NaN and ±Inf always diverge)"`
 	StopRules     `opt:"stop" doc:"rules that end a trial before its last epoch"`
+	Schedule      ScheduleSpec `opt:"schedule" default:"constant" doc:"how the learning rate varies in time: a schedule's NAME or {type: NAME, option: value, ..., interval: epoch|iteration, warmup: {iterations: N, start_factor: f}} (see the schedule plugins)"`
 	Seed          uint64
 }
 
@@ -69,11 +70,12 @@ const (
 
 // IterationStats describe one weight update.
 type IterationStats struct {
-	Epoch     int     // 1-based epoch the iteration belongs to
-	Iteration int     // 1-based count of weight updates so far
-	BatchSize int     // samples in this batch
-	Loss      float64 // batch loss, computed before the update
-	Seconds   float64 // duration of the iteration (forward, backward, update)
+	Epoch        int     // 1-based epoch the iteration belongs to
+	Iteration    int     // 1-based count of weight updates so far
+	BatchSize    int     // samples in this batch
+	Loss         float64 // batch loss, computed before the update
+	Seconds      float64 // duration of the iteration (forward, backward, update)
+	LearningRate float64 // the rate of this update (PyTorch's param_groups[0]['lr'] at optimizer.step())
 }
 
 // EpochStats describe one finished epoch. Metrics that do not apply
@@ -88,6 +90,7 @@ type EpochStats struct {
 	ValAccuracy   float64
 	Seconds       float64 // wall time since training started
 	EpochSeconds  float64
+	LearningRate  float64 // the rate of the epoch's last update
 }
 
 // Observer receives a trial's progress. Calls come from the training
@@ -151,6 +154,11 @@ type Trainer struct {
 	Optimizer Optimizer
 	Config    TrainConfig
 	Observer  Observer // may be nil
+	// Schedule varies the learning rate (nil: Config.LearningRate
+	// throughout). It is started with Config.LearningRate and stepped
+	// after every epoch, or after every update when
+	// Config.Schedule.Interval is "iteration".
+	Schedule Schedule
 
 	rng   *rand.Rand
 	state *trainState
@@ -306,6 +314,7 @@ func (t *Trainer) epoch(done <-chan struct{}, train, val *Dataset, epoch int, cl
 	}
 	es.Seconds = clk.elapsed()
 	es.EpochSeconds = time.Since(start).Seconds()
+	es.LearningRate = t.state.lastLR
 	return t.endEpoch(es, hasVal)
 }
 
@@ -331,7 +340,7 @@ func (t *Trainer) step(train *Dataset, epoch, it int, sums *epochSums) bool {
 			sums.correct += countCorrect(t.Loss, pred, tg.Labels)
 		}
 		t.Model.Backward(&t.grad)
-		t.Optimizer.Step(t.Model.Params(), t.Config.LearningRate)
+		t.Optimizer.Step(t.Model.Params(), st.lr)
 		sums.loss += loss * float64(bs)
 		sums.seen += bs
 	} else {
@@ -339,7 +348,14 @@ func (t *Trainer) step(train *Dataset, epoch, it int, sums *epochSums) bool {
 	}
 	if t.Observer != nil {
 		t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
-			Seconds: time.Since(start).Seconds()})
+			Seconds: time.Since(start).Seconds(), LearningRate: st.lr})
+	}
+	if ok {
+		st.lastLR = st.lr
+		if st.perIteration {
+			t.Schedule.Step(loss)
+			st.lr = t.Schedule.Rate()
+		}
 	}
 	return ok
 }
@@ -359,6 +375,10 @@ func (t *Trainer) endEpoch(es EpochStats, hasVal bool) *stop {
 	if t.Observer != nil {
 		t.Observer.Epoch(es)
 	}
+	if t.Schedule != nil && !st.perIteration {
+		t.Schedule.Step(es.Monitored())
+		st.lr = t.Schedule.Rate()
+	}
 	if targetReached(t.Config, es.TrainLoss) {
 		res.TargetReached, res.TargetIteration, res.TargetSeconds = true, res.Iterations, es.Seconds
 		return stopTarget
@@ -377,6 +397,8 @@ type trainState struct {
 	diverge      divergence
 	patience     patience
 	lastLoss     float64 // batch loss of the last update made (NaN before the first)
+	lr, lastLR   float64 // the rate of the next update; of the last one made
+	perIteration bool    // the schedule steps after every update, not every epoch
 	seconds      float64
 	finished     bool
 }
@@ -411,6 +433,16 @@ func (t *Trainer) begin(train *Dataset) error {
 	t.order = make([]int, n)
 	for i := range t.order {
 		t.order[i] = i
+	}
+	st.lr, st.lastLR = cfg.LearningRate, math.NaN()
+	if t.Schedule != nil {
+		st.perIteration = cfg.Schedule.Interval == IntervalIteration
+		steps := cfg.Epochs
+		if st.perIteration {
+			steps *= st.iters
+		}
+		t.Schedule.Start(cfg.LearningRate, steps)
+		st.lr = t.Schedule.Rate()
 	}
 	st.res = Result{Status: Running, BestValLoss: math.NaN(), LastFiniteLoss: math.NaN(),
 		Final: EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}}
