@@ -1,6 +1,10 @@
 package framework
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -90,6 +94,47 @@ func paramSection(params map[string]any, section string) map[string]any {
 		m[parts[len(parts)-1]] = v
 	}
 	return out
+}
+
+// Setting is the value the trial gave a dotted key: Params[key], or the
+// mapping stored under it as key.a, key.b, ... (a schedule given as
+// {type: step, step_size: 2}); nil if none.
+func (p TrialPlan) Setting(key string) any {
+	if v, ok := p.Params[key]; ok {
+		return v
+	}
+	if m := paramSection(p.Params, key); len(m) > 0 {
+		return m
+	}
+	return nil
+}
+
+// Flow writes a setting as in a YAML flow: 500, adam, "2", [4, 8], {a: 1}.
+// A string is quoted when it would read back as something else.
+func Flow(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if _, err := strconv.ParseFloat(x, 64); err == nil || x == "" || x != strings.TrimSpace(x) ||
+			strings.ContainsAny(x, ",[]{}:#\"'&*!|>%@`") || slices.Contains([]string{"true", "false", "null", "~", "yes", "no", "on", "off"}, strings.ToLower(x)) {
+			return strconv.Quote(x)
+		}
+		return x
+	case []any:
+		parts := make([]string, len(x))
+		for i, c := range x {
+			parts[i] = Flow(c)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		parts := make([]string, 0, len(x))
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			parts = append(parts, Flow(k)+": "+Flow(x[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return fmt.Sprint(v)
 }
 
 // TrialOutcome is a finished trial as recorded.

@@ -199,15 +199,16 @@ func (s *ScheduleSpec) DecodeOption(raw any) error {
 }
 
 // NewSchedule builds the schedule a spec names from r, behind its warmup,
-// and settles its interval (the schedule's default when the spec has
-// none).
-func NewSchedule(r *Registry[Schedule], spec *ScheduleSpec) (Schedule, error) {
+// and returns it with its interval: the spec's, or the schedule's default.
+func NewSchedule(r *Registry[Schedule], spec ScheduleSpec) (Schedule, string, error) {
 	s, err := r.New(spec.Type, spec.Options)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if spec.Interval == "" {
-		spec.Interval = s.DefaultInterval()
+	interval := spec.Interval
+	if interval == "" {
+		interval = s.DefaultInterval()
 	}
-	return spec.Warmup.Wrap(s)
+	w, err := spec.Warmup.Wrap(s)
+	return w, interval, err
 }

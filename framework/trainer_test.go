@@ -263,6 +263,35 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 	}
 }
 
+// A schedule keeps the training step allocation-free, stepped per epoch
+// or per update, behind a warmup too.
+func TestScheduledStepAllocatesNothing(t *testing.T) {
+	d, _ := data.Synthetic("spirals", 256, 0.1, 5)
+	for _, spec := range []framework.ScheduleSpec{
+		{Type: "step", Options: map[string]any{"step_size": 2}},
+		{Type: "plateau", Options: map[string]any{}, Interval: framework.IntervalIteration},
+		{Type: "onecycle", Options: map[string]any{"max_lr": 0.1}},
+		{Type: "cosine", Options: map[string]any{"t_max": 5}, Warmup: framework.Warmup{Iterations: 3, StartFactor: 0.5}},
+	} {
+		sched, iv, err := framework.NewSchedule(framework.Schedules, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Interval = iv
+		tr := build(t, []framework.LayerSpec{dense(16, "he"), act("relu"), dense(2, "xavier")}, 2, "cross_entropy", "adam",
+			framework.TrainConfig{LearningRate: 0.01, BatchSize: 32, Epochs: 1000, Shuffle: true, Seed: 1, Schedule: spec})
+		tr.Schedule = sched
+		ctx := context.Background()
+		epoch := 1
+		if _, err := tr.TrainUntil(ctx, d, nil, epoch); err != nil {
+			t.Fatal(err)
+		}
+		if allocs := testing.AllocsPerRun(5, func() { epoch++; tr.TrainUntil(ctx, d, nil, epoch) }); allocs != 0 {
+			t.Errorf("%s: %v allocations per epoch after warm-up, want 0", spec.Type, allocs)
+		}
+	}
+}
+
 // An unshuffled pass and evaluation hand the model views of the data set's
 // rows: no registered layer or loss may write through them. Every layer
 // comes first here (where it sees the view), and every loss ends a model,

@@ -172,7 +172,7 @@ func cmdShow(env *env, args []string) error {
 	sort.Strings(keys)
 	fmt.Fprintln(w, "settings:")
 	for _, k := range keys {
-		fmt.Fprintf(w, "  %s: %v\n", k, t.Plan.Params[k])
+		fmt.Fprintf(w, "  %s: %s\n", k, framework.Flow(t.Plan.Setting(k)))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EPOCH\tITERATION\tTRAIN_LOSS\tVAL_LOSS\tTRAIN_ACC\tVAL_ACC\tSECONDS")
@@ -339,7 +339,7 @@ func orDash(s string) string {
 func varied(p framework.TrialPlan) map[string]any {
 	out := map[string]any{}
 	for _, k := range p.Varied {
-		out[k] = p.Params[k]
+		out[k] = p.Setting(k)
 	}
 	return out
 }

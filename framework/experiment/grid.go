@@ -211,7 +211,7 @@ func (e *Experiment) Varied(key string, params map[string]any, varied []string) 
 		}
 		value := pointValue(params, v)
 		vl, random := e.VariedLine(v, value)
-		note += fmt.Sprintf(" (with %s = %s", v, flow(value))
+		note += fmt.Sprintf(" (with %s = %s", v, framework.Flow(value))
 		if random {
 			note += " drawn by random"
 		}
@@ -249,34 +249,6 @@ func pointValue(params map[string]any, path string) any {
 		return nil
 	}
 	return sub
-}
-
-// flow writes a setting as in a YAML flow: 500, adam, "2", [4, 8], {a: 1}.
-// A string is quoted when it would read back as something else.
-func flow(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		if _, err := strconv.ParseFloat(x, 64); err == nil || x == "" || x != strings.TrimSpace(x) ||
-			strings.ContainsAny(x, ",[]{}:#\"'&*!|>%@`") || slices.Contains([]string{"true", "false", "null", "~", "yes", "no", "on", "off"}, strings.ToLower(x)) {
-			return strconv.Quote(x)
-		}
-		return x
-	case []any:
-		parts := make([]string, len(x))
-		for i, c := range x {
-			parts[i] = flow(c)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]any:
-		parts := make([]string, 0, len(x))
-		for _, k := range sortedKeys(x) {
-			parts = append(parts, flow(k)+": "+flow(x[k]))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprint(v)
 }
 
 // same compares two settings by value and type: the string "16" is not

@@ -258,6 +258,12 @@ func (e *Experiment) load(doc map[string]any) error {
 		}
 		base[k] = normalizePlugin(k, v)
 	}
+	if tr, ok := base["training"].(map[string]any); ok {
+		tr["schedule"] = normalizePlugin("schedule", tr["schedule"])
+		if tr["schedule"] == nil {
+			delete(tr, "schedule")
+		}
+	}
 	if err := e.checkBase(base); err != nil {
 		return err
 	}
@@ -309,7 +315,7 @@ func stripDescription(doc map[string]any) map[string]any {
 
 // normalizePlugin turns the shorthand `loss: mse` into {type: mse}.
 func normalizePlugin(key string, v any) any {
-	if s, ok := v.(string); ok && (key == "loss" || key == "optimizer" || key == "pruner") {
+	if s, ok := v.(string); ok && (key == "loss" || key == "optimizer" || key == "pruner" || key == "schedule") {
 		return map[string]any{"type": s}
 	}
 	return v

@@ -103,6 +103,17 @@ func leafNames(v any) []string {
 	return names
 }
 
+// optionSpec is the spec of v's option name, or nil.
+func optionSpec(v any, name string) *framework.OptionSpec {
+	specs, _ := framework.OptionSpecs(v)
+	for i := range specs {
+		if specs[i].Name == name {
+			return &specs[i]
+		}
+	}
+	return nil
+}
+
 // datasetKeys are the keys a dataset section may hold: the common ones,
 // then every source's name and options.
 func datasetKeys() []string {
@@ -256,9 +267,18 @@ func (e *Experiment) checkPath(where, path string) (string, error) {
 			return bad("%v", framework.UnknownNameError("dataset key", rest, keys))
 		}
 	case "training":
-		if keys := leafNames(&framework.TrainConfig{}); !slices.Contains(keys, rest) {
-			return bad("%v", framework.UnknownNameError("training key", rest, keys))
+		keys := leafNames(&framework.TrainConfig{})
+		if slices.Contains(keys, rest) {
+			break
 		}
+		// an option of a plugin setting (training.schedule.gamma), its
+		// interval, or its warmup's
+		plugin, opt, _ := strings.Cut(rest, ".")
+		if spec := optionSpec(&framework.TrainConfig{}, plugin); spec != nil && spec.Type == "plugin" && opt != "" &&
+			(!strings.Contains(opt, ".") || slices.Contains(leafNames(&framework.Warmup{}), strings.TrimPrefix(opt, "warmup."))) {
+			break
+		}
+		return bad("%v", framework.UnknownNameError("training key", rest, keys))
 	case "model":
 		n := len(e.Base["model"].([]any))
 		if len(parts) != 3 {

@@ -111,7 +111,7 @@ func MeanStdText(p *Point) string {
 func Describe(t framework.TrialPlan) string {
 	var parts []string
 	for _, k := range t.Varied {
-		parts = append(parts, fmt.Sprintf("%s=%v", k, t.Params[k]))
+		parts = append(parts, k+"="+framework.Flow(t.Setting(k)))
 	}
 	if len(parts) == 0 {
 		return "the base settings"

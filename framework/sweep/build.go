@@ -11,10 +11,12 @@ import (
 
 // trialParts are what a trial trains with.
 type trialParts struct {
-	data  *loaded
-	model *framework.Model
-	loss  framework.Loss
-	opt   framework.Optimizer
+	data     *loaded
+	model    *framework.Model
+	loss     framework.Loss
+	opt      framework.Optimizer
+	schedule framework.Schedule // nil: a constant rate
+	interval string             // when the schedule steps
 }
 
 // settingError is a trial that cannot be built, with the experiment key
@@ -67,7 +69,24 @@ func (p *Prepared) build(spec *experiment.TrialSpec, reg framework.Registries, s
 	if err != nil {
 		return nil, &settingError{"optimizer", err}
 	}
-	return &trialParts{data: d, model: m, loss: loss, opt: opt}, nil
+	sched, interval, err := buildSchedule(reg.Schedules, spec.Training.Schedule)
+	if err != nil {
+		return nil, &settingError{"training.schedule", err}
+	}
+	return &trialParts{data: d, model: m, loss: loss, opt: opt, schedule: sched, interval: interval}, nil
+}
+
+// buildSchedule makes the trial's learning-rate schedule and settles its
+// interval. Registries without schedules (built by hand) run a constant
+// rate, and refuse any other schedule.
+func buildSchedule(r *framework.Registry[framework.Schedule], spec framework.ScheduleSpec) (framework.Schedule, string, error) {
+	if r == nil {
+		if spec.Type == "constant" && spec.Warmup.Iterations == 0 {
+			return nil, framework.IntervalEpoch, nil
+		}
+		return nil, "", fmt.Errorf("no schedule registry to build %q from", spec.Type)
+	}
+	return framework.NewSchedule(r, spec)
 }
 
 // buildModel estimates the model's memory before it builds it, so that a

@@ -88,8 +88,9 @@ func (r *run) setup(a *active) (err error) {
 	a.train, a.val = parts.data.train, parts.data.val
 	cfg := spec.Training
 	cfg.Seed = a.plan.Seed
+	cfg.Schedule.Interval = parts.interval
 	a.trainer = &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
-		Observer: &observer{r: r, a: a}}
+		Schedule: parts.schedule, Observer: &observer{r: r, a: a}}
 	a.plan.BatchLossEvery = r.batchLossEvery(cfg, a.train.Len())
 	return nil
 }
