@@ -118,6 +118,7 @@ type trial struct {
 	valLoss   prometheus.Gauge
 	trainAcc  prometheus.Gauge
 	valAcc    prometheus.Gauge
+	lr        prometheus.Gauge
 	finished  bool             // guarded by Metrics.mu
 	final     framework.Status // guarded by Metrics.mu
 
@@ -132,6 +133,7 @@ type trial struct {
 	lastIteration                int
 	lastLoss                     float64
 	haveLoss                     bool
+	lastLR                       float64 // the last update's learning rate (0: none recorded)
 }
 
 // A trial publishes its per-iteration metrics (gradsweep_trial_iteration,
@@ -153,6 +155,9 @@ func (t *trial) publish(m *Metrics) {
 		return
 	}
 	t.iteration.Set(float64(t.lastIteration))
+	if t.lastLR > 0 {
+		t.lr.Set(t.lastLR)
+	}
 	if t.haveLoss {
 		m.setGauge(&t.batchLoss, m.trialLoss, t, "batch", t.lastLoss)
 	}
@@ -191,7 +196,7 @@ func New(opts ...Option) *Metrics {
 	m.trialIteration = gauge("gradsweep_trial_iteration",
 		"Weight updates a running trial has done.", "sweep", "trial")
 	m.trialLR = gauge("gradsweep_trial_learning_rate",
-		"Learning rate of a running trial (training.learning_rate).", "sweep", "trial")
+		"Learning rate of a running trial's latest update (training.learning_rate, varied in time by training.schedule).", "sweep", "trial")
 	m.trialInfo = gauge("gradsweep_trial_info",
 		"Hyperparameters of a running trial as labels; the value is always 1.",
 		"sweep", "trial", "optimizer", "learning_rate", "batch_size", "epochs", "repeat")
@@ -366,9 +371,8 @@ func (m *Metrics) startLocked(p *framework.TrialPlan) *trial {
 	t.iteration = m.trialIteration.WithLabelValues(p.Sweep, p.ID)
 	t.iteration.Set(0)
 	set := p.Settings()
-	if lr := set.Training.LearningRate; lr > 0 {
-		m.trialLR.WithLabelValues(p.Sweep, p.ID).Set(lr)
-	}
+	t.lr = m.trialLR.WithLabelValues(p.Sweep, p.ID)
+	t.lr.Set(set.Training.LearningRate) // until the first update says which rate a schedule starts at
 	batch := strconv.Itoa(set.Training.BatchSize)
 	if set.Training.BatchSize == 0 {
 		batch = "full"
@@ -435,6 +439,9 @@ func (t *trial) record(m *Metrics, updates []framework.IterationStats) {
 		s := &updates[i]
 		if finite(s.Loss) {
 			t.lastLoss, t.haveLoss = s.Loss, true
+		}
+		if s.LearningRate > 0 && finite(s.LearningRate) {
+			t.lastLR = s.LearningRate
 		}
 		t.pendingSamples += max(s.BatchSize, 0)
 		if s.Seconds >= 0 && finite(s.Seconds) {

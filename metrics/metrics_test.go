@@ -187,7 +187,7 @@ gradsweep_trial_info{batch_size="full",epochs="2",learning_rate="0.01",optimizer
 gradsweep_trial_iteration{sweep="demo",trial="t0"} 4
 gradsweep_trial_iteration{sweep="demo",trial="t1"} 2
 gradsweep_trial_iteration{sweep="demo",trial="t2"} 1
-# HELP gradsweep_trial_learning_rate Learning rate of a running trial (training.learning_rate).
+# HELP gradsweep_trial_learning_rate Learning rate of a running trial's latest update (training.learning_rate, varied in time by training.schedule).
 # TYPE gradsweep_trial_learning_rate gauge
 gradsweep_trial_learning_rate{sweep="demo",trial="t0"} 0.1
 gradsweep_trial_learning_rate{sweep="demo",trial="t1"} 10

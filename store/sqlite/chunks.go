@@ -65,7 +65,8 @@ func (c *lossChunk) args(buf *[]byte) []any {
 }
 
 // appendLosses appends the JSON array [[iteration, epoch, batch_size,
-// seconds, loss], ...] of pts. Floats are written in the shortest form
+// seconds, loss, learning_rate], ...] of pts (learning_rate null when it
+// was not recorded). Floats are written in the shortest form
 // that reads back to the same float64, always with a '.' or an exponent; a
 // non-finite loss is the string "NaN", "+Inf" or "-Inf".
 func appendLosses(buf []byte, pts []framework.IterationStats) []byte {
@@ -87,6 +88,12 @@ func appendLosses(buf []byte, pts []framework.IterationStats) []byte {
 			buf = strconv.AppendQuote(buf, nf.(string))
 		} else {
 			buf = appendJSONFloat(buf, p.Loss)
+		}
+		buf = append(buf, ',')
+		if lr := p.LearningRate; lr > 0 && !math.IsInf(lr, 1) {
+			buf = appendJSONFloat(buf, lr)
+		} else {
+			buf = append(buf, "null"...) // not recorded
 		}
 		buf = append(buf, ']')
 	}
@@ -110,7 +117,8 @@ func appendJSONFloat(buf []byte, f float64) []byte {
 }
 
 // parseLosses reads a losses column written by appendLosses (or by anyone
-// following its format).
+// following its format); points stored before schema version 5 have no
+// learning rate (NaN).
 func parseLosses(text string) ([]framework.IterationStats, error) {
 	var rows [][]json.RawMessage
 	if err := json.Unmarshal([]byte(text), &rows); err != nil {
@@ -118,10 +126,17 @@ func parseLosses(text string) ([]framework.IterationStats, error) {
 	}
 	out := make([]framework.IterationStats, len(rows))
 	for i, r := range rows {
-		if len(r) != 5 {
-			return nil, fmt.Errorf("losses[%d]: %d values, want [iteration, epoch, batch_size, seconds, loss]", i, len(r))
+		if len(r) != 5 && len(r) != 6 {
+			return nil, fmt.Errorf("losses[%d]: %d values, want [iteration, epoch, batch_size, seconds, loss, learning_rate]", i, len(r))
 		}
 		p := &out[i]
+		p.LearningRate = math.NaN()
+		if len(r) == 6 && string(r[5]) != "null" {
+			var err error
+			if p.LearningRate, err = parseJSONNumber(r[5]); err != nil {
+				return nil, fmt.Errorf("losses[%d] learning_rate: %w", i, err)
+			}
+		}
 		for k, dst := range [...]*int{&p.Iteration, &p.Epoch, &p.BatchSize} {
 			v, err := strconv.Atoi(string(r[k]))
 			if err != nil {

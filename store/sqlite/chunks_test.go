@@ -10,13 +10,14 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-// Batch losses survive the JSON of a chunk bit for bit, non-finite ones
-// included, whatever their magnitude.
+// Batch losses and learning rates survive the JSON of a chunk bit for bit,
+// non-finite losses included, whatever their magnitude; a rate not
+// recorded reads back as NaN.
 func TestLossesRoundTrip(t *testing.T) {
 	pts := []framework.IterationStats{
-		{Iteration: 1, Epoch: 1, BatchSize: 32, Seconds: 1e-6 / 3, Loss: 2.302585092994046},
+		{Iteration: 1, Epoch: 1, BatchSize: 32, Seconds: 1e-6 / 3, Loss: 2.302585092994046, LearningRate: 0.1 * 0.95},
 		{Iteration: 2, Epoch: 1, BatchSize: 32, Seconds: 0, Loss: 0},
-		{Iteration: 3, Epoch: 1, BatchSize: 7, Seconds: 12, Loss: 1},
+		{Iteration: 3, Epoch: 1, BatchSize: 7, Seconds: 12, Loss: 1, LearningRate: 1},
 		{Iteration: 9, Epoch: 2, BatchSize: 1, Seconds: 5e-324, Loss: math.MaxFloat64},
 		{Iteration: 10, Epoch: 2, BatchSize: 1, Seconds: 1e300, Loss: math.NaN()},
 		{Iteration: 11, Epoch: 3, BatchSize: 1, Seconds: 1, Loss: math.Inf(1)},
@@ -24,7 +25,7 @@ func TestLossesRoundTrip(t *testing.T) {
 		{Iteration: 13, Epoch: 3, BatchSize: 1, Seconds: 1, Loss: -float64(float32(0.1))},
 	}
 	text := string(appendLosses(nil, pts))
-	if strings.Contains(text, "[3,1,7,12,1]") || !strings.Contains(text, "[3,1,7,12.0,1.0]") {
+	if strings.Contains(text, "[3,1,7,12,1,1]") || !strings.Contains(text, "[3,1,7,12.0,1.0,1.0]") {
 		t.Errorf("floats must carry a '.' or an exponent: %s", text)
 	}
 	got, err := parseLosses(text)
@@ -37,7 +38,8 @@ func TestLossesRoundTrip(t *testing.T) {
 	for i, p := range pts {
 		g := got[i]
 		same := g.Loss == p.Loss || math.IsNaN(g.Loss) && math.IsNaN(p.Loss)
-		if g.Iteration != p.Iteration || g.Epoch != p.Epoch || g.BatchSize != p.BatchSize || g.Seconds != p.Seconds || !same {
+		sameLR := g.LearningRate == p.LearningRate || math.IsNaN(g.LearningRate) && p.LearningRate == 0 // not recorded
+		if g.Iteration != p.Iteration || g.Epoch != p.Epoch || g.BatchSize != p.BatchSize || g.Seconds != p.Seconds || !same || !sameLR {
 			t.Errorf("point %d: %+v, want %+v", i, g, p)
 		}
 	}
@@ -61,7 +63,8 @@ func TestBatchLossViewMatchesChunks(t *testing.T) {
 		if i == 2999 {
 			loss = math.Inf(-1)
 		}
-		s.Iteration(p, framework.IterationStats{Iteration: i, Epoch: 1 + i/1000, BatchSize: 8, Seconds: x / 1000, Loss: loss})
+		s.Iteration(p, framework.IterationStats{Iteration: i, Epoch: 1 + i/1000, BatchSize: 8, Seconds: x / 1000, Loss: loss,
+			LearningRate: 0.1 * math.Pow(0.999, float64(i))})
 	}
 	s.TrialFinished(p, framework.TrialOutcome{Status: framework.Completed})
 	if err := s.Flush(); err != nil {
@@ -76,7 +79,7 @@ func TestBatchLossViewMatchesChunks(t *testing.T) {
 	if chunks != 3 {
 		t.Errorf("%d chunks, want 3 (chunkPoints %d)", chunks, chunkPoints)
 	}
-	rows, err := rawDB(t, path).Query(`SELECT iteration, epoch, batch_size, seconds, value, nonfinite FROM batch_loss ORDER BY iteration`)
+	rows, err := rawDB(t, path).Query(`SELECT iteration, epoch, batch_size, seconds, value, nonfinite, learning_rate FROM batch_loss ORDER BY iteration`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func TestBatchLossViewMatchesChunks(t *testing.T) {
 	for rows.Next() {
 		var it framework.IterationStats
 		var v nullReal
-		if err := rows.Scan(&it.Iteration, &it.Epoch, &it.BatchSize, &it.Seconds, &v.v, &v.nf); err != nil {
+		if err := rows.Scan(&it.Iteration, &it.Epoch, &it.BatchSize, &it.Seconds, &v.v, &v.nf, &it.LearningRate); err != nil {
 			t.Fatal(err)
 		}
 		it.Loss, _ = fromReal(v.v, v.nf)

@@ -192,7 +192,7 @@ func TestMigrateFromV3(t *testing.T) {
 	var v int
 	var id *string
 	r.QueryRow(`PRAGMA user_version`).Scan(&v)
-	if err := r.QueryRow(`SELECT data_id FROM sweeps WHERE name = 'old'`).Scan(&id); err != nil || v != 4 || id != nil {
+	if err := r.QueryRow(`SELECT data_id FROM sweeps WHERE name = 'old'`).Scan(&id); err != nil || v != SchemaVersion() || id != nil {
 		t.Fatalf("user_version %d, data_id %v, %v", v, id, err)
 	}
 	info := framework.SweepInfo{Name: "old", ConfigHash: "h", Metric: "val_loss", DataID: "aaaa 3 d.csv"}

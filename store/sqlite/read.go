@@ -356,7 +356,7 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([
 func loadEpochs(tx *sql.Tx, where string, arg any, out []framework.TrialData, byID map[string]int) error {
 	rows, err := tx.Query(`SELECT e.trial, e.epoch, e.iteration, e.samples, e.seconds, e.epoch_seconds,
 		e.train_loss, e.train_loss_nonfinite, e.val_loss, e.val_loss_nonfinite,
-		e.train_accuracy, e.train_accuracy_nonfinite, e.val_accuracy, e.val_accuracy_nonfinite
+		e.train_accuracy, e.train_accuracy_nonfinite, e.val_accuracy, e.val_accuracy_nonfinite, e.learning_rate
 		FROM trials t JOIN epochs e ON e.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, e.epoch`, arg)
 	if err != nil {
 		return err
@@ -366,9 +366,14 @@ func loadEpochs(tx *sql.Tx, where string, arg any, out []framework.TrialData, by
 		var id string
 		var e framework.EpochStats
 		var m [4]nullReal
+		var lr sql.NullFloat64
 		if err := rows.Scan(&id, &e.Epoch, &e.Iteration, &e.Samples, &e.Seconds, &e.EpochSeconds,
-			&m[0].v, &m[0].nf, &m[1].v, &m[1].nf, &m[2].v, &m[2].nf, &m[3].v, &m[3].nf); err != nil {
+			&m[0].v, &m[0].nf, &m[1].v, &m[1].nf, &m[2].v, &m[2].nf, &m[3].v, &m[3].nf, &lr); err != nil {
 			return err
+		}
+		e.LearningRate = math.NaN()
+		if lr.Valid {
+			e.LearningRate = lr.Float64
 		}
 		for i, dst := range [...]*float64{&e.TrainLoss, &e.ValLoss, &e.TrainAccuracy, &e.ValAccuracy} {
 			if *dst, err = fromReal(m[i].v, m[i].nf); err != nil {
@@ -377,6 +382,9 @@ func loadEpochs(tx *sql.Tx, where string, arg any, out []framework.TrialData, by
 		}
 		td := &out[byID[id]]
 		td.EpochSeries = append(td.EpochSeries, e)
+		if e.Epoch == td.Final.Epoch { // the trials row does not hold the last epoch's rate
+			td.Final.LearningRate = e.LearningRate
+		}
 	}
 	return rows.Err()
 }
@@ -458,7 +466,7 @@ func scanTrial(rows *sql.Rows, live *liveness) (framework.TrialData, error) {
 	td.Seconds = secs.Float64
 	td.Epochs, td.Iterations, td.Samples = int(epochs.Int64), int(iters.Int64), int(samples.Int64)
 	td.Final = framework.EpochStats{Epoch: int(fEpoch.Int64), Iteration: int(fIter.Int64), Samples: int(fSamples.Int64),
-		Seconds: fSecs.Float64, EpochSeconds: fEpochSecs.Float64}
+		Seconds: fSecs.Float64, EpochSeconds: fEpochSecs.Float64, LearningRate: math.NaN()}
 	td.DivergedIteration = int(divIter.Int64)
 	for _, m := range [...]struct {
 		dst *float64

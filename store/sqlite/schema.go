@@ -187,7 +187,54 @@ var migrations = []migration{
 	{sql: schemaV2},
 	{sql: schemaV3, data: packBatchLossV3},
 	{sql: schemaV4},
+	{sql: schemaV5},
 }
+
+// schemaV5 stores the learning rate, which a schedule varies in time:
+//
+// Table epochs, new column:
+//   - learning_rate REAL: the rate of the epoch's last update; NULL for
+//     epochs stored before version 5 (their rate is the trial's
+//     training.learning_rate).
+//
+// batch_loss_chunks.losses points get a sixth value, the update's learning
+// rate ([iteration, epoch, batch_size, seconds, loss, learning_rate]);
+// points stored before version 5 have five.
+//
+// Views: batch_loss gets a learning_rate column; epoch_metrics a metric
+// named learning_rate.
+const schemaV5 = `
+ALTER TABLE epochs ADD COLUMN learning_rate REAL;
+DROP VIEW epoch_metrics;
+DROP VIEW batch_loss;
+` + viewsV5
+
+// viewsV5 are the views of version 5: viewsV3 with the learning rate.
+const viewsV5 = `
+CREATE VIEW epoch_metrics (trial, epoch, iteration, samples, seconds, epoch_seconds, name, value, nonfinite) AS
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'train_loss', train_loss, train_loss_nonfinite
+	FROM epochs WHERE train_loss IS NOT NULL OR train_loss_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'val_loss', val_loss, val_loss_nonfinite
+	FROM epochs WHERE val_loss IS NOT NULL OR val_loss_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'train_accuracy', train_accuracy, train_accuracy_nonfinite
+	FROM epochs WHERE train_accuracy IS NOT NULL OR train_accuracy_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'val_accuracy', val_accuracy, val_accuracy_nonfinite
+	FROM epochs WHERE val_accuracy IS NOT NULL OR val_accuracy_nonfinite IS NOT NULL
+	UNION ALL
+	SELECT trial, epoch, iteration, samples, seconds, epoch_seconds, 'learning_rate', learning_rate, NULL
+	FROM epochs WHERE learning_rate IS NOT NULL;
+
+CREATE VIEW batch_loss (trial, iteration, epoch, batch_size, seconds, value, nonfinite, learning_rate) AS
+	SELECT c.trial, json_extract(p.value, '$[0]'), json_extract(p.value, '$[1]'), json_extract(p.value, '$[2]'),
+		CAST(json_extract(p.value, '$[3]') AS REAL),
+		CASE json_type(p.value, '$[4]') WHEN 'text' THEN NULL ELSE CAST(json_extract(p.value, '$[4]') AS REAL) END,
+		CASE json_type(p.value, '$[4]') WHEN 'text' THEN json_extract(p.value, '$[4]') END,
+		CAST(json_extract(p.value, '$[5]') AS REAL)
+	FROM batch_loss_chunks c, json_each(c.losses) p;
+`
 
 // schemaV4 stores the identity of the data files a sweep read, so that a
 // resume refuses data that changed since (PrepareSweep):

@@ -482,7 +482,7 @@ func (s *Store) storeSeries(exec func(string, ...any) error, trial string, ser *
 // parameters each, well under SQLite's limit of 32,766).
 const (
 	epochsPerInsert = 64
-	epochColumns    = 14
+	epochColumns    = 15
 )
 
 // qEpochs is the INSERT of n epochs, made once per n.
@@ -500,8 +500,8 @@ var epochInserts sync.Map // n → qEpochs(n)
 
 const qEpoch = `INSERT OR REPLACE INTO epochs (trial, epoch, iteration, samples, seconds, epoch_seconds,
 	train_loss, train_loss_nonfinite, val_loss, val_loss_nonfinite,
-	train_accuracy, train_accuracy_nonfinite, val_accuracy, val_accuracy_nonfinite)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	train_accuracy, train_accuracy_nonfinite, val_accuracy, val_accuracy_nonfinite, learning_rate)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // appendEpochArgs appends the epochColumns values of one epoch's row: a NaN
 // metric whose mask bit is clear does not apply and is stored as (NULL,
@@ -515,7 +515,11 @@ func appendEpochArgs(args []any, trial string, e *framework.EpochStats, mask uin
 		v, nf := absentOrReal(m.v, mask&m.bit != 0)
 		args = append(args, v, nf)
 	}
-	return args
+	var lr any // NULL when unknown (a trial trained before rates were recorded)
+	if !math.IsNaN(e.LearningRate) && e.LearningRate != 0 {
+		lr = e.LearningRate
+	}
+	return append(args, lr)
 }
 
 func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error {

@@ -127,7 +127,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 			t.Fatal(q, err)
 		}
 	}
-	if v != SchemaVersion() || v != 4 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
+	if v != SchemaVersion() || v != 5 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
 		t.Fatalf("user_version %d foreign_keys %d synchronous %d busy_timeout %d journal_mode %s", v, fk, sync, busy, mode)
 	}
 	schema := func() string {
@@ -172,7 +172,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (4)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (5)") {
 		t.Fatalf("newer schema: %v", err)
 	}
 
@@ -209,19 +209,19 @@ func TestSinkRoundTripNonFinite(t *testing.T) {
 	a := &plans[0]
 	s.TrialStarted(a)
 	its := []framework.IterationStats{
-		{Epoch: 1, Iteration: 1, BatchSize: 8, Loss: 0.5, Seconds: 0.001},
-		{Epoch: 1, Iteration: 2, BatchSize: 8, Loss: nan, Seconds: 0.002},
-		{Epoch: 2, Iteration: 3, BatchSize: 8, Loss: pinf, Seconds: 0.003},
-		{Epoch: 2, Iteration: 4, BatchSize: 4, Loss: ninf, Seconds: 0.004},
-		{Epoch: 3, Iteration: 5, BatchSize: 4, Loss: 1e-300, Seconds: 5e-324},
+		{Epoch: 1, Iteration: 1, BatchSize: 8, Loss: 0.5, Seconds: 0.001, LearningRate: 0.1},
+		{Epoch: 1, Iteration: 2, BatchSize: 8, Loss: nan, Seconds: 0.002, LearningRate: 0.1},
+		{Epoch: 2, Iteration: 3, BatchSize: 8, Loss: pinf, Seconds: 0.003, LearningRate: 0.05},
+		{Epoch: 2, Iteration: 4, BatchSize: 4, Loss: ninf, Seconds: 0.004, LearningRate: 0.05},
+		{Epoch: 3, Iteration: 5, BatchSize: 4, Loss: 1e-300, Seconds: 5e-324, LearningRate: 0.025},
 	}
 	for _, it := range its {
 		s.Iteration(a, it)
 	}
 	eps := []framework.EpochStats{
-		{Epoch: 1, Iteration: 2, Samples: 16, TrainLoss: 0.7, ValLoss: 0.8, TrainAccuracy: 0.5, ValAccuracy: 0.25, Seconds: 1, EpochSeconds: 1},
-		{Epoch: 2, Iteration: 4, Samples: 28, TrainLoss: nan, ValLoss: ninf, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 2, EpochSeconds: 1},
-		{Epoch: 3, Iteration: 5, Samples: 32, TrainLoss: 0.1, ValLoss: pinf, TrainAccuracy: 1, ValAccuracy: 0, Seconds: 3.5, EpochSeconds: 1.5},
+		{Epoch: 1, Iteration: 2, Samples: 16, TrainLoss: 0.7, ValLoss: 0.8, TrainAccuracy: 0.5, ValAccuracy: 0.25, Seconds: 1, EpochSeconds: 1, LearningRate: 0.1},
+		{Epoch: 2, Iteration: 4, Samples: 28, TrainLoss: nan, ValLoss: ninf, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 2, EpochSeconds: 1, LearningRate: 0.05},
+		{Epoch: 3, Iteration: 5, Samples: 32, TrainLoss: 0.1, ValLoss: pinf, TrainAccuracy: 1, ValAccuracy: 0, Seconds: 3.5, EpochSeconds: 1.5, LearningRate: 0.025},
 	}
 	for _, e := range eps {
 		s.Epoch(a, e)
@@ -234,8 +234,8 @@ func TestSinkRoundTripNonFinite(t *testing.T) {
 	b := &plans[1]
 	s.TrialStarted(b)
 	epsB := []framework.EpochStats{
-		{Epoch: 1, Iteration: 10, Samples: 80, TrainLoss: 2, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 0.5, EpochSeconds: 0.5},
-		{Epoch: 2, Iteration: 20, Samples: 160, TrainLoss: nan, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 1, EpochSeconds: 0.5},
+		{Epoch: 1, Iteration: 10, Samples: 80, TrainLoss: 2, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 0.5, EpochSeconds: 0.5, LearningRate: 0.3},
+		{Epoch: 2, Iteration: 20, Samples: 160, TrainLoss: nan, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan, Seconds: 1, EpochSeconds: 0.5, LearningRate: 0.3},
 	}
 	for _, e := range epsB {
 		s.Epoch(b, e)
@@ -266,13 +266,17 @@ func TestSinkRoundTripNonFinite(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
+		"nonfinite-t000 1 learning_rate 0.1 NULL",
 		"nonfinite-t000 1 train_accuracy 0.5 NULL", "nonfinite-t000 1 train_loss 0.7 NULL",
 		"nonfinite-t000 1 val_accuracy 0.25 NULL", "nonfinite-t000 1 val_loss 0.8 NULL",
+		"nonfinite-t000 2 learning_rate 0.05 NULL",
 		"nonfinite-t000 2 train_accuracy NULL NaN", "nonfinite-t000 2 train_loss NULL NaN",
 		"nonfinite-t000 2 val_accuracy NULL NaN", "nonfinite-t000 2 val_loss NULL -Inf",
+		"nonfinite-t000 3 learning_rate 0.025 NULL",
 		"nonfinite-t000 3 train_accuracy 1.0 NULL", "nonfinite-t000 3 train_loss 0.1 NULL",
 		"nonfinite-t000 3 val_accuracy 0.0 NULL", "nonfinite-t000 3 val_loss NULL +Inf",
-		"nonfinite-t001 1 train_loss 2.0 NULL", "nonfinite-t001 2 train_loss NULL NaN",
+		"nonfinite-t001 1 learning_rate 0.3 NULL",
+		"nonfinite-t001 1 train_loss 2.0 NULL", "nonfinite-t001 2 learning_rate 0.3 NULL", "nonfinite-t001 2 train_loss NULL NaN",
 	}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("epoch_metrics rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
@@ -318,7 +322,7 @@ func TestSinkRoundTripNonFinite(t *testing.T) {
 		Final: epsB[1], BestValLoss: nan, LastFiniteLoss: 0.02, TimeToTarget: 1.0, EpochSeries: epsB}
 	wantC := framework.TrialData{Plan: plans[2], Status: framework.Failed, Error: "model: bad layer \"x\"",
 		Started: started, Ended: t0.Add(3 * time.Hour),
-		Final:       framework.EpochStats{TrainLoss: nan, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan},
+		Final:       framework.EpochStats{TrainLoss: nan, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan, LearningRate: nan},
 		BestValLoss: nan, LastFiniteLoss: nan, TimeToTarget: nan}
 	for i, w := range []framework.TrialData{wantA, wantB, wantC} {
 		if !sameText(d.Trials[i], w) {
@@ -702,8 +706,14 @@ func TestMigrateFromV2(t *testing.T) {
 	db.Close()
 
 	s := openStore(t, path)
-	if got := dump(t, path, "epoch_metrics", "batch_loss"); got != before {
+	// version 5's batch_loss has a learning_rate column, NULL for updates stored before it
+	old := "(SELECT trial, iteration, epoch, batch_size, seconds, value, nonfinite FROM batch_loss)"
+	if got := dump(t, path, "epoch_metrics", old); got != strings.Replace(before, "batch_loss", old, -1) {
 		t.Fatalf("the views after migration:\n%s\nthe tables before:\n%s", got, before)
+	}
+	var rates int
+	if err := rawDB(t, path).QueryRow(`SELECT count(learning_rate) FROM batch_loss`).Scan(&rates); err != nil || rates != 0 {
+		t.Errorf("%d learning rates for updates stored before version 5 (%v), want none", rates, err)
 	}
 	var chunks, epochs int
 	r := rawDB(t, path)
