@@ -1,15 +1,11 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
-	"io"
+	"image/png"
 	"math"
 	"strconv"
 	"strings"
@@ -587,13 +583,23 @@ func placeholder(w, h int, msg string) *image.RGBA {
 	return toRGBA(c.Image())
 }
 
-// Pools of pictures (by size), zlib writers and buffers, reused across
-// the pictures of a report.
+// Pools of pictures (by size) and of the encoder's buffers, reused
+// across the pictures of a report.
 var (
 	rgbaPools sync.Map // image.Point → *sync.Pool of *image.RGBA
-	zlibPool  sync.Pool
 	bufPool   = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	pngEnc    = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
 )
+
+// encoderPool lets image/png reuse its encoder state across pictures.
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 func getRGBA(w, h int) *image.RGBA {
 	p, _ := rgbaPools.LoadOrStore(image.Pt(w, h), &sync.Pool{})
@@ -609,100 +615,14 @@ func putRGBA(m *image.RGBA) {
 	}
 }
 
-// writePNG encodes img to path.
+// writePNG encodes img to path with image/png (an opaque picture is
+// written as 8-bit RGB).
 func writePNG(path string, img *image.RGBA) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
-	if err := encodePNG(buf, img); err != nil {
+	if err := pngEnc.Encode(buf, img); err != nil {
 		return err
 	}
 	return replaceFile(path, buf.Bytes())
-}
-
-// encodePNG writes an opaque RGBA image as an 8-bit RGB PNG. It is a
-// lean stand-in for image/png, whose adaptive filtering (trying all five
-// filters on every row) is most of the time of a report: rows here use
-// the Sub or Up filter, whichever leaves smaller residuals, and zlib at
-// best speed. Alpha is dropped (pictures are drawn on white).
-func encodePNG(w io.Writer, img *image.RGBA) error {
-	b := img.Bounds()
-	wd, ht := b.Dx(), b.Dy()
-	var hdr [13]byte
-	binary.BigEndian.PutUint32(hdr[0:], uint32(wd))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ht))
-	hdr[8], hdr[9] = 8, 2 // 8 bits per channel, truecolour
-	idat := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(idat)
-	idat.Reset()
-	zw, ok := zlibPool.Get().(*zlib.Writer)
-	if ok {
-		zw.Reset(idat)
-	} else {
-		var err error
-		if zw, err = zlib.NewWriterLevel(idat, zlib.BestSpeed); err != nil {
-			return err
-		}
-	}
-	defer zlibPool.Put(zw)
-	n := 3 * wd
-	prev := make([]byte, n)
-	cur := make([]byte, n)
-	sub := make([]byte, n+1)
-	up := make([]byte, n+1)
-	sub[0], up[0] = 1, 2
-	for y := range ht {
-		row := img.Pix[(y+b.Min.Y-img.Rect.Min.Y)*img.Stride+(b.Min.X-img.Rect.Min.X)*4:]
-		for x := range wd {
-			copy(cur[3*x:3*x+3], row[4*x:4*x+3])
-		}
-		var sumSub, sumUp int
-		for i := range n {
-			var left byte
-			if i >= 3 {
-				left = cur[i-3]
-			}
-			s, u := cur[i]-left, cur[i]-prev[i]
-			sub[i+1], up[i+1] = s, u
-			sumSub += absByte(s)
-			sumUp += absByte(u)
-		}
-		line := sub
-		if sumUp < sumSub {
-			line = up
-		}
-		if _, err := zw.Write(line); err != nil {
-			return err
-		}
-		prev, cur = cur, prev
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	bw.WriteString("\x89PNG\r\n\x1a\n")
-	writeChunk(bw, "IHDR", hdr[:])
-	writeChunk(bw, "IDAT", idat.Bytes())
-	writeChunk(bw, "IEND", nil)
-	return bw.Flush()
-}
-
-func absByte(v byte) int {
-	if v < 128 {
-		return int(v)
-	}
-	return 256 - int(v)
-}
-
-func writeChunk(w *bufio.Writer, kind string, data []byte) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-	w.Write(n[:])
-	crc := crc32.NewIEEE()
-	crc.Write([]byte(kind))
-	crc.Write(data)
-	w.WriteString(kind)
-	w.Write(data)
-	binary.BigEndian.PutUint32(n[:], crc.Sum32())
-	w.Write(n[:])
 }
