@@ -268,11 +268,24 @@ func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
 	return batchKey{}, dataLen, false
 }
 
+// analyze derives everything the report draws and tabulates from d.
 func analyze(d *framework.SweepData) *analysis {
 	a := &analysis{d: d, metric: pickMetric(d)}
 	if note := results.IncomparableNote(a.metric.Metric, d.Trials); note != "" {
 		a.metric.Note = strings.TrimPrefix(a.metric.Note+"; "+note, "; ")
 	}
+	a.readTrials()
+	a.findVaried()
+	a.nameFiles()
+	a.pickCurve()
+	a.rankPoints()
+	a.collectAxes()
+	return a
+}
+
+// readTrials makes a trialInfo of every trial, in plan order.
+func (a *analysis) readTrials() {
+	d := a.d
 	for i := range d.Trials {
 		t := &d.Trials[i]
 		ti := &trialInfo{T: t, Metric: a.metric.Value(t)}
@@ -294,9 +307,11 @@ func analyze(d *framework.SweepData) *analysis {
 	slices.SortStableFunc(a.trials, func(x, y *trialInfo) int {
 		return cmp.Or(cmp.Compare(x.T.Plan.Index, y.T.Plan.Index), strings.Compare(x.T.Plan.ID, y.T.Plan.ID))
 	})
+}
 
-	// Varied keys in order of first appearance; fall back to keys whose
-	// values differ across trials when no trial lists them.
+// findVaried lists the varied keys in order of first appearance; it falls
+// back to keys whose values differ across trials when no trial lists them.
+func (a *analysis) findVaried() {
 	seen := map[string]bool{}
 	for _, ti := range a.trials {
 		for _, k := range ti.T.Plan.Varied {
@@ -323,8 +338,11 @@ func analyze(d *framework.SweepData) *analysis {
 			}
 		}
 	}
+}
 
-	// File names: the ID when it is a safe name, made unique.
+// nameFiles gives every trial its file name (the ID when it is a safe
+// name, made unique) and its labels.
+func (a *analysis) nameFiles() {
 	used := map[string]bool{}
 	for _, ti := range a.trials {
 		name := safeName(ti.T.Plan.ID)
@@ -342,8 +360,11 @@ func analyze(d *framework.SweepData) *analysis {
 		ti.Label = a.labelOf(ti.T.Plan.Params)
 		ti.Short = a.shortLabelOf(ti.T.Plan.Params)
 	}
+}
 
-	// Curve drawn in overviews: validation loss when any trial has one.
+// pickCurve chooses the curve drawn in overviews: the validation loss when
+// any trial has one.
+func (a *analysis) pickCurve() {
 	a.curve = "train_loss"
 	for _, ti := range a.trials {
 		for _, e := range ti.T.EpochSeries {
@@ -356,13 +377,16 @@ func analyze(d *framework.SweepData) *analysis {
 			break
 		}
 	}
+}
 
-	// Grid points, ranked as 'sweep best' ranks them.
+// rankPoints groups the trials into grid points, ranked as 'sweep best'
+// ranks them, and finds the best single trial.
+func (a *analysis) rankPoints() {
 	byPoint := map[int][]*trialInfo{}
 	for _, ti := range a.trials {
 		byPoint[ti.T.Plan.Point] = append(byPoint[ti.T.Plan.Point], ti)
 	}
-	for i, r := range results.Rank(a.metric.Metric, d.Trials) {
+	for i, r := range results.Rank(a.metric.Metric, a.d.Trials) {
 		ts := byPoint[r.Point]
 		slices.SortStableFunc(ts, func(x, y *trialInfo) int { return cmp.Compare(x.T.Plan.Repeat, y.T.Plan.Repeat) })
 		first := ts[0]
@@ -380,7 +404,11 @@ func analyze(d *framework.SweepData) *analysis {
 			a.best = ti
 		}
 	}
+}
 
+// collectAxes lists the batch sizes, learning rates and optimizers that
+// occur, sorted.
+func (a *analysis) collectAxes() {
 	bs := map[batchKey]bool{}
 	lrs := map[float64]bool{}
 	ops := map[string]bool{}
@@ -402,7 +430,6 @@ func analyze(d *framework.SweepData) *analysis {
 	}
 	slices.Sort(a.lrs)
 	a.opts = sortedKeys(ops)
-	return a
 }
 
 // cmpPoints orders grid points best first, as results.Rank does.
