@@ -344,13 +344,18 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		v.Params = append(v.Params, kv{k, fmtParam(t.Plan.Params[k])})
 	}
 	if ti.EpochPNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", "Train and validation loss per epoch.", 0, 0})
+		c := strings.Join(append([]string{"Train and validation loss per epoch."}, ti.EpochNotes...), " ")
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", c, 0, 0})
 	}
 	if ti.BatchPNG != "" {
-		c := "Batch loss of every weight update (SGD's noisy descent)."
+		c := "Batch loss of every recorded weight update (SGD's noisy descent)."
+		if t.Status == framework.Diverged && t.DivergedIteration > 0 {
+			c += fmt.Sprintf(" In red, the last losses recorded before the blow-up at iteration %d (×).", t.DivergedIteration)
+		}
 		if len(t.BatchLoss) > maxPlotPoints {
 			c += fmt.Sprintf(" %d points drawn as the min and max of %d buckets.", len(t.BatchLoss), maxPlotPoints/2)
 		}
+		c = strings.Join(append([]string{c}, ti.BatchNotes...), " ")
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BatchPNG, "trials/"), "batch loss per iteration", c, 0, 0})
 	}
 	v.Epochs = table{ID: "epochs", Header: []string{"epoch", "iteration", "samples", "train loss", "val loss", "train accuracy", "val accuracy", "seconds", "epoch seconds"}}
