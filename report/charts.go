@@ -454,9 +454,6 @@ func (a *analysis) thinSeries(ti *trialInfo, x string, col color.RGBA, dash []vg
 // meanLabel says what a group's mean line averages: "lr=0.1: mean of 7/9
 // (2 diverged)".
 func (a *analysis) meanLabel(name string, all, settled []*trialInfo, drawn bool) string {
-	if !drawn {
-		return fmt.Sprintf("%s: no mean (none of %d completed stably)", name, len(all))
-	}
 	div, blew, pruned, other := 0, 0, 0, 0
 	for _, ti := range all {
 		switch {
@@ -479,6 +476,9 @@ func (a *analysis) meanLabel(name string, all, settled []*trialInfo, drawn bool)
 		if c.n > 0 {
 			left = append(left, fmt.Sprintf("%d %s", c.n, c.what))
 		}
+	}
+	if !drawn {
+		return fmt.Sprintf("%s: no mean (%s)", name, orDefault(strings.Join(left, ", "), "no completed trial"))
 	}
 	label := fmt.Sprintf("%s: mean of %d/%d", name, len(settled), len(all))
 	if len(left) > 0 {
@@ -644,9 +644,12 @@ func (a *analysis) gdFigure(x string, w, h int) *figure {
 		agg := aggregate(settled, a.curve, x)
 		s.dots = len(agg) <= 30
 		s.pts, s.lo, s.hi = band(agg)
-		if len(agg) == 0 {
+		switch {
+		case len(agg) == 0 && p.Class == results.PrunedClass:
+			label += fmt.Sprintf(" (all pruned by epoch %d)", p.PrunedAt)
+		case len(agg) == 0:
 			label += " (no repeat completed stably)"
-		} else if len(settled) < len(p.Trials) {
+		case len(settled) < len(p.Trials):
 			label += fmt.Sprintf(" (%d/%d repeats)", len(settled), len(p.Trials))
 		}
 		s.label = label
@@ -1143,6 +1146,7 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	atTop := func(lr float64) vg.Length {
 		n := stack[lr]
 		stack[lr]++
+		fig.avoid = append(fig.avoid, []xy{{lr, p.Y.Max}}) // a legend must not hide it
 		return -vg.Points(11 * float64(n))
 	}
 	var entries []legendEntry

@@ -610,7 +610,7 @@ func drawWithLegend(c draw.Canvas, p *plot.Plot, entries []legendEntry, avoid []
 // data area, on a white box, if one corner covers at most 1% of the
 // sampled points of avoid; it reports whether it did.
 func legendInside(c draw.Canvas, p *plot.Plot, entries []legendEntry, avoid [][]xy) bool {
-	lg := newLegend(entries, 48)
+	lg := newLegend(entries, 60)
 	da := dataArea(c, p)
 	sz := lg.Rectangle(da).Size()
 	pad := vg.Points(6)

@@ -233,10 +233,7 @@ func checkMeans(t *testing.T, a *analysis, c chart) {
 	t.Helper()
 	by := strings.TrimSuffix(strings.TrimPrefix(c.file, "img/curves-by-"), ".png")
 	groups := a.groupsBy(by)
-	var means [][]xy // the lines drawn boldly, in group order
-	for _, l := range c.fig.avoid {
-		means = append(means, l)
-	}
+	means := c.fig.avoid // the lines drawn boldly, in group order
 	if len(means) != len(groups) {
 		t.Fatalf("%s: %d bold lines for %d groups", c.file, len(means), len(groups))
 	}
@@ -335,5 +332,35 @@ func checkBatchCharts(t *testing.T, a *analysis) {
 				t.Errorf("%s: the diverging loss %.4g sets the range", ti.T.Plan.ID, s.Loss)
 			}
 		}
+	}
+}
+
+// A mean is drawn only where every trial it averages has a value: a
+// trial that stops early must not make the mean jump.
+func TestAggregateKeepsItsPopulation(t *testing.T) {
+	long := &framework.TrialData{EpochSeries: []framework.EpochStats{{Epoch: 1, TrainLoss: 1}, {Epoch: 2, TrainLoss: 0.9}, {Epoch: 3, TrainLoss: 0.8}}}
+	short := &framework.TrialData{EpochSeries: []framework.EpochStats{{Epoch: 1, TrainLoss: 3}}}
+	agg := aggregate([]*trialInfo{{T: long}, {T: short}}, "train_loss", "epoch")
+	if len(agg) != 1 || agg[0].X != 1 || agg[0].Mean != 2 || agg[0].N != 2 {
+		t.Errorf("aggregate = %+v, want only epoch 1 with the mean of both (2)", agg)
+	}
+}
+
+// A loss of exactly 0 does not make the axis linear when the other
+// losses span decades: the zero is drawn at the smallest positive value,
+// and the caption says so.
+func TestLogAxisWithZeroLoss(t *testing.T) {
+	f := curveChart("t", "epoch", "loss", []curveSeries{{pts: []xy{{1, 2}, {2, 0.01}, {3, 0}}}, {pts: []xy{{1, 2300}}, noRange: true, escaped: true}}, 0, 400, 300, nil)
+	if !isLog(f.plot.Y) {
+		t.Fatal("linear axis for losses from 0.01 to 2 with a 0")
+	}
+	if f.plot.Y.Max > 2 || f.plot.Y.Min > 0.01 {
+		t.Errorf("y range [%g, %g], want [0.01, 2] (the blow-up to 2300 does not set it)", f.plot.Y.Min, f.plot.Y.Max)
+	}
+	if len(f.notes) != 1 || !strings.Contains(f.notes[0], "exactly 0") {
+		t.Errorf("notes %q do not say how zeros are drawn", f.notes)
+	}
+	if !slices.ContainsFunc(f.legend, func(e legendEntry) bool { return strings.Contains(e.label, "blew up") }) {
+		t.Errorf("legend %v does not explain the blow-up's mark", f.legend)
 	}
 }
