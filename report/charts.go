@@ -1126,21 +1126,18 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	if !a.metric.HigherIsBetter {
 		logY, _, _ = lossScale(ys)
 	}
-	title := fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name)
-	if len(a.opts) < 2 {
-		title = fmt.Sprintf("%s against learning rate (best setting at each, mean ± std)", a.metric.Name)
+	p := newPlot(fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name), "learning rate", a.metric.Name)
+	for _, ax := range []struct {
+		axis *plot.Axis
+		vals []float64
+		log  bool
+	}{{&p.X, a.lrs, logX}, {&p.Y, ys, logY}} {
+		lo, hi, _ := bounds(ax.vals, ax.log)
+		setAxis(ax.axis, lo, hi, ax.log)
+		if ax.log {
+			ax.axis.Label.Text += " (log scale)"
+		}
 	}
-	p := newPlot(title, "learning rate", a.metric.Name)
-	if logX {
-		p.X.Label.Text += " (log scale)"
-	}
-	if logY {
-		p.Y.Label.Text += " (log scale)"
-	}
-	xlo, xhi, _ := bounds(a.lrs, logX)
-	ylo, yhi, _ := bounds(ys, logY)
-	setAxis(&p.X, xlo, xhi, logX)
-	setAxis(&p.Y, ylo, yhi, logY)
 	fig := &figure{plot: p, w: w, h: h}
 	stack := map[float64]int{} // marks already at the top edge at a learning rate
 	atTop := func(lr float64) vg.Length {
@@ -1188,19 +1185,25 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 		}
 		entries = append(entries, legendEntry{name, []plot.Thumbnailer{l, m}})
 	}
-	if anyPart {
-		entries = append(entries, legendEntry{"k/n diverged: of the trials at that lr;", nil},
+	fig.legend = append(entries, lrMarksLegend(anyPart, anyDiv, anyPruned)...)
+	return fig
+}
+
+// lrMarksLegend explains the marks of optimizerLRFigure that it used.
+func lrMarksLegend(part, div, pruned bool) []legendEntry {
+	var out []legendEntry
+	if part {
+		out = append(out, legendEntry{"k/n diverged: of the trials at that lr;", nil},
 			legendEntry{"the point is the mean of the rest", nil})
 	}
-	if anyDiv {
-		entries = append(entries, legendEntry{"× at the top edge: every trial", []plot.Thumbnailer{divergedMark()}},
+	if div {
+		out = append(out, legendEntry{"× at the top edge: every trial", []plot.Thumbnailer{divergedMark()}},
 			legendEntry{"at that lr diverged", nil})
 	}
-	if anyPruned {
-		entries = append(entries, legendEntry{"ring at the top edge: pruned", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(color.RGBA{90, 90, 90, 255})}}})
+	if pruned {
+		out = append(out, legendEntry{"ring at the top edge: pruned", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(color.RGBA{90, 90, 90, 255})}}})
 	}
-	fig.legend = entries
-	return fig
+	return out
 }
 
 // lrPoint is the best setting of one optimizer at one learning rate, with

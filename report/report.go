@@ -108,61 +108,24 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 	}
 
 	charts, notes := a.charts(opt)
-	type job struct {
-		path string
-		fig  *figure
-	}
-	var jobs []job
+	var jobs []pictureJob
 	for _, c := range charts {
-		jobs = append(jobs, job{c.file, c.fig})
+		jobs = append(jobs, pictureJob{c.file, c.fig})
 	}
 	for _, ti := range a.trials {
 		if f := a.trialEpochFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
 			ti.EpochPNG, ti.EpochNotes = "trials/"+ti.File+"-epochs.png", f.notes
-			jobs = append(jobs, job{ti.EpochPNG, f})
+			jobs = append(jobs, pictureJob{ti.EpochPNG, f})
 		}
 		if f := a.trialBatchFigure(ti, opt.SmoothWindow, opt.TrialWidth, opt.TrialHeight); f != nil {
 			ti.BatchPNG, ti.BatchNotes = "trials/"+ti.File+"-batches.png", f.notes
-			jobs = append(jobs, job{ti.BatchPNG, f})
+			jobs = append(jobs, pictureJob{ti.BatchPNG, f})
 		}
 	}
-
-	// Draw the pictures in parallel; each is independent, so the output
-	// does not depend on the schedule.
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		first  error
-		failed []string // pictures that could not be drawn
-		next   = make(chan job)
-	)
-	for range min(opt.Workers, max(1, len(jobs))) {
-		wg.Go(func() {
-			for j := range next {
-				img, failure := j.fig.render()
-				err := writePNG(filepath.Join(dir, filepath.FromSlash(j.path)), img)
-				putRGBA(img)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("report: %w", err)
-				}
-				if failure != "" {
-					failed = append(failed, j.path+": "+failure)
-				}
-				mu.Unlock()
-			}
-		})
+	failed, err := drawPictures(dir, jobs, opt.Workers)
+	if err != nil {
+		return err
 	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-
-	slices.Sort(failed)
 	if err := writeIndex(dir, a, opt, charts, notes, failed); err != nil {
 		return err
 	}
@@ -192,6 +155,50 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 		written["trials/"+ti.File+".html"] = true
 	}
 	return removeStale(dir, written)
+}
+
+// pictureJob is one picture to draw and where to write it (relative to
+// the report root, slash-separated).
+type pictureJob struct {
+	path string
+	fig  *figure
+}
+
+// drawPictures draws and writes the pictures on up to workers goroutines;
+// each is independent, so the output does not depend on the schedule. It
+// returns the pictures that could not be drawn (sorted, with why; a
+// placeholder was written instead) and the first write error.
+func drawPictures(dir string, jobs []pictureJob, workers int) (failed []string, err error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan pictureJob)
+	)
+	for range min(workers, max(1, len(jobs))) {
+		wg.Go(func() {
+			for j := range next {
+				img, failure := j.fig.render()
+				err := writePNG(filepath.Join(dir, filepath.FromSlash(j.path)), img)
+				putRGBA(img)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("report: %w", err)
+				}
+				if failure != "" {
+					failed = append(failed, j.path+": "+failure)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	slices.Sort(failed)
+	return failed, first
 }
 
 // The report's subfolders and the kinds of file it writes in them: the
