@@ -75,7 +75,8 @@ type trialInfo struct {
 	Short   string // the varied settings, shorter (for legends)
 	DataLen int    // training samples per epoch, if known (0 otherwise)
 
-	EpochPNG, BatchPNG string // paths relative to the report root ("" if none)
+	EpochPNG, BatchPNG     string   // paths relative to the report root ("" if none)
+	EpochNotes, BatchNotes []string // what their captions must add (figure.notes)
 }
 
 func (ti *trialInfo) diverged() bool { return ti.T.Status == framework.Diverged }
@@ -116,6 +117,45 @@ type analysis struct {
 	best    *trialInfo // best single trial (nil if none has a metric)
 	batches []batchKey // sorted
 	lrs     []float64  // sorted
+	// lossRef is the typical loss at the start of training: the median of
+	// the trials' first finite value of the overview curve (NaN if none).
+	lossRef float64
+}
+
+// blowUpFactor: a trial whose overview curve rises above blowUpFactor ×
+// lossRef blew up, whether or not it formally diverged (a full-batch step
+// too large can end at a loss of thousands without a non-finite value).
+const blowUpFactor = 10
+
+// blewUp reports whether ti's overview curve rose above blowUpFactor ×
+// the sweep's typical starting loss.
+func (a *analysis) blewUp(ti *trialInfo) bool {
+	if !(a.lossRef > 0) {
+		return false
+	}
+	for _, q := range curveOf(ti.T, a.curve, "epoch") {
+		if finite(q.Y) && q.Y > blowUpFactor*a.lossRef {
+			return true
+		}
+	}
+	return false
+}
+
+// settled reports whether ti is one a mean curve is over: it completed
+// (was not pruned, did not diverge or fail) and did not blow up.
+func (a *analysis) settled(ti *trialInfo) bool {
+	return ti.T.Status == framework.Completed && !a.blewUp(ti)
+}
+
+// settledOf keeps the settled trials of ts.
+func (a *analysis) settledOf(ts []*trialInfo) []*trialInfo {
+	var out []*trialInfo
+	for _, ti := range ts {
+		if a.settled(ti) {
+			out = append(out, ti)
+		}
+	}
+	return out
 }
 
 type batchKey struct {
@@ -268,11 +308,24 @@ func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
 	return batchKey{}, dataLen, false
 }
 
+// analyze derives everything the report draws and tabulates from d.
 func analyze(d *framework.SweepData) *analysis {
 	a := &analysis{d: d, metric: pickMetric(d)}
 	if note := results.IncomparableNote(a.metric.Metric, d.Trials); note != "" {
 		a.metric.Note = strings.TrimPrefix(a.metric.Note+"; "+note, "; ")
 	}
+	a.readTrials()
+	a.findVaried()
+	a.nameFiles()
+	a.pickCurve()
+	a.rankPoints()
+	a.collectAxes()
+	return a
+}
+
+// readTrials makes a trialInfo of every trial, in plan order.
+func (a *analysis) readTrials() {
+	d := a.d
 	for i := range d.Trials {
 		t := &d.Trials[i]
 		ti := &trialInfo{T: t, Metric: a.metric.Value(t)}
@@ -294,9 +347,11 @@ func analyze(d *framework.SweepData) *analysis {
 	slices.SortStableFunc(a.trials, func(x, y *trialInfo) int {
 		return cmp.Or(cmp.Compare(x.T.Plan.Index, y.T.Plan.Index), strings.Compare(x.T.Plan.ID, y.T.Plan.ID))
 	})
+}
 
-	// Varied keys in order of first appearance; fall back to keys whose
-	// values differ across trials when no trial lists them.
+// findVaried lists the varied keys in order of first appearance; it falls
+// back to keys whose values differ across trials when no trial lists them.
+func (a *analysis) findVaried() {
 	seen := map[string]bool{}
 	for _, ti := range a.trials {
 		for _, k := range ti.T.Plan.Varied {
@@ -323,8 +378,11 @@ func analyze(d *framework.SweepData) *analysis {
 			}
 		}
 	}
+}
 
-	// File names: the ID when it is a safe name, made unique.
+// nameFiles gives every trial its file name (the ID when it is a safe
+// name, made unique) and its labels.
+func (a *analysis) nameFiles() {
 	used := map[string]bool{}
 	for _, ti := range a.trials {
 		name := safeName(ti.T.Plan.ID)
@@ -342,8 +400,11 @@ func analyze(d *framework.SweepData) *analysis {
 		ti.Label = a.labelOf(ti.T.Plan.Params)
 		ti.Short = a.shortLabelOf(ti.T.Plan.Params)
 	}
+}
 
-	// Curve drawn in overviews: validation loss when any trial has one.
+// pickCurve chooses the curve drawn in overviews: the validation loss when
+// any trial has one.
+func (a *analysis) pickCurve() {
 	a.curve = "train_loss"
 	for _, ti := range a.trials {
 		for _, e := range ti.T.EpochSeries {
@@ -356,13 +417,40 @@ func analyze(d *framework.SweepData) *analysis {
 			break
 		}
 	}
+	var first []float64
+	for _, ti := range a.trials {
+		for _, q := range curveOf(ti.T, a.curve, "epoch") {
+			if finite(q.Y) {
+				first = append(first, q.Y)
+				break
+			}
+		}
+	}
+	a.lossRef = median(first)
+}
 
-	// Grid points, ranked as 'sweep best' ranks them.
+// median of v (NaN for none).
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// rankPoints groups the trials into grid points, ranked as 'sweep best'
+// ranks them, and finds the best single trial.
+func (a *analysis) rankPoints() {
 	byPoint := map[int][]*trialInfo{}
 	for _, ti := range a.trials {
 		byPoint[ti.T.Plan.Point] = append(byPoint[ti.T.Plan.Point], ti)
 	}
-	for i, r := range results.Rank(a.metric.Metric, d.Trials) {
+	for i, r := range results.Rank(a.metric.Metric, a.d.Trials) {
 		ts := byPoint[r.Point]
 		slices.SortStableFunc(ts, func(x, y *trialInfo) int { return cmp.Compare(x.T.Plan.Repeat, y.T.Plan.Repeat) })
 		first := ts[0]
@@ -380,7 +468,11 @@ func analyze(d *framework.SweepData) *analysis {
 			a.best = ti
 		}
 	}
+}
 
+// collectAxes lists the batch sizes, learning rates and optimizers that
+// occur, sorted.
+func (a *analysis) collectAxes() {
 	bs := map[batchKey]bool{}
 	lrs := map[float64]bool{}
 	ops := map[string]bool{}
@@ -402,7 +494,6 @@ func analyze(d *framework.SweepData) *analysis {
 	}
 	slices.Sort(a.lrs)
 	a.opts = sortedKeys(ops)
-	return a
 }
 
 // cmpPoints orders grid points best first, as results.Rank does.
@@ -469,24 +560,6 @@ func (a *analysis) savedIterations() (saved int64, unknown int) {
 	return saved, unknown
 }
 
-func meanStd(v []float64) (mean, std float64) {
-	if len(v) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	for _, x := range v {
-		mean += x
-	}
-	mean /= float64(len(v))
-	if len(v) < 2 {
-		return mean, math.NaN()
-	}
-	var ss float64
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(v)-1))
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -547,8 +620,12 @@ type aggPoint struct {
 	N            int
 }
 
-// aggregate averages the curves of trials epoch by epoch; x is the mean x
-// of the trials that have a finite value at that epoch.
+// aggregate averages the curves of trials epoch by epoch, only at epochs
+// where every one of them has a finite value, so the population of a mean
+// never changes along its line (a trial leaving would look like
+// learning). x is the median x of the trials at that epoch: the median,
+// not the mean, so one repeat's slow start-up does not shift a line of
+// seconds.
 func aggregate(trials []*trialInfo, kind, x string) []aggPoint {
 	type acc struct{ xs, ys []float64 }
 	byEpoch := map[int]*acc{}
@@ -569,16 +646,17 @@ func aggregate(trials []*trialInfo, kind, x string) []aggPoint {
 		}
 	}
 	eps := make([]int, 0, len(byEpoch))
-	for ep := range byEpoch {
-		eps = append(eps, ep)
+	for ep, ac := range byEpoch {
+		if len(ac.ys) == len(trials) {
+			eps = append(eps, ep)
+		}
 	}
 	slices.Sort(eps)
 	out := make([]aggPoint, 0, len(eps))
 	for _, ep := range eps {
 		ac := byEpoch[ep]
-		mx, _ := meanStd(ac.xs)
-		my, sy := meanStd(ac.ys)
-		out = append(out, aggPoint{X: mx, Mean: my, Std: sy, N: len(ac.ys)})
+		my, sy := results.MeanStd(ac.ys)
+		out = append(out, aggPoint{X: median(ac.xs), Mean: my, Std: sy, N: len(ac.ys)})
 	}
 	return out
 }

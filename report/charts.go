@@ -25,14 +25,20 @@ type curveSeries struct {
 	dash     []vg.Length
 	lo, hi   []float64 // optional band (same length as pts)
 	diverged bool      // mark the last drawable point with ×
+	escaped  bool      // blew up: mark where it leaves the range with ▲ at the top edge
+	pruned   bool      // mark the last drawable point with a ring
 	noRange  bool      // do not let this series set the y range
 	dots     bool      // draw a small circle at every point
+	backdrop bool      // context only (a single trial behind its group's mean): a legend may cover it
 }
 
 // curveChart draws loss-like curves. The y range comes from the series
-// that set it (trials that did not diverge), so a blow-up is clipped
-// instead of flattening everything else; log axes are used when values
-// span decades (logXRatio 0 keeps x linear).
+// that set it (trials that neither diverged nor blew up), so a blow-up is
+// clipped and marked at the edge instead of flattening everything else.
+// The y axis is logarithmic when those values span more than a decade
+// (zeros are then drawn at the smallest positive value, and the figure's
+// notes say so); logXRatio > 0 makes x logarithmic when it spans that
+// ratio.
 func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w, h int, extra []legendEntry) *figure {
 	var xs, ys, allY []float64
 	for _, s := range series {
@@ -53,7 +59,13 @@ func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w
 		ys = allY
 	}
 	logX := logXRatio > 0 && scaleFor(xs, logXRatio)
-	logY := scaleFor(ys, 20)
+	logY, floor, zeros := lossScale(ys)
+	fig := &figure{w: w, h: h}
+	if logY && zeros {
+		series = clampZeros(series, floor)
+		ys = append(ys, floor)
+		fig.notes = append(fig.notes, fmt.Sprintf("Losses of exactly 0 are drawn at %s, the smallest positive value (a log axis has no 0).", fmtSig(floor, 3)))
+	}
 	p := newPlot(title, xl, yl)
 	xlo, xhi, _ := bounds(xs, logX)
 	ylo, yhi, ok := bounds(ys, logY)
@@ -61,7 +73,6 @@ func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w
 		logY = false
 		ylo, yhi, _ = bounds(ys, false)
 	}
-	// Leave headroom for the × of a trial that diverged above the range.
 	setAxis(&p.X, xlo, xhi, logX)
 	setAxis(&p.Y, ylo, yhi, logY)
 	if xl == "epoch" {
@@ -73,9 +84,6 @@ func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w
 	if logX {
 		p.X.Label.Text += " (log scale)"
 	}
-
-	var entries []legendEntry
-	anyDiverged := false
 	for _, s := range series {
 		if s.lo == nil {
 			continue
@@ -86,48 +94,126 @@ func curveChart(title, xl, yl string, series []curveSeries, logXRatio float64, w
 		}
 		p.Add(&bandPlot{x: xsB, lo: s.lo, hi: s.hi, fill: withAlpha(s.col, 50), logX: logX, logY: logY})
 	}
+	var entries []legendEntry
 	for _, s := range series {
-		wd := s.width
-		if wd == 0 {
-			wd = 1.5
-		}
-		var col color.Color = s.col
-		if s.alpha != 0 {
-			col = withAlpha(s.col, s.alpha)
-		}
-		l := &linePlot{pts: s.pts, style: draw.LineStyle{Color: col, Width: vg.Points(wd), Dashes: s.dash}, logX: logX, logY: logY}
-		p.Add(l)
-		var thumbs []plot.Thumbnailer
-		if s.lo != nil {
-			thumbs = append(thumbs, &bandPlot{fill: withAlpha(s.col, 50)})
-		}
-		thumbs = append(thumbs, l)
-		if s.dots {
-			m := &markPlot{pts: s.pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
-			p.Add(m)
-			thumbs = append(thumbs, m)
+		l, thumbs := addCurve(p, s, logX, logY)
+		if !s.backdrop {
+			fig.avoid = append(fig.avoid, l.pts)
 		}
 		if s.label != "" {
 			entries = append(entries, legendEntry{s.label, thumbs})
 		}
 	}
+	entries = append(entries, extra...)
+	entries = append(entries, curveMarks(p, series, logX, logY)...)
+	fig.plot, fig.legend = p, entries
+	return fig
+}
+
+// addCurve adds one series' line (and dots) to p and returns the line
+// and its legend thumbnails.
+func addCurve(p *plot.Plot, s curveSeries, logX, logY bool) (*linePlot, []plot.Thumbnailer) {
+	wd := s.width
+	if wd == 0 {
+		wd = 1.5
+	}
+	var col color.Color = s.col
+	if s.alpha != 0 {
+		col = withAlpha(s.col, s.alpha)
+	}
+	l := &linePlot{pts: s.pts, style: draw.LineStyle{Color: col, Width: vg.Points(wd), Dashes: s.dash}, logX: logX, logY: logY}
+	p.Add(l)
+	var thumbs []plot.Thumbnailer
+	if s.lo != nil {
+		thumbs = append(thumbs, &bandPlot{fill: withAlpha(s.col, 50)})
+	}
+	thumbs = append(thumbs, l)
+	if s.dots {
+		m := &markPlot{pts: s.pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(2), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
+		p.Add(m)
+		thumbs = append(thumbs, m)
+	}
+	return l, thumbs
+}
+
+// curveMarks marks how series ended: × at the last finite value of a
+// diverged trial, ▲ at the top edge where a trial that blew up leaves the
+// range, a ring at the last value of a pruned trial. It returns the legend
+// entries explaining the marks used.
+func curveMarks(p *plot.Plot, series []curveSeries, logX, logY bool) []legendEntry {
+	var div, esc, pruned bool
 	for _, s := range series {
-		if !s.diverged {
-			continue
-		}
-		for i := len(s.pts) - 1; i >= 0; i-- {
-			if keep(s.pts[i], logX, logY) {
-				p.Add(&markPlot{pts: s.pts[i : i+1], glyph: crossStyle(s.col), logX: logX, logY: logY})
-				anyDiverged = true
-				break
+		switch {
+		case s.diverged:
+			if q, ok := lastDrawable(s.pts, logX, logY); ok {
+				p.Add(&markPlot{pts: []xy{q}, glyph: crossStyle(s.col), logX: logX, logY: logY})
+				div = true
+			}
+		case s.escaped:
+			for _, q := range s.pts {
+				if keep(q, logX, logY) && q.Y > p.Y.Max {
+					p.Add(&markPlot{pts: []xy{q}, glyph: escapedStyle(s.col), logX: logX, logY: logY})
+					esc = true
+					break
+				}
+			}
+		case s.pruned:
+			if q, ok := lastDrawable(s.pts, logX, logY); ok {
+				p.Add(&markPlot{pts: []xy{q}, glyph: prunedStyle(s.col), logX: logX, logY: logY})
+				pruned = true
 			}
 		}
 	}
-	entries = append(entries, extra...)
-	if anyDiverged {
-		entries = append(entries, legendEntry{"diverged (× at last finite value)", []plot.Thumbnailer{divergedMark()}})
+	var out []legendEntry
+	grey := color.RGBA{60, 60, 60, 255}
+	if div {
+		out = append(out, legendEntry{"diverged (× at last finite value)", []plot.Thumbnailer{divergedMark()}})
 	}
-	return &figure{plot: p, legend: entries, w: w, h: h}
+	if esc {
+		out = append(out, legendEntry{"blew up: triangle where it leaves the range", []plot.Thumbnailer{&markPlot{glyph: escapedStyle(grey)}}})
+	}
+	if pruned {
+		out = append(out, legendEntry{"pruned (ring at its last epoch)", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(grey)}}})
+	}
+	return out
+}
+
+// lastDrawable is the last point of pts that the axes can show.
+func lastDrawable(pts []xy, logX, logY bool) (xy, bool) {
+	for i := len(pts) - 1; i >= 0; i-- {
+		if keep(pts[i], logX, logY) {
+			return pts[i], true
+		}
+	}
+	return xy{}, false
+}
+
+// clampZeros returns series with every y of exactly 0 (points and bands)
+// raised to floor, for a log axis.
+func clampZeros(series []curveSeries, floor float64) []curveSeries {
+	up := func(v float64) float64 {
+		if v == 0 {
+			return floor
+		}
+		return v
+	}
+	out := slices.Clone(series)
+	for i := range out {
+		s := &out[i]
+		pts := make([]xy, len(s.pts))
+		for k, q := range s.pts {
+			pts[k] = xy{q.X, up(q.Y)}
+		}
+		s.pts = pts
+		if s.lo != nil {
+			lo := make([]float64, len(s.lo))
+			for k, v := range s.lo {
+				lo[k] = up(v)
+			}
+			s.lo = lo
+		}
+	}
+	return out
 }
 
 func curveLabel(kind string) string {
@@ -174,32 +260,65 @@ func trialTitle(ti *trialInfo, what string) string {
 const maxPlotPoints = 1200
 
 // trialBatchFigure: per-iteration batch loss, with a centred moving
-// average of window iterations when window > 1. Long series are reduced
-// to the min and max of each bucket so the noise band keeps its width.
+// average of window recorded points when window > 1. Long series are
+// reduced to the min and max of each bucket so the noise band keeps its
+// width. For a diverged trial the recorded losses before the blow-up set
+// the range and are drawn as "loss before divergence" (the store keeps a
+// diverged trial's last updates); the diverging update is a × at the top
+// edge.
 func (a *analysis) trialBatchFigure(ti *trialInfo, window, w, h int) *figure {
+	t := ti.T
+	divAt := 0
+	if ti.diverged() && t.DivergedIteration > 0 {
+		divAt = t.DivergedIteration
+	}
 	var raw []xy
-	for _, s := range ti.T.BatchLoss {
-		if finite(s.Loss) {
+	for _, s := range t.BatchLoss {
+		if finite(s.Loss) && (divAt == 0 || s.Iteration < divAt) {
 			raw = append(raw, xy{float64(s.Iteration), s.Loss})
 		}
+	}
+	if divAt > 1 && finite(t.LastFiniteLoss) && (len(raw) == 0 || raw[len(raw)-1].X < float64(divAt-1)) {
+		raw = append(raw, xy{float64(divAt - 1), t.LastFiniteLoss})
 	}
 	if len(raw) == 0 {
 		return nil
 	}
 	series := []curveSeries{{label: "batch loss", pts: envelope(raw, maxPlotPoints), col: tab10[0], alpha: 110, width: 0.7}}
-	if window > 1 && len(raw) > 2 {
-		series = append(series, curveSeries{label: fmt.Sprintf("moving average (%d)", window),
-			pts: thin(movingAverage(raw, window), maxPlotPoints), col: tab10[3], width: 2})
+	smoothed := window > 1 && len(raw) > 2
+	if smoothed {
+		series = append(series, curveSeries{label: fmt.Sprintf("moving average (%d points)", window),
+			pts: thin(movingAverage(raw, window), maxPlotPoints), col: tab10[1], width: 2})
 	}
-	if ti.diverged() {
-		last := raw[len(raw)-1]
-		if t := ti.T; t.DivergedIteration > 1 && finite(t.LastFiniteLoss) {
-			last = xy{float64(t.DivergedIteration - 1), t.LastFiniteLoss}
+	var extra []legendEntry
+	if divAt > 0 {
+		// The last recorded updates before the blow-up, in full.
+		k := len(raw)
+		for k > 0 && len(raw)-k < divergedTail && raw[k-1].X >= float64(divAt-2*divergedTail) {
+			k--
 		}
-		series = append(series, curveSeries{pts: []xy{last}, col: colDiverged, diverged: true, noRange: false})
+		tail := raw[k:]
+		// Dots only where the tail is wide enough to tell them apart.
+		dots := tail[len(tail)-1].X-tail[0].X >= 0.1*(raw[len(raw)-1].X-raw[0].X)
+		series = append(series, curveSeries{label: "loss before divergence", pts: tail, col: colDiverged, width: 1.2, dots: dots})
+		extra = append(extra, legendEntry{fmt.Sprintf("× at top: diverged at iteration %d", divAt), []plot.Thumbnailer{divergedMark()}})
 	}
-	return curveChart(trialTitle(ti, "batch loss per iteration"), "iteration (weight update)", "batch loss", series, 0, w, h, nil)
+	f := curveChart(trialTitle(ti, "batch loss per iteration"), "iteration (weight update)", "batch loss", series, 0, w, h, extra)
+	if f != nil && smoothed {
+		f.notes = append(f.notes, fmt.Sprintf("In orange, a centred moving average of %d recorded losses.", window))
+	}
+	if f != nil && divAt > 0 {
+		if float64(divAt) > f.plot.X.Max {
+			f.plot.X.Max = float64(divAt)
+		}
+		f.plot.Add(&markPlot{pts: []xy{{float64(divAt), f.plot.Y.Max}}, glyph: crossStyle(colDiverged)})
+	}
+	return f
 }
+
+// divergedTail is how many of a diverged trial's last updates the store
+// keeps whatever its thinning (README: record.batch_loss_every).
+const divergedTail = 32
 
 // movingAverage is the centred mean of window points around each point
 // (shrinking at the ends).
@@ -316,18 +435,62 @@ func (a *analysis) groupsBy(by string) []group {
 	return out
 }
 
-func stable(ts []*trialInfo) []*trialInfo {
-	var out []*trialInfo
-	for _, ti := range ts {
-		if !ti.diverged() {
-			out = append(out, ti)
+// thinSeries is one trial's curve drawn thinly in its group's colour,
+// marked by how it ended; trials that diverged or blew up do not set the
+// y range.
+func (a *analysis) thinSeries(ti *trialInfo, x string, col color.RGBA, dash []vg.Length) curveSeries {
+	s := curveSeries{pts: curveOf(ti.T, a.curve, x), col: col, alpha: 70, width: 0.7, dash: dash, backdrop: true}
+	switch {
+	case ti.diverged():
+		s.diverged, s.noRange = true, true
+	case a.blewUp(ti):
+		s.escaped, s.noRange = true, true
+	case ti.T.Status == framework.Pruned:
+		s.pruned = true
+	}
+	return s
+}
+
+// meanLabel says what a group's mean line averages: "lr=0.1: mean of 7/9
+// (2 diverged)".
+func (a *analysis) meanLabel(name string, all, settled []*trialInfo, drawn bool) string {
+	div, blew, pruned, other := 0, 0, 0, 0
+	for _, ti := range all {
+		switch {
+		case a.settled(ti):
+		case ti.diverged():
+			div++
+		case ti.T.Status == framework.Pruned:
+			pruned++
+		case a.blewUp(ti):
+			blew++
+		default:
+			other++
 		}
 	}
-	return out
+	var left []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{div, "diverged"}, {blew, "blew up"}, {pruned, "pruned"}, {other, "unfinished"}} {
+		if c.n > 0 {
+			left = append(left, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	if !drawn {
+		return fmt.Sprintf("%s: no mean (%s)", name, orDefault(strings.Join(left, ", "), "no completed trial"))
+	}
+	label := fmt.Sprintf("%s: mean of %d/%d", name, len(settled), len(all))
+	if len(left) > 0 {
+		label += " (" + strings.Join(left, ", ") + ")"
+	}
+	return label
 }
 
 // overlayFigure draws every trial's loss curve thinly in its group's
-// colour, and the group mean (over trials that did not diverge) boldly.
+// colour, and each group's mean boldly: the mean over its settled trials
+// only (completed, not blown up), at epochs where all of them have a
+// value.
 func (a *analysis) overlayFigure(by, title string, w, h int) *figure {
 	groups := a.groupsBy(by)
 	if len(groups) < 2 {
@@ -335,37 +498,33 @@ func (a *analysis) overlayFigure(by, title string, w, h int) *figure {
 	}
 	var series []curveSeries
 	for gi, g := range groups {
-		col := seriesColor(gi)
 		for _, ti := range g.trials {
-			series = append(series, curveSeries{pts: curveOf(ti.T, a.curve, "epoch"), col: col, alpha: 70, width: 0.7,
-				dash: seriesDash(gi), diverged: ti.diverged(), noRange: ti.diverged()})
+			series = append(series, a.thinSeries(ti, "epoch", seriesColor(gi), seriesDash(gi)))
 		}
 	}
 	for gi, g := range groups {
-		agg := aggregate(stable(g.trials), a.curve, "epoch")
+		settled := a.settledOf(g.trials)
+		agg := aggregate(settled, a.curve, "epoch")
 		pts := make([]xy, len(agg))
 		for i, ap := range agg {
 			pts[i] = xy{ap.X, ap.Mean}
 		}
-		label := fmt.Sprintf("%s (%d trials)", g.label, len(g.trials))
-		if len(agg) == 0 {
-			label = fmt.Sprintf("%s (%d trials, none finished stably)", g.label, len(g.trials))
-		}
-		series = append(series, curveSeries{label: label, pts: pts, col: seriesColor(gi), width: 2.4, dash: seriesDash(gi)})
+		series = append(series, curveSeries{label: a.meanLabel(g.label, g.trials, settled, len(agg) > 0), pts: pts,
+			col: seriesColor(gi), width: 2.4, dash: seriesDash(gi)})
 	}
 	return curveChart(title, "epoch", curveLabel(a.curve), series, 0, w, h,
-		[]legendEntry{{"thin: single trials, bold: mean", nil}})
+		[]legendEntry{{"thin: single trials; bold: mean of n/m", nil}, {"completed, stable trials", nil}})
 }
 
-// repeatsFigure: for the best grid points, the mean curve over repeats
-// with a ±1 std band.
+// repeatsFigure: for the best grid points, the mean curve over the
+// repeats that completed stably, with a ±1 std band.
 func (a *analysis) repeatsFigure(k, w, h int) *figure {
 	var series []curveSeries
 	for _, p := range a.points {
 		if len(series) == k {
 			break
 		}
-		ts := stable(p.Trials)
+		ts := a.settledOf(p.Trials)
 		if len(ts) == 0 {
 			continue
 		}
@@ -376,22 +535,29 @@ func (a *analysis) repeatsFigure(k, w, h int) *figure {
 		i := len(series)
 		s := curveSeries{label: fmt.Sprintf("%s (%d/%d)", orDefault(p.Short, fmt.Sprintf("point %d", p.Point.Point)), len(ts), len(p.Trials)),
 			col: seriesColor(i), width: 2, dash: seriesDash(i)}
-		for _, ap := range agg {
-			s.pts = append(s.pts, xy{ap.X, ap.Mean})
-			sd := ap.Std
-			if !finite(sd) {
-				sd = 0
-			}
-			s.lo = append(s.lo, ap.Mean-sd)
-			s.hi = append(s.hi, ap.Mean+sd)
-		}
+		s.pts, s.lo, s.hi = band(agg)
 		series = append(series, s)
 	}
 	if len(series) == 0 {
 		return nil
 	}
 	return curveChart(fmt.Sprintf("Repeats: mean ± 1 std of %s (best %d grid points)", curveLabel(a.curve), len(series)),
-		"epoch", curveLabel(a.curve), series, 0, w, h, []legendEntry{{"(n/m: stable repeats / repeats)", nil}})
+		"epoch", curveLabel(a.curve), series, 0, w, h, []legendEntry{{"(n/m: completed, stable repeats / repeats)", nil}})
+}
+
+// band is the mean line and ±1 std band of aggregated points (a std that
+// is not finite, as with one value, counts as 0).
+func band(agg []aggPoint) (pts []xy, lo, hi []float64) {
+	for _, ap := range agg {
+		pts = append(pts, xy{ap.X, ap.Mean})
+		sd := ap.Std
+		if !finite(sd) {
+			sd = 0
+		}
+		lo = append(lo, ap.Mean-sd)
+		hi = append(hi, ap.Mean+sd)
+	}
+	return pts, lo, hi
 }
 
 func orDefault(s, d string) string {
@@ -401,12 +567,54 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// bestPerBatch is, for each batch size, the best grid point using it.
-func (a *analysis) bestPerBatch() []*pointInfo {
+// gdOptimizer is the one optimizer the GD vs SGD charts compare batch
+// sizes under, so that they compare like with like: the one with the most
+// batch sizes, then the most grid points, then the best ranked point.
+// only is true when the sweep has no other.
+func (a *analysis) gdOptimizer() (opt string, only bool) {
+	if len(a.opts) < 2 {
+		if len(a.opts) == 1 {
+			return a.opts[0], true
+		}
+		return "", true
+	}
+	type score struct{ batches, points, rank int }
+	scores := map[string]*score{}
+	seen := map[string]map[batchKey]bool{}
+	for _, p := range a.points {
+		if !p.HasBat {
+			continue
+		}
+		sc := scores[p.Opt]
+		if sc == nil {
+			sc = &score{rank: p.Rank}
+			scores[p.Opt] = sc
+			seen[p.Opt] = map[batchKey]bool{}
+		}
+		sc.points++
+		if b := (batchKey{p.Batch, p.Full}); !seen[p.Opt][b] {
+			seen[p.Opt][b] = true
+			sc.batches++
+		}
+	}
+	var best *score
+	for _, o := range a.opts {
+		sc := scores[o]
+		if sc != nil && (best == nil || sc.batches > best.batches || sc.batches == best.batches &&
+			(sc.points > best.points || sc.points == best.points && sc.rank < best.rank)) {
+			opt, best = o, sc
+		}
+	}
+	return opt, false
+}
+
+// gdPoints is, for each batch size, the best grid point of optimizer opt
+// using it.
+func (a *analysis) gdPoints(opt string) []*pointInfo {
 	var out []*pointInfo
 	for _, b := range a.batches {
-		for _, p := range a.points {
-			if p.HasBat && (batchKey{p.Batch, p.Full}) == b {
+		for _, p := range a.points { // ranked: the first match is the best
+			if p.HasBat && p.Opt == opt && (batchKey{p.Batch, p.Full}) == b {
 				out = append(out, p)
 				break
 			}
@@ -415,44 +623,36 @@ func (a *analysis) bestPerBatch() []*pointInfo {
 	return out
 }
 
-// gdFigure compares full-batch GD, SGD and mini-batch: each batch size's
-// best setting, mean ± std over repeats, against epochs, iterations or
-// seconds.
+// gdFigure compares full-batch GD, SGD and mini-batch under one optimizer
+// (gdOptimizer): each batch size's best setting, mean ± std over its
+// settled repeats, against epochs, iterations or seconds (the median
+// over repeats). It is nil when fewer than two batch sizes compare.
 func (a *analysis) gdFigure(x string, w, h int) *figure {
-	pts := a.bestPerBatch()
-	if len(pts) == 0 {
+	opt, only := a.gdOptimizer()
+	pts := a.gdPoints(opt)
+	if len(pts) < 2 {
 		return nil
 	}
 	var series []curveSeries
 	for i, p := range pts {
-		ts := stable(p.Trials)
-		div := false
-		if len(ts) == 0 {
-			ts, div = p.Trials, true
-		}
-		agg := aggregate(ts, a.curve, x)
 		label := batchKey{p.Batch, p.Full}.label()
-		var extra []string
 		if p.HasLR {
-			extra = append(extra, "lr="+fmtNum(p.LR))
+			label += ": lr=" + fmtNum(p.LR)
 		}
-		if len(a.opts) > 1 {
-			extra = append(extra, p.Opt)
+		s := curveSeries{col: seriesColor(i), width: 2, dash: seriesDash(i)}
+		settled := a.settledOf(p.Trials)
+		agg := aggregate(settled, a.curve, x)
+		s.dots = len(agg) <= 30
+		s.pts, s.lo, s.hi = band(agg)
+		switch {
+		case len(agg) == 0 && p.Class == results.PrunedClass:
+			label += fmt.Sprintf(" (all pruned by epoch %d)", p.PrunedAt)
+		case len(agg) == 0:
+			label += " (no repeat completed stably)"
+		case len(settled) < len(p.Trials):
+			label += fmt.Sprintf(" (%d/%d repeats)", len(settled), len(p.Trials))
 		}
-		if len(extra) > 0 {
-			label += ": " + strings.Join(extra, ", ")
-		}
-		s := curveSeries{label: label, col: seriesColor(i), width: 2, dash: seriesDash(i), diverged: div, noRange: div,
-			dots: len(agg) <= 30}
-		for _, ap := range agg {
-			s.pts = append(s.pts, xy{ap.X, ap.Mean})
-			sd := ap.Std
-			if !finite(sd) {
-				sd = 0
-			}
-			s.lo = append(s.lo, ap.Mean-sd)
-			s.hi = append(s.hi, ap.Mean+sd)
-		}
+		s.label = label
 		series = append(series, s)
 	}
 	xl, against, ratio := "epoch", "epochs", 0.0
@@ -460,11 +660,18 @@ func (a *analysis) gdFigure(x string, w, h int) *figure {
 	case "iteration":
 		xl, against, ratio = "iterations (weight updates)", "iterations", 100
 	case "seconds":
-		xl, against, ratio = "wall-clock seconds", "wall-clock time", 100
+		xl, against, ratio = "wall-clock seconds (median over repeats)", "wall-clock time", 100
 	}
 	title := fmt.Sprintf("GD vs SGD vs mini-batch: %s against %s", curveLabel(a.curve), against)
+	if a.hasOpt {
+		what := "optimizer " + orDefault(opt, "(unnamed)")
+		if !only {
+			what += " only (the other optimizers are left out)"
+		}
+		title += "\n" + what
+	}
 	return curveChart(title, xl, curveLabel(a.curve), series, ratio, w, h,
-		[]legendEntry{{"best setting per batch size,", nil}, {"mean ± 1 std over repeats", nil}})
+		[]legendEntry{{"best setting per batch size,", nil}, {"mean ± 1 std over completed repeats", nil}})
 }
 
 // colorScale maps metric values to viridis, on a log scale for losses
@@ -566,8 +773,8 @@ func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 			var lines []string
 			pt := cell.p
 			switch {
-			case pt == nil:
-				lines = []string{"not run"}
+			case pt == nil: // no grid point here: the experiment's exclude dropped it
+				lines = []string{"excluded"}
 			case pt.Class == results.PrunedClass:
 				// Valued at an earlier epoch than the others: no colour of the scale.
 				fill = colPrunedFill
@@ -774,7 +981,7 @@ func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
 		entries := []legendEntry{
 			{"every repeat diverged", []plot.Thumbnailer{cellThumb{fill: colDivFill, cross: true}}},
 			{"some repeats diverged", []plot.Thumbnailer{cellThumb{fill: viridis(0.6), small: true}}},
-			{"not run / no result", []plot.Thumbnailer{cellThumb{fill: color.White}}},
+			{"excluded, or no result", []plot.Thumbnailer{cellThumb{fill: color.White}}},
 			{"best in this chart", []plot.Thumbnailer{cellThumb{fill: viridis(0.9), out: true}}},
 		}
 		if anyPruned {
@@ -903,21 +1110,115 @@ func (b *barPlot) Plot(c draw.Canvas, p *plot.Plot) {
 
 // optimizerLRFigure: metric against learning rate, one line per
 // optimizer, each point the best setting at that learning rate (mean ±
-// std over repeats); learning rates where every repeat diverged get an ×
-// at the top edge.
+// std over repeats). Where some trials at a learning rate diverged, the
+// point says how many ("5/6 diverged": its mean is over the others);
+// where every one did, an × sits at the top edge.
 func (a *analysis) optimizerLRFigure(w, h int) *figure {
 	if len(a.lrs) < 2 {
 		return nil
 	}
-	type lrPoint struct {
-		lr  float64
-		p   *pointInfo
-		div bool
+	lines, ys := a.lrLines()
+	if len(ys) == 0 {
+		return nil
 	}
-	opts := a.opts
-	lines := make([][]lrPoint, len(opts))
-	var ys []float64
-	for oi, o := range opts {
+	logX := scaleFor(a.lrs, 10)
+	logY := false
+	if !a.metric.HigherIsBetter {
+		logY, _, _ = lossScale(ys)
+	}
+	p := newPlot(fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name), "learning rate", a.metric.Name)
+	for _, ax := range []struct {
+		axis *plot.Axis
+		vals []float64
+		log  bool
+	}{{&p.X, a.lrs, logX}, {&p.Y, ys, logY}} {
+		lo, hi, _ := bounds(ax.vals, ax.log)
+		setAxis(ax.axis, lo, hi, ax.log)
+		if ax.log {
+			ax.axis.Label.Text += " (log scale)"
+		}
+	}
+	fig := &figure{plot: p, w: w, h: h}
+	stack := map[float64]int{} // marks already at the top edge at a learning rate
+	atTop := func(lr float64) vg.Length {
+		n := stack[lr]
+		stack[lr]++
+		fig.avoid = append(fig.avoid, []xy{{lr, p.Y.Max}}) // a legend must not hide it
+		return -vg.Points(11 * float64(n))
+	}
+	var entries []legendEntry
+	anyDiv, anyPart, anyPruned := false, false, false
+	for oi, ln := range lines {
+		col := seriesColor(oi)
+		var pts []xy
+		eb := &errPlot{col: col, logX: logX, logY: logY}
+		notes := &notePlot{col: colDiverged, logX: logX, logY: logY}
+		for _, lp := range ln {
+			switch {
+			case lp.p.Class == results.PrunedClass:
+				anyPruned = true
+				p.Add(&markPlot{pts: []xy{{lp.lr, p.Y.Max}}, glyph: prunedStyle(col), logX: logX, logY: logY, dy: atTop(lp.lr)})
+			case lp.p.Final():
+				pts = append(pts, xy{lp.lr, lp.p.Mean})
+				if finite(lp.p.Std) {
+					eb.x = append(eb.x, lp.lr)
+					eb.lo = append(eb.lo, lp.p.Mean-lp.p.Std)
+					eb.hi = append(eb.hi, lp.p.Mean+lp.p.Std)
+				}
+				if lp.div > 0 {
+					anyPart = true
+					notes.pts = append(notes.pts, xy{lp.lr, lp.p.Mean})
+					notes.texts = append(notes.texts, fmt.Sprintf("%d/%d diverged", lp.div, lp.n))
+				}
+			case lp.p.Class == results.Broken:
+				anyDiv = true
+				p.Add(&markPlot{pts: []xy{{lp.lr, p.Y.Max}}, glyph: crossStyle(col), logX: logX, logY: logY, dy: atTop(lp.lr)})
+			}
+		}
+		l := &linePlot{pts: pts, style: draw.LineStyle{Color: col, Width: vg.Points(2), Dashes: seriesDash(oi)}, logX: logX, logY: logY}
+		m := &markPlot{pts: pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
+		p.Add(eb, l, m, notes)
+		fig.avoid = append(fig.avoid, pts)
+		name := orDefault(a.opts[oi], "(unnamed)")
+		if !a.hasOpt {
+			name = "all trials"
+		}
+		entries = append(entries, legendEntry{name, []plot.Thumbnailer{l, m}})
+	}
+	fig.legend = append(entries, lrMarksLegend(anyPart, anyDiv, anyPruned)...)
+	return fig
+}
+
+// lrMarksLegend explains the marks of optimizerLRFigure that it used.
+func lrMarksLegend(part, div, pruned bool) []legendEntry {
+	var out []legendEntry
+	if part {
+		out = append(out, legendEntry{"k/n diverged: of the trials at that lr;", nil},
+			legendEntry{"the point is the mean of the rest", nil})
+	}
+	if div {
+		out = append(out, legendEntry{"× at the top edge: every trial", []plot.Thumbnailer{divergedMark()}},
+			legendEntry{"at that lr diverged", nil})
+	}
+	if pruned {
+		out = append(out, legendEntry{"ring at the top edge: pruned", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(color.RGBA{90, 90, 90, 255})}}})
+	}
+	return out
+}
+
+// lrPoint is the best setting of one optimizer at one learning rate, with
+// how many of that optimizer's trials at that rate diverged.
+type lrPoint struct {
+	lr     float64
+	p      *pointInfo
+	div, n int
+}
+
+// lrLines are, per optimizer (in a.opts order), its lrPoints by learning
+// rate, and the final values they show.
+func (a *analysis) lrLines() (lines [][]lrPoint, ys []float64) {
+	lines = make([][]lrPoint, len(a.opts))
+	for oi, o := range a.opts {
 		for _, lr := range a.lrs {
 			var best *pointInfo
 			for _, p := range a.points { // ranked: the first match is the best
@@ -929,76 +1230,52 @@ func (a *analysis) optimizerLRFigure(w, h int) *figure {
 			if best == nil {
 				continue
 			}
-			lp := lrPoint{lr: lr, p: best, div: best.Class == results.Broken}
+			lp := lrPoint{lr: lr, p: best}
+			for _, ti := range a.trials {
+				if ti.Opt == o && ti.HasLR && ti.LR == lr {
+					lp.n++
+					if ti.diverged() {
+						lp.div++
+					}
+				}
+			}
 			if best.Final() {
 				ys = append(ys, best.Mean)
 			}
 			lines[oi] = append(lines[oi], lp)
 		}
 	}
-	if len(ys) == 0 {
-		return nil
-	}
-	logX := scaleFor(a.lrs, 10)
-	logY := !a.metric.HigherIsBetter && scaleFor(ys, 20)
-	title := fmt.Sprintf("%s against learning rate (best setting per point, mean ± std)", a.metric.Name)
-	p := newPlot(title, "learning rate", a.metric.Name)
-	if logX {
-		p.X.Label.Text += " (log scale)"
-	}
-	if logY {
-		p.Y.Label.Text += " (log scale)"
-	}
-	xlo, xhi, _ := bounds(a.lrs, logX)
-	ylo, yhi, _ := bounds(ys, logY)
-	setAxis(&p.X, xlo, xhi, logX)
-	setAxis(&p.Y, ylo, yhi, logY)
-	var entries []legendEntry
-	anyDiv, anyPruned := false, false
-	for oi, ln := range lines {
-		col := seriesColor(oi)
-		var pts, divs, pruned []xy
-		eb := &errPlot{col: col, logX: logX, logY: logY}
-		for _, lp := range ln {
-			switch {
-			case lp.p.Class == results.PrunedClass:
-				pruned = append(pruned, xy{lp.lr, p.Y.Max})
-			case lp.p.Final():
-				pts = append(pts, xy{lp.lr, lp.p.Mean})
-				if finite(lp.p.Std) {
-					eb.x = append(eb.x, lp.lr)
-					eb.lo = append(eb.lo, lp.p.Mean-lp.p.Std)
-					eb.hi = append(eb.hi, lp.p.Mean+lp.p.Std)
-				}
-			case lp.div:
-				divs = append(divs, xy{lp.lr, p.Y.Max})
-			}
+	return lines, ys
+}
+
+// notePlot writes a short text above each of its points.
+type notePlot struct {
+	pts        []xy
+	texts      []string
+	col        color.Color
+	logX, logY bool
+}
+
+func (n *notePlot) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	s := textStyle(p, 8.5)
+	s.Color = n.col
+	s.YAlign = draw.YBottom
+	for i, pt := range n.pts {
+		if !keep(pt, n.logX, n.logY) {
+			continue
 		}
-		l := &linePlot{pts: pts, style: draw.LineStyle{Color: col, Width: vg.Points(2), Dashes: seriesDash(oi)}, logX: logX, logY: logY}
-		m := &markPlot{pts: pts, glyph: draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}, logX: logX, logY: logY}
-		p.Add(eb, l, m)
-		if len(divs) > 0 {
-			anyDiv = true
-			// Stagger the crosses of different optimizers so none hides another.
-			p.Add(&markPlot{pts: divs, glyph: crossStyle(col), logX: logX, logY: logY, dy: -vg.Points(11 * float64(oi))})
+		pt.Y = math.Min(math.Max(pt.Y, p.Y.Min), p.Y.Max)
+		at := vg.Point{X: trX(pt.X), Y: trY(pt.Y) + vg.Points(6)}
+		st := s
+		switch half := st.Rectangle(n.texts[i]).Size().X / 2; {
+		case at.X+half > c.Max.X: // keep the text inside the picture
+			st.XAlign, at.X = draw.XRight, c.Max.X
+		case at.X-half < c.Min.X:
+			st.XAlign, at.X = draw.XLeft, c.Min.X
 		}
-		if len(pruned) > 0 {
-			anyPruned = true
-			p.Add(&markPlot{pts: pruned, glyph: prunedStyle(col), logX: logX, logY: logY, dy: -vg.Points(11 * float64(oi))})
-		}
-		name := orDefault(opts[oi], "(unnamed)")
-		if !a.hasOpt {
-			name = "all trials"
-		}
-		entries = append(entries, legendEntry{name, []plot.Thumbnailer{l, m}})
+		c.FillText(st, at, n.texts[i])
 	}
-	if anyDiv {
-		entries = append(entries, legendEntry{"× at top: every repeat diverged", []plot.Thumbnailer{divergedMark()}})
-	}
-	if anyPruned {
-		entries = append(entries, legendEntry{"ring at top: pruned (no final value)", []plot.Thumbnailer{&markPlot{glyph: prunedStyle(color.RGBA{90, 90, 90, 255})}}})
-	}
-	return &figure{plot: p, legend: entries, w: w, h: h}
 }
 
 // errPlot draws vertical error bars.

@@ -1,15 +1,11 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/color"
-	"io"
+	"image/png"
 	"math"
 	"strconv"
 	"strings"
@@ -169,6 +165,35 @@ func scaleFor(vals []float64, ratio float64) bool {
 	return hi > lo && hi/lo >= ratio
 }
 
+// decade is the span (highest over lowest positive value) above which a
+// loss axis is logarithmic: beyond a decade a linear axis flattens the
+// smaller curves onto zero.
+const decade = 10
+
+// lossScale decides the scale of a loss axis over vals: logarithmic when
+// the finite values span more than a decade. Zeros do not prevent it (a
+// loss can reach exactly 0): they are drawn at floor, the smallest
+// positive value, and zeros says that there were some. Negative values
+// keep the axis linear.
+func lossScale(vals []float64) (log bool, floor float64, zeros bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		switch {
+		case !finite(v):
+		case v < 0:
+			return false, 0, false
+		case v == 0:
+			zeros = true
+		default:
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	if !(hi > lo) || hi/lo <= decade {
+		return false, 0, false
+	}
+	return true, lo, zeros
+}
+
 // bounds is the finite (and, for log axes, positive) range of vals.
 func bounds(vals []float64, log bool) (lo, hi float64, ok bool) {
 	lo, hi = math.Inf(1), math.Inf(-1)
@@ -231,7 +256,7 @@ func (nt niceTicker) Ticks(lo, hi float64) []plot.Tick {
 		step, m = 1, 1
 	}
 	dec := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
-	if m == 2.5 {
+	if m == 2.5 && step < 10 { // 2.5, 0.25: one more decimal; 25, 250: none
 		dec++
 	}
 	var ticks []plot.Tick
@@ -480,6 +505,12 @@ type figure struct {
 	legend []legendEntry
 	w, h   int
 	draw   func(c draw.Canvas) // replaces plot and legend when set
+	// avoid are the drawn lines (data coordinates) that a legend placed
+	// inside the data area must not cover.
+	avoid [][]xy
+	// notes are sentences the picture's caption must add (such as how
+	// zeros were drawn on a log axis).
+	notes []string
 }
 
 // render draws the figure. A panic in drawing becomes a picture saying
@@ -503,7 +534,7 @@ func (f *figure) render() (img *image.RGBA, failure string) {
 	if f.draw != nil {
 		f.draw(dc)
 	} else {
-		drawWithLegend(dc, f.plot, f.legend)
+		drawWithLegend(dc, f.plot, f.legend, f.avoid)
 	}
 	return img, ""
 }
@@ -542,12 +573,17 @@ func newLegend(entries []legendEntry, maxRunes int) plot.Legend {
 	return lg
 }
 
-// drawWithLegend draws p with its legend in a column on the right, at
-// most 40% of the width (labels are shortened to fit).
-func drawWithLegend(c draw.Canvas, p *plot.Plot, entries []legendEntry) {
+// drawWithLegend draws p with its legend inside the data area, in the
+// corner where it covers least of the lines in avoid; when the legend is
+// too large for that or every corner would hide data, it goes in a column
+// on the right, at most 40% of the width (labels are shortened to fit).
+func drawWithLegend(c draw.Canvas, p *plot.Plot, entries []legendEntry, avoid [][]xy) {
 	c = draw.Crop(c, vg.Points(4), -vg.Points(6), vg.Points(4), -vg.Points(4))
 	if len(entries) == 0 {
-		p.Draw(c)
+		drawPlot(c, p)
+		return
+	}
+	if legendInside(c, p, entries, avoid) {
 		return
 	}
 	maxW := (c.Max.X - c.Min.X) * 0.4
@@ -561,13 +597,126 @@ func drawWithLegend(c draw.Canvas, p *plot.Plot, entries []legendEntry) {
 			break
 		}
 	}
-	p.Draw(draw.Crop(c, 0, -lw, 0, 0))
+	drawPlot(draw.Crop(c, 0, -lw, 0, 0), p)
 	top := vg.Length(0)
 	if p.Title.Text != "" {
 		top = p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding + vg.Points(4)
 	}
 	lc := draw.Crop(c, (c.Max.X-c.Min.X)-lw+vg.Points(10), 0, 0, -top)
 	lg.Draw(lc)
+}
+
+// legendInside draws p on all of c with its legend in a corner of the
+// data area, on a white box, if one corner covers at most 1% of the
+// sampled points of avoid; it reports whether it did.
+func legendInside(c draw.Canvas, p *plot.Plot, entries []legendEntry, avoid [][]xy) bool {
+	lg := newLegend(entries, 60)
+	da := dataArea(c, p)
+	sz := lg.Rectangle(da).Size()
+	pad := vg.Points(6)
+	w, h := sz.X+2*pad, sz.Y+2*pad
+	dw, dh := da.Max.X-da.Min.X, da.Max.Y-da.Min.Y
+	if w > dw*0.48 || h > dh*0.62 {
+		return false
+	}
+	trX, trY := p.Transforms(&da)
+	logX, logY := isLog(p.X), isLog(p.Y)
+	var pts []vg.Point
+	for _, line := range avoid {
+		var prev *vg.Point
+		for _, q := range line {
+			if !keep(q, logX, logY) {
+				prev = nil
+				continue
+			}
+			cur := vg.Point{X: trX(q.X), Y: trY(q.Y)}
+			if prev != nil {
+				for k := 1; k <= 24; k++ { // sample the segment, not only its ends
+					f := vg.Length(k) / 24
+					pts = append(pts, vg.Point{X: prev.X + (cur.X-prev.X)*f, Y: prev.Y + (cur.Y-prev.Y)*f})
+				}
+			} else {
+				pts = append(pts, cur)
+			}
+			prev = &cur
+		}
+	}
+	corners := []vg.Rectangle{
+		{Min: vg.Point{X: da.Max.X - w, Y: da.Max.Y - h}, Max: da.Max},                             // top right
+		{Min: vg.Point{X: da.Min.X, Y: da.Max.Y - h}, Max: vg.Point{X: da.Min.X + w, Y: da.Max.Y}}, // top left
+		{Min: vg.Point{X: da.Max.X - w, Y: da.Min.Y}, Max: vg.Point{X: da.Max.X, Y: da.Min.Y + h}}, // bottom right
+		{Min: da.Min, Max: vg.Point{X: da.Min.X + w, Y: da.Min.Y + h}},                             // bottom left
+	}
+	best, bestN := -1, len(pts)/100+1
+	for i, r := range corners {
+		n := 0
+		for _, q := range pts {
+			if q.X >= r.Min.X && q.X <= r.Max.X && q.Y >= r.Min.Y && q.Y <= r.Max.Y {
+				n++
+			}
+		}
+		if n < bestN {
+			best, bestN = i, n
+		}
+	}
+	if best < 0 {
+		return false
+	}
+	drawPlot(c, p)
+	r := corners[best]
+	box := []vg.Point{r.Min, {X: r.Max.X, Y: r.Min.Y}, r.Max, {X: r.Min.X, Y: r.Max.Y}}
+	c.FillPolygon(color.NRGBA{255, 255, 255, 235}, box)
+	c.StrokeLines(draw.LineStyle{Color: colGrid, Width: vg.Points(0.75)}, append(box, box[0]))
+	lg.Draw(draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{Min: vg.Point{X: r.Min.X + pad, Y: r.Min.Y + pad},
+		Max: vg.Point{X: r.Max.X - pad, Y: r.Max.Y - pad}}})
+	return true
+}
+
+// drawPlot draws p on c. On a logarithmic y axis gonum reserves room for
+// the y label as if it sat at the arithmetic middle of the range (high up
+// on a log axis), which pushes the data area down by up to a third of
+// the picture; there the label is drawn here, beside the data area, and
+// the plot without it.
+func drawPlot(c draw.Canvas, p *plot.Plot) {
+	label := p.Y.Label.Text
+	if label == "" || !isLog(p.Y) {
+		p.Draw(c)
+		return
+	}
+	da := dataArea(c, p)
+	p.Y.Label.Text = ""
+	p.Draw(plotArea(c, p, label))
+	p.Y.Label.Text = label
+	sty := p.Y.Label.TextStyle
+	sty.Rotation += math.Pi / 2
+	x := c.Min.X + sty.Height(label) - sty.FontExtents().Descent
+	c.FillText(sty, vg.Point{X: x, Y: (da.Min.Y + da.Max.Y) / 2}, label)
+}
+
+// plotArea is the part of c that drawPlot gives p itself: all of c but
+// the room of a y label drawn beside it on a log axis.
+func plotArea(c draw.Canvas, p *plot.Plot, label string) draw.Canvas {
+	if label == "" || !isLog(p.Y) {
+		return c
+	}
+	return draw.Crop(c, p.Y.Label.TextStyle.Height(label)+p.Y.Label.Padding, 0, 0, 0)
+}
+
+// dataArea is the data area of p when drawPlot draws it on c.
+func dataArea(c draw.Canvas, p *plot.Plot) draw.Canvas {
+	label := p.Y.Label.Text
+	if label == "" || !isLog(p.Y) {
+		return p.DataCanvas(c)
+	}
+	p.Y.Label.Text = ""
+	defer func() { p.Y.Label.Text = label }()
+	return p.DataCanvas(plotArea(c, p, label))
+}
+
+// isLog reports whether an axis has a logarithmic scale.
+func isLog(ax plot.Axis) bool {
+	_, ok := ax.Scale.(plot.LogScale)
+	return ok
 }
 
 // placeholder is a picture holding a message, for charts without data.
@@ -587,13 +736,23 @@ func placeholder(w, h int, msg string) *image.RGBA {
 	return toRGBA(c.Image())
 }
 
-// Pools of pictures (by size), zlib writers and buffers, reused across
-// the pictures of a report.
+// Pools of pictures (by size) and of the encoder's buffers, reused
+// across the pictures of a report.
 var (
 	rgbaPools sync.Map // image.Point → *sync.Pool of *image.RGBA
-	zlibPool  sync.Pool
 	bufPool   = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	pngEnc    = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &encoderPool{}}
 )
+
+// encoderPool lets image/png reuse its encoder state across pictures.
+type encoderPool struct{ p sync.Pool }
+
+func (e *encoderPool) Get() *png.EncoderBuffer {
+	b, _ := e.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (e *encoderPool) Put(b *png.EncoderBuffer) { e.p.Put(b) }
 
 func getRGBA(w, h int) *image.RGBA {
 	p, _ := rgbaPools.LoadOrStore(image.Pt(w, h), &sync.Pool{})
@@ -609,100 +768,20 @@ func putRGBA(m *image.RGBA) {
 	}
 }
 
-// writePNG encodes img to path.
+// writePNG encodes img to path with image/png (an opaque picture is
+// written as 8-bit RGB).
 func writePNG(path string, img *image.RGBA) error {
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	buf.Reset()
-	if err := encodePNG(buf, img); err != nil {
+	if err := pngEnc.Encode(buf, img); err != nil {
 		return err
 	}
 	return replaceFile(path, buf.Bytes())
 }
 
-// encodePNG writes an opaque RGBA image as an 8-bit RGB PNG. It is a
-// lean stand-in for image/png, whose adaptive filtering (trying all five
-// filters on every row) is most of the time of a report: rows here use
-// the Sub or Up filter, whichever leaves smaller residuals, and zlib at
-// best speed. Alpha is dropped (pictures are drawn on white).
-func encodePNG(w io.Writer, img *image.RGBA) error {
-	b := img.Bounds()
-	wd, ht := b.Dx(), b.Dy()
-	var hdr [13]byte
-	binary.BigEndian.PutUint32(hdr[0:], uint32(wd))
-	binary.BigEndian.PutUint32(hdr[4:], uint32(ht))
-	hdr[8], hdr[9] = 8, 2 // 8 bits per channel, truecolour
-	idat := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(idat)
-	idat.Reset()
-	zw, ok := zlibPool.Get().(*zlib.Writer)
-	if ok {
-		zw.Reset(idat)
-	} else {
-		var err error
-		if zw, err = zlib.NewWriterLevel(idat, zlib.BestSpeed); err != nil {
-			return err
-		}
-	}
-	defer zlibPool.Put(zw)
-	n := 3 * wd
-	prev := make([]byte, n)
-	cur := make([]byte, n)
-	sub := make([]byte, n+1)
-	up := make([]byte, n+1)
-	sub[0], up[0] = 1, 2
-	for y := range ht {
-		row := img.Pix[(y+b.Min.Y-img.Rect.Min.Y)*img.Stride+(b.Min.X-img.Rect.Min.X)*4:]
-		for x := range wd {
-			copy(cur[3*x:3*x+3], row[4*x:4*x+3])
-		}
-		var sumSub, sumUp int
-		for i := range n {
-			var left byte
-			if i >= 3 {
-				left = cur[i-3]
-			}
-			s, u := cur[i]-left, cur[i]-prev[i]
-			sub[i+1], up[i+1] = s, u
-			sumSub += absByte(s)
-			sumUp += absByte(u)
-		}
-		line := sub
-		if sumUp < sumSub {
-			line = up
-		}
-		if _, err := zw.Write(line); err != nil {
-			return err
-		}
-		prev, cur = cur, prev
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(w)
-	bw.WriteString("\x89PNG\r\n\x1a\n")
-	writeChunk(bw, "IHDR", hdr[:])
-	writeChunk(bw, "IDAT", idat.Bytes())
-	writeChunk(bw, "IEND", nil)
-	return bw.Flush()
-}
-
-func absByte(v byte) int {
-	if v < 128 {
-		return int(v)
-	}
-	return 256 - int(v)
-}
-
-func writeChunk(w *bufio.Writer, kind string, data []byte) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-	w.Write(n[:])
-	crc := crc32.NewIEEE()
-	crc.Write([]byte(kind))
-	crc.Write(data)
-	w.WriteString(kind)
-	w.Write(data)
-	binary.BigEndian.PutUint32(n[:], crc.Sum32())
-	w.Write(n[:])
+// escapedStyle marks where a trial that blew up leaves the range: a
+// triangle pinned at the top edge.
+func escapedStyle(col color.Color) draw.GlyphStyle {
+	return draw.GlyphStyle{Color: col, Radius: vg.Points(4.5), Shape: draw.TriangleGlyph{}}
 }

@@ -116,6 +116,8 @@ func thousands(n int64) string {
 var stateOrder = []framework.Status{framework.Completed, framework.Pruned, framework.Diverged, framework.Failed,
 	framework.Interrupted, framework.Running, framework.Pending}
 
+// writeIndex writes index.html: the sweep's identity, summary, best
+// setting, ranked grid points, pictures and all trials.
 func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[string][]string, failed []string) error {
 	d := a.d
 	v := indexView{Name: d.Info.Name, Config: d.Info.Config, Metric: a.metric.Name + " (" + a.metric.Direction() + ")",
@@ -131,8 +133,18 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 		v.Meta = append(v.Meta, kv{"config hash", d.Info.ConfigHash})
 	}
 	v.Meta = append(v.Meta, kv{"ranking metric", v.Metric})
+	v.Summary = a.summary(opt)
+	v.BestPoint, v.Best, v.BestText = a.bestViews()
+	v.Points = a.pointsTable()
+	v.Sections = sectionViews(charts, notes)
+	v.Trials = a.trialsTable()
+	return execute(filepath.Join(dir, "index.html"), "index", v)
+}
 
-	// Summary: counts by state, time, work, work saved by pruning.
+// summary is the index's summary: counts by state, time, work, and work
+// saved by pruning.
+func (a *analysis) summary(opt Options) (out []kv) {
+	d := a.d
 	counts := map[framework.Status]int{}
 	var computeSec float64
 	var iters int64
@@ -154,7 +166,7 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 	if !d.Info.Started.IsZero() && (first.IsZero() || d.Info.Started.Before(first)) {
 		first = d.Info.Started
 	}
-	v.Summary = append(v.Summary, kv{"trials", strconv.Itoa(len(a.trials))})
+	out = append(out, kv{"trials", strconv.Itoa(len(a.trials))})
 	var states []string
 	for _, s := range stateOrder {
 		if counts[s] > 0 {
@@ -173,13 +185,13 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 	}
 	slices.Sort(other)
 	states = append(states, other...)
-	v.Summary = append(v.Summary, kv{"by state", orDefault(strings.Join(states, " · "), "–")})
-	v.Summary = append(v.Summary, kv{"grid points", strconv.Itoa(len(a.points))})
-	v.Summary = append(v.Summary, kv{"training time (sum over trials)", seconds(computeSec)})
+	out = append(out, kv{"by state", orDefault(strings.Join(states, " · "), "–")})
+	out = append(out, kv{"grid points", strconv.Itoa(len(a.points))})
+	out = append(out, kv{"training time (sum over trials)", seconds(computeSec)})
 	if !first.IsZero() && last.After(first) {
-		v.Summary = append(v.Summary, kv{"wall time (first start to last end)", seconds(last.Sub(first).Seconds())})
+		out = append(out, kv{"wall time (first start to last end)", seconds(last.Sub(first).Seconds())})
 	}
-	v.Summary = append(v.Summary, kv{"iterations done", thousands(iters)})
+	out = append(out, kv{"iterations done", thousands(iters)})
 	saved, unknown := a.savedIterations()
 	savedText := ""
 	if opt.SavedIterations != nil {
@@ -193,30 +205,40 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 	if iters+saved > 0 {
 		savedText = fmt.Sprintf(" = %.1f%% of the planned work", 100*float64(saved)/float64(iters+saved)) + savedText
 	}
-	v.Summary = append(v.Summary, kv{"compute saved by pruning", thousands(saved) + " iterations" + savedText})
+	return append(out, kv{"compute saved by pruning", thousands(saved) + " iterations" + savedText})
+}
 
-	// Best setting (as 'sweep best' ranks) and best single trial.
-	sum := results.Summarize(a.metric.Metric, d.Trials, d.Info.Planned)
-	v.BestPoint = sum.Headline(results.Describe)
+// bestViews are the best setting (in the words of 'sweep best') and the
+// best single trial.
+func (a *analysis) bestViews() (point string, best *linkView, bestText string) {
+	sum := results.Summarize(a.metric.Metric, a.d.Trials, a.d.Info.Planned)
+	point = sum.Headline(results.Describe)
 	if c := sum.Coverage(); c != "" {
-		v.BestPoint += " (" + c + ")"
+		point += " (" + c + ")"
 	}
-	if b := a.best; b != nil {
-		v.Best = &linkView{b.T.Plan.ID, "trials/" + b.File + ".html"}
-		v.BestText = fmt.Sprintf("%s = %s", a.metric.Name, fmtNum(b.Metric))
-		if b.Label != "" {
-			v.BestText += " with " + b.Label
-		}
-		if b.T.Status == framework.Pruned {
-			v.BestText += fmt.Sprintf(" (pruned at epoch %d)", b.T.Epochs)
-		}
-		for _, p := range a.points {
-			if p.Point.Point == b.T.Plan.Point && p.Diverged > 0 {
-				v.BestText += fmt.Sprintf("; %d of %d repeats of this setting diverged", p.Diverged, len(p.Trials))
-			}
+	b := a.best
+	if b == nil {
+		return point, nil, ""
+	}
+	best = &linkView{b.T.Plan.ID, "trials/" + b.File + ".html"}
+	bestText = fmt.Sprintf("%s = %s", a.metric.Name, fmtNum(b.Metric))
+	if b.Label != "" {
+		bestText += " with " + b.Label
+	}
+	if b.T.Status == framework.Pruned {
+		bestText += fmt.Sprintf(" (pruned at epoch %d)", b.T.Epochs)
+	}
+	for _, p := range a.points {
+		if p.Point.Point == b.T.Plan.Point && p.Diverged > 0 {
+			bestText += fmt.Sprintf("; %d of %d repeats of this setting diverged", p.Diverged, len(p.Trials))
 		}
 	}
-	v.Points = table{ID: "points", Header: []string{"rank", "setting", "point", a.metric.Name + " mean", "± std", "values / repeats", "against the best", "note", "best trial"}}
+	return point, best, bestText
+}
+
+// pointsTable lists the grid points as 'sweep best' ranks them.
+func (a *analysis) pointsTable() table {
+	t := table{ID: "points", Header: []string{"rank", "setting", "point", a.metric.Name + " mean", "± std", "values / repeats", "against the best", "note", "best trial"}}
 	for i, p := range a.points {
 		row := []cell{intCell(i + 1), textCell(orDefault(p.Label, "–")), intCell(p.Point.Point), num(p.Mean), num(p.Std),
 			cell{Text: fmt.Sprintf("%d / %d", p.N(), p.Repeats), Sort: strconv.Itoa(p.N()), Class: "n"},
@@ -229,10 +251,14 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 		if p.Class == results.Broken {
 			row[0].Class = "n div"
 		}
-		v.Points.Rows = append(v.Points.Rows, row)
+		t.Rows = append(t.Rows, row)
 	}
+	return t
+}
 
-	// Pictures.
+// sectionViews are the picture sections of the index, in order; a section
+// without pictures or notes is left out.
+func sectionViews(charts []chart, notes map[string][]string) (out []sectionView) {
 	for _, s := range sections {
 		sv := sectionView{ID: s.id, Title: s.title, Intro: s.intro, Notes: notes[s.id]}
 		for _, c := range charts {
@@ -241,16 +267,19 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 			}
 		}
 		if len(sv.Figures) > 0 || len(sv.Notes) > 0 {
-			v.Sections = append(v.Sections, sv)
+			out = append(out, sv)
 		}
 	}
+	return out
+}
 
-	// All trials.
-	v.Trials = table{ID: "trials-table", Header: []string{"#", "trial", "point", "repeat"}}
+// trialsTable lists every trial with its varied settings and results.
+func (a *analysis) trialsTable() table {
+	tb := table{ID: "trials-table", Header: []string{"#", "trial", "point", "repeat"}}
 	for _, k := range a.varied {
-		v.Trials.Header = append(v.Trials.Header, shortKey(k))
+		tb.Header = append(tb.Header, shortKey(k))
 	}
-	v.Trials.Header = append(v.Trials.Header, "state", "stop reason", "epochs", "iterations", "seconds",
+	tb.Header = append(tb.Header, "state", "stop reason", "epochs", "iterations", "seconds",
 		"train loss", "val loss", "val accuracy", a.metric.Name+" (ranking)")
 	for _, ti := range a.trials {
 		t := ti.T
@@ -274,9 +303,9 @@ func writeIndex(dir string, a *analysis, opt Options, charts []chart, notes map[
 		st.Class = "st-" + safeName(string(t.Status))
 		row = append(row, st, textCell(t.StopReason), intCell(t.Epochs), intCell(t.Iterations), num(t.Seconds),
 			num(t.Final.TrainLoss), num(t.Final.ValLoss), num(t.Final.ValAccuracy), num(ti.Metric))
-		v.Trials.Rows = append(v.Trials.Rows, row)
+		tb.Rows = append(tb.Rows, row)
 	}
-	return execute(filepath.Join(dir, "index.html"), "index", v)
+	return tb
 }
 
 func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInfo) error {
@@ -315,13 +344,18 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		v.Params = append(v.Params, kv{k, fmtParam(t.Plan.Params[k])})
 	}
 	if ti.EpochPNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", "Train and validation loss per epoch.", 0, 0})
+		c := strings.Join(append([]string{"Train and validation loss per epoch."}, ti.EpochNotes...), " ")
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", c, 0, 0})
 	}
 	if ti.BatchPNG != "" {
-		c := "Batch loss of every weight update (SGD's noisy descent)."
+		c := "Batch loss of every recorded weight update (SGD's noisy descent)."
+		if t.Status == framework.Diverged && t.DivergedIteration > 0 {
+			c += fmt.Sprintf(" In red, the last losses recorded before the blow-up at iteration %d (×).", t.DivergedIteration)
+		}
 		if len(t.BatchLoss) > maxPlotPoints {
 			c += fmt.Sprintf(" %d points drawn as the min and max of %d buckets.", len(t.BatchLoss), maxPlotPoints/2)
 		}
+		c = strings.Join(append([]string{c}, ti.BatchNotes...), " ")
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BatchPNG, "trials/"), "batch loss per iteration", c, 0, 0})
 	}
 	v.Epochs = table{ID: "epochs", Header: []string{"epoch", "iteration", "samples", "train loss", "val loss", "train accuracy", "val accuracy", "seconds", "epoch seconds"}}

@@ -15,16 +15,23 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gradsweep/gradsweep/framework"
 )
 
+// DefaultSmoothWindow is the moving-average window, in recorded batch
+// losses, that the sweep command's reports draw on the per-trial
+// batch-loss pictures.
+const DefaultSmoothWindow = 15
+
 // Options tune a report. The zero value is ready to use.
 type Options struct {
 	// SmoothWindow > 1 overlays a centred moving average of that many
-	// iterations on the per-iteration batch-loss pictures; 0 or 1 draws
-	// the raw batch loss only.
+	// recorded batch losses (every recorded iteration, see
+	// record.batch_loss_every) on the per-iteration batch-loss pictures;
+	// 0 or 1 draws the raw batch loss only.
 	SmoothWindow int
 	// SavedIterations, when set, is the compute saved by pruning as the
 	// sweep reported it (iterations); otherwise it is estimated from the
@@ -69,10 +76,10 @@ type chart struct {
 
 // section order and introductions on the index page.
 var sections = []struct{ id, title, intro string }{
-	{"curves", "Loss curves", "Thin lines are single trials, bold lines the mean of each group over trials that did not diverge; × marks the last finite value of a diverged trial."},
-	{"gd", "GD vs SGD vs mini-batch", "For each batch size, its best setting (mean ± 1 std over repeats) against epochs, weight updates and wall-clock time: SGD updates once per sample, full-batch gradient descent once per epoch."},
+	{"curves", "Loss curves", "Thin lines are single trials. Bold lines are the mean of each group over its completed, stable trials only (n/m in the legend), drawn at the epochs where every one of them has a value, so a trial leaving the average never looks like learning. Diverged trials (× at the last finite value), trials that blew up (a triangle where they leave the range: above 10× the sweep's typical first-epoch loss) and pruned trials (ring) are drawn thin and left out of the means. The loss axis is set by the stable trials, and logarithmic when they span more than a decade."},
+	{"gd", "GD vs SGD vs mini-batch", "For each batch size, its best setting (mean ± 1 std over the repeats that completed stably) against epochs, weight updates and wall-clock time, all under one optimizer: SGD updates once per sample, full-batch gradient descent once per epoch."},
 	{"heatmap", "Learning rate × batch size", "Final ranking metric, mean over repeats. Grey cells with a red × are settings where every repeat diverged (past the stability boundary); a small × marks settings where some repeats diverged."},
-	{"optimizers", "Optimizers", "The best grid point of each optimizer, and the metric against learning rate."},
+	{"optimizers", "Optimizers and learning rate", "The best grid point of each optimizer (when there are several), and the metric against learning rate."},
 }
 
 // Write makes a report of d in dir (created if needed; files of an
@@ -101,61 +108,24 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 	}
 
 	charts, notes := a.charts(opt)
-	type job struct {
-		path string
-		fig  *figure
-	}
-	var jobs []job
+	var jobs []pictureJob
 	for _, c := range charts {
-		jobs = append(jobs, job{c.file, c.fig})
+		jobs = append(jobs, pictureJob{c.file, c.fig})
 	}
 	for _, ti := range a.trials {
 		if f := a.trialEpochFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
-			ti.EpochPNG = "trials/" + ti.File + "-epochs.png"
-			jobs = append(jobs, job{ti.EpochPNG, f})
+			ti.EpochPNG, ti.EpochNotes = "trials/"+ti.File+"-epochs.png", f.notes
+			jobs = append(jobs, pictureJob{ti.EpochPNG, f})
 		}
 		if f := a.trialBatchFigure(ti, opt.SmoothWindow, opt.TrialWidth, opt.TrialHeight); f != nil {
-			ti.BatchPNG = "trials/" + ti.File + "-batches.png"
-			jobs = append(jobs, job{ti.BatchPNG, f})
+			ti.BatchPNG, ti.BatchNotes = "trials/"+ti.File+"-batches.png", f.notes
+			jobs = append(jobs, pictureJob{ti.BatchPNG, f})
 		}
 	}
-
-	// Draw the pictures in parallel; each is independent, so the output
-	// does not depend on the schedule.
-	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		first  error
-		failed []string // pictures that could not be drawn
-		next   = make(chan job)
-	)
-	for range min(opt.Workers, max(1, len(jobs))) {
-		wg.Go(func() {
-			for j := range next {
-				img, failure := j.fig.render()
-				err := writePNG(filepath.Join(dir, filepath.FromSlash(j.path)), img)
-				putRGBA(img)
-				mu.Lock()
-				if err != nil && first == nil {
-					first = fmt.Errorf("report: %w", err)
-				}
-				if failure != "" {
-					failed = append(failed, j.path+": "+failure)
-				}
-				mu.Unlock()
-			}
-		})
+	failed, err := drawPictures(dir, jobs, opt.Workers)
+	if err != nil {
+		return err
 	}
-	for _, j := range jobs {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-
-	slices.Sort(failed)
 	if err := writeIndex(dir, a, opt, charts, notes, failed); err != nil {
 		return err
 	}
@@ -185,6 +155,50 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 		written["trials/"+ti.File+".html"] = true
 	}
 	return removeStale(dir, written)
+}
+
+// pictureJob is one picture to draw and where to write it (relative to
+// the report root, slash-separated).
+type pictureJob struct {
+	path string
+	fig  *figure
+}
+
+// drawPictures draws and writes the pictures on up to workers goroutines;
+// each is independent, so the output does not depend on the schedule. It
+// returns the pictures that could not be drawn (sorted, with why; a
+// placeholder was written instead) and the first write error.
+func drawPictures(dir string, jobs []pictureJob, workers int) (failed []string, err error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan pictureJob)
+	)
+	for range min(workers, max(1, len(jobs))) {
+		wg.Go(func() {
+			for j := range next {
+				img, failure := j.fig.render()
+				err := writePNG(filepath.Join(dir, filepath.FromSlash(j.path)), img)
+				putRGBA(img)
+				mu.Lock()
+				if err != nil && first == nil {
+					first = fmt.Errorf("report: %w", err)
+				}
+				if failure != "" {
+					failed = append(failed, j.path+": "+failure)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	slices.Sort(failed)
+	return failed, first
 }
 
 // The report's subfolders and the kinds of file it writes in them: the
@@ -277,7 +291,10 @@ func removeStale(dir string, written map[string]bool) error {
 }
 
 // charts lists the overview pictures that the data supports, and notes
-// saying why the others are missing.
+// saying why some expected ones are missing. A chart that does not apply
+// (a GD vs SGD comparison with one batch size, a heatmap with one row or
+// column, an optimizer chart with one optimizer) is left out, with no
+// section.
 func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) {
 	notes = map[string][]string{}
 	w, h := opt.Width, opt.Height
@@ -288,6 +305,9 @@ func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) 
 			}
 			return
 		}
+		if len(f.notes) > 0 {
+			caption = strings.TrimSpace(caption + " " + strings.Join(f.notes, " "))
+		}
 		out = append(out, chart{section, file, alt, caption, f})
 	}
 	cl := curveLabel(a.curve)
@@ -295,35 +315,42 @@ func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) 
 		a.overlayFigure("lr", cl+" by learning rate", w, h), "Learning rate: fewer than two values, no grouping.")
 	add("curves", "img/curves-by-batch.png", cl+" by batch size", "Grouped by batch size.",
 		a.overlayFigure("batch", cl+" by batch size", w, h), "Batch size: fewer than two values, no grouping.")
-	add("curves", "img/curves-by-optimizer.png", cl+" by optimizer", "Grouped by optimizer.",
-		a.overlayFigure("optimizer", cl+" by optimizer", w, h), "Optimizer: fewer than two values, no grouping.")
-	add("curves", "img/repeats.png", "repeats: mean and std band", "Repeats of the best grid points (same settings, different seeds): mean line with a ±1 std band.",
+	if len(a.opts) > 1 {
+		add("curves", "img/curves-by-optimizer.png", cl+" by optimizer", "Grouped by optimizer.",
+			a.overlayFigure("optimizer", cl+" by optimizer", w, h), "")
+	}
+	add("curves", "img/repeats.png", "repeats: mean and std band", "Repeats of the best grid points (same settings, different seeds): mean over the repeats that completed stably, with a ±1 std band.",
 		a.repeatsFigure(opt.RepeatPoints, w, h), "")
 
-	gdMissing := "No batch size recorded: no GD / SGD comparison."
-	add("gd", "img/gd-sgd-epochs.png", "GD vs SGD vs mini-batch against epochs", "Against epochs (passes over the data).",
-		a.gdFigure("epoch", w, h), gdMissing)
-	add("gd", "img/gd-sgd-iterations.png", "GD vs SGD vs mini-batch against iterations", "Against iterations (weight updates).",
+	gdOpt, only := a.gdOptimizer()
+	gdWhich := ""
+	if a.hasOpt && !only {
+		gdWhich = " Optimizer " + orDefault(gdOpt, "(unnamed)") + " only (the one with the most batch sizes), so the lines differ in batch size and learning rate, not optimizer."
+	}
+	add("gd", "img/gd-sgd-epochs.png", "GD vs SGD vs mini-batch against epochs", "Against epochs (passes over the data)."+gdWhich,
+		a.gdFigure("epoch", w, h), "")
+	add("gd", "img/gd-sgd-iterations.png", "GD vs SGD vs mini-batch against iterations", "Against iterations (weight updates)."+gdWhich,
 		a.gdFigure("iteration", w, h), "")
-	add("gd", "img/gd-sgd-seconds.png", "GD vs SGD vs mini-batch against seconds", "Against wall-clock seconds of training.",
+	add("gd", "img/gd-sgd-seconds.png", "GD vs SGD vs mini-batch against seconds", "Against wall-clock seconds of training: each point is at the median over repeats of the seconds to that epoch, so one repeat's slow start-up does not shift a line."+gdWhich,
 		a.gdFigure("seconds", w, h), "")
 
-	hmMissing := "No learning rate or batch size recorded: no heatmap."
-	if a.hasOpt && len(a.opts) > 1 {
-		for i, o := range a.opts {
-			o := o
-			add("heatmap", fmt.Sprintf("img/heatmap-%d-%s.png", i+1, safeName(orDefault(o, "unnamed"))),
-				"heatmap of "+o, "Optimizer "+orDefault(o, "(unnamed)")+" (all heatmaps share one colour scale).",
-				a.heatmapFigure(&o, w, h), hmMissing)
-			hmMissing = ""
+	if len(a.lrs) > 1 && len(a.batches) > 1 {
+		if a.hasOpt && len(a.opts) > 1 {
+			for i, o := range a.opts {
+				add("heatmap", fmt.Sprintf("img/heatmap-%d-%s.png", i+1, safeName(orDefault(o, "unnamed"))),
+					"heatmap of "+o, "Optimizer "+orDefault(o, "(unnamed)")+" (all heatmaps share one colour scale).",
+					a.heatmapFigure(&o, w, h), "")
+			}
+		} else {
+			add("heatmap", "img/heatmap.png", "heatmap of the ranking metric", "", a.heatmapFigure(nil, w, h), "")
 		}
-	} else {
-		add("heatmap", "img/heatmap.png", "heatmap of the ranking metric", "", a.heatmapFigure(nil, w, h), hmMissing)
 	}
 
-	add("optimizers", "img/optimizer-best.png", "best metric per optimizer", "Best grid point of each optimizer (bar: mean, whisker: ±1 std over repeats).",
-		a.optimizerBestFigure(w, h), "No optimizer recorded.")
-	add("optimizers", "img/optimizer-lr.png", "metric against learning rate per optimizer", "At each learning rate the best setting of each optimizer.",
-		a.optimizerLRFigure(w, h), "Fewer than two learning rates: no learning-rate curve.")
+	if len(a.opts) > 1 {
+		add("optimizers", "img/optimizer-best.png", "best metric per optimizer", "Best grid point of each optimizer (bar: mean, whisker: ±1 std over repeats).",
+			a.optimizerBestFigure(w, h), "")
+	}
+	add("optimizers", "img/optimizer-lr.png", "metric against learning rate", "At each learning rate the best setting of each optimizer; where some trials at a learning rate diverged, the point says how many.",
+		a.optimizerLRFigure(w, h), "")
 	return out, notes
 }

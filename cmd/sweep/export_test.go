@@ -286,3 +286,23 @@ func TestShowIDPrefix(t *testing.T) {
 		t.Errorf("show of no trial: exit %d", r.code)
 	}
 }
+
+// The reports of the sweep command draw the moving average that README
+// promises on every per-trial batch-loss picture (the CLI once passed
+// report.Options{}, which draws none), and the caption says so.
+func TestReportDrawsMovingAverage(t *testing.T) {
+	dir := exportDir(t)
+	out := filepath.Join(dir, "report-small")
+	if r := runCLI(t, dir, "report", "small", "--out", out); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	pages, _ := filepath.Glob(filepath.Join(out, "trials", "*.html"))
+	if len(pages) == 0 {
+		t.Fatal("no trial pages")
+	}
+	for _, p := range pages {
+		if page := readText(t, p); strings.Contains(page, "batch loss per iteration") && !strings.Contains(page, "moving average") {
+			t.Errorf("%s: batch-loss picture without a moving average", filepath.Base(p))
+		}
+	}
+}

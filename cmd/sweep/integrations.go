@@ -61,7 +61,7 @@ func writeReport(st *sqlite.Store, sweepName, dir string) error {
 	if err != nil {
 		return err
 	}
-	return report.Write(dir, d, report.Options{})
+	return report.Write(dir, d, report.Options{SmoothWindow: report.DefaultSmoothWindow})
 }
 
 // loadSweep reads a stored sweep with the number of trials its experiment
