@@ -98,7 +98,7 @@ func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.Tri
 	if info.Planned != len(trials) {
 		of = fmt.Sprintf(" of %d", info.Planned)
 	}
-	head := fmt.Sprintf("%ssweep %s: %s%s", p.label, info.Name, plural(len(trials), "trial"), of)
+	head := fmt.Sprintf("%ssweep %s: %s%s", p.label, info.Name, framework.Count(len(trials), "trial", "trials"), of)
 	if p.before > 0 {
 		head += fmt.Sprintf(", %d finished before", p.before)
 	}
@@ -258,7 +258,7 @@ func (p *progress) TrialFinished(t *framework.TrialPlan, o framework.TrialOutcom
 	}
 	p.lastDraw = now
 	fmt.Fprintf(p.w, "%s[%d/%d] trial %s %s%s (%s, %s, %s)\n", p.label, p.done, p.total, t.ID, o.Status, p.outcome(o),
-		results.Describe(*t), plural(o.Result.Epochs, "epoch"), readableDuration(o.Result.Seconds))
+		results.Describe(*t), framework.Count(o.Result.Epochs, "epoch", "epochs"), readableDuration(o.Result.Seconds))
 }
 
 // outcome is what a finished trial's line says after its state.
@@ -325,14 +325,6 @@ func isFinished(s framework.Status) bool {
 		return true
 	}
 	return false
-}
-
-// plural is "1 epoch", "2 epochs".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func firstLine(s string) string {

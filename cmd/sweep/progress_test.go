@@ -232,12 +232,6 @@ func TestProgressNamesShard(t *testing.T) {
 	}
 }
 
-func TestPlural(t *testing.T) {
-	if got := plural(1, "epoch") + " " + plural(0, "epoch") + " " + plural(2, "epoch"); got != "1 epoch 0 epochs 2 epochs" {
-		t.Error(got)
-	}
-}
-
 func TestCut(t *testing.T) {
 	if got := cut("best × 0.1", 6); got != "best …" {
 		t.Errorf("%q", got)
