@@ -70,10 +70,3 @@ func Builtin(name string) (*framework.Dataset, error) {
 	d.Name = name
 	return d, nil
 }
-
-// BuiltinAttribution returns the attribution and licence text of the
-// built-in data sets (builtin/ATTRIBUTION.md), for a program's "about" output.
-func BuiltinAttribution() string {
-	b, _ := builtinFS.ReadFile("builtin/ATTRIBUTION.md")
-	return string(b)
-}
