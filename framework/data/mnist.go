@@ -70,51 +70,84 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	}
 	defer lblF.Close()
 
-	var ih [16]byte
-	if _, err := io.ReadFull(imgF, ih[:]); err != nil {
-		return nil, fmt.Errorf("data: %s: reading the IDX header: %w", imgPath, noEOF(err))
+	h, err := readIDXHeaders(imgF, lblF, imgPath, lblPath)
+	if err != nil {
+		return nil, err
 	}
-	if m := binary.BigEndian.Uint32(ih[0:]); m != idxImagesMagic {
-		return nil, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte images, 3 dimensions)", imgPath, m, idxImagesMagic)
-	}
-	count := binary.BigEndian.Uint32(ih[4:])
-	rows, cols := binary.BigEndian.Uint32(ih[8:]), binary.BigEndian.Uint32(ih[12:])
-	if rows == 0 || cols == 0 || rows > MaxImageSide || cols > MaxImageSide {
-		return nil, fmt.Errorf("data: %s: implausible image size %d×%d (at most %d pixels a side)", imgPath, rows, cols, MaxImageSide)
-	}
-	var lh [8]byte
-	if _, err := io.ReadFull(lblF, lh[:]); err != nil {
-		return nil, fmt.Errorf("data: %s: reading the IDX header: %w", lblPath, noEOF(err))
-	}
-	if m := binary.BigEndian.Uint32(lh[0:]); m != idxLabelsMagic {
-		return nil, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte labels, 1 dimension)", lblPath, m, idxLabelsMagic)
-	}
-	if lc := binary.BigEndian.Uint32(lh[4:]); lc != count {
-		return nil, fmt.Errorf("data: %s has %d labels but %s has %d images", lblPath, lc, imgPath, count)
-	}
-	if count == 0 {
-		return nil, fmt.Errorf("data: %s: no images", imgPath)
-	}
-	pix := int(rows * cols)
-	// A header is checked against the file's size before anything is
-	// allocated from it: deflate expands at most 1032-fold.
-	if claim := int64(count) * int64(pix); claim > imgF.size*maxDeflateRatio {
-		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d (%d bytes), more than a gzip file of %d bytes can hold", imgPath, count, rows, cols, claim, imgF.size)
-	}
-	if int64(count) > lblF.size*maxDeflateRatio {
-		return nil, fmt.Errorf("data: %s: header says %d labels, more than a gzip file of %d bytes can hold", lblPath, count, lblF.size)
-	}
-
-	n := int(count)
+	n := int(h.count)
 	if limit > 0 && limit < n {
 		n = limit
 	}
+	pix := int(h.rows * h.cols)
 	if err := CheckSize(imgPath, int64(n), int64(pix)); err != nil {
 		return nil, fmt.Errorf("data: %w (use limit)", err)
 	}
+	labels, err := readLabels(lblF, lblPath, h.count, n)
+	if err != nil {
+		return nil, err
+	}
+	x, err := readImages(imgF, imgPath, h, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := drain(lblF, int64(h.count-uint32(n))); err != nil {
+		return nil, fmt.Errorf("data: %s: header says %d labels, but %w", lblPath, h.count, err)
+	}
+	return &framework.Dataset{
+		Name:    "mnist-" + split,
+		Task:    framework.Classification,
+		X:       &mat.Matrix{Rows: n, Cols: pix, Data: x},
+		Labels:  labels,
+		Classes: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
+	}, nil
+}
 
-	labelBytes := make([]byte, 0, min(n, 1<<16))
-	labelBytes, err = readN(lblF, labelBytes, n)
+// idxHeader is what the IDX headers of an image and a label file say.
+type idxHeader struct {
+	count, rows, cols uint32
+}
+
+// readIDXHeaders reads and checks both files' headers: magic numbers,
+// equal counts, a plausible image size, and counts a gzip file of its
+// size can hold (checked before anything is allocated from them: deflate
+// expands at most 1032-fold).
+func readIDXHeaders(imgF, lblF *gzFile, imgPath, lblPath string) (idxHeader, error) {
+	var ih [16]byte
+	if _, err := io.ReadFull(imgF, ih[:]); err != nil {
+		return idxHeader{}, fmt.Errorf("data: %s: reading the IDX header: %w", imgPath, noEOF(err))
+	}
+	if m := binary.BigEndian.Uint32(ih[0:]); m != idxImagesMagic {
+		return idxHeader{}, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte images, 3 dimensions)", imgPath, m, idxImagesMagic)
+	}
+	h := idxHeader{count: binary.BigEndian.Uint32(ih[4:]), rows: binary.BigEndian.Uint32(ih[8:]), cols: binary.BigEndian.Uint32(ih[12:])}
+	if h.rows == 0 || h.cols == 0 || h.rows > MaxImageSide || h.cols > MaxImageSide {
+		return idxHeader{}, fmt.Errorf("data: %s: implausible image size %d×%d (at most %d pixels a side)", imgPath, h.rows, h.cols, MaxImageSide)
+	}
+	var lh [8]byte
+	if _, err := io.ReadFull(lblF, lh[:]); err != nil {
+		return idxHeader{}, fmt.Errorf("data: %s: reading the IDX header: %w", lblPath, noEOF(err))
+	}
+	if m := binary.BigEndian.Uint32(lh[0:]); m != idxLabelsMagic {
+		return idxHeader{}, fmt.Errorf("data: %s: bad magic number 0x%08x, want 0x%08x (IDX unsigned-byte labels, 1 dimension)", lblPath, m, idxLabelsMagic)
+	}
+	if lc := binary.BigEndian.Uint32(lh[4:]); lc != h.count {
+		return idxHeader{}, fmt.Errorf("data: %s has %d labels but %s has %d images", lblPath, lc, imgPath, h.count)
+	}
+	if h.count == 0 {
+		return idxHeader{}, fmt.Errorf("data: %s: no images", imgPath)
+	}
+	if claim := int64(h.count) * int64(h.rows*h.cols); claim > imgF.size*maxDeflateRatio {
+		return idxHeader{}, fmt.Errorf("data: %s: header says %d images of %d×%d (%d bytes), more than a gzip file of %d bytes can hold", imgPath, h.count, h.rows, h.cols, claim, imgF.size)
+	}
+	if int64(h.count) > lblF.size*maxDeflateRatio {
+		return idxHeader{}, fmt.Errorf("data: %s: header says %d labels, more than a gzip file of %d bytes can hold", lblPath, h.count, lblF.size)
+	}
+	return h, nil
+}
+
+// readLabels reads the first n of count labels, each 0 to 9.
+func readLabels(lblF io.Reader, lblPath string, count uint32, n int) ([]int32, error) {
+	labelBytes, err := readN(lblF, make([]byte, 0, min(n, 1<<16)), n)
 	if err != nil {
 		return nil, fmt.Errorf("data: %s: header says %d labels, %w", lblPath, count, err)
 	}
@@ -125,7 +158,14 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 		}
 		labels[i] = int32(b)
 	}
+	return labels, nil
+}
 
+// readImages reads the first n images as pixels scaled to [0, 1], then
+// the rest of the file: its length must be what the header says, and
+// only at the end does gzip check its CRC.
+func readImages(imgF io.Reader, imgPath string, h idxHeader, n int) ([]float32, error) {
+	pix := int(h.rows * h.cols)
 	// Grow X as the data arrives, so a lying header cannot make us allocate
 	// more than the file holds.
 	x := make([]float32, 0, min(n*pix, 1<<20))
@@ -133,27 +173,16 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	br := bufio.NewReaderSize(imgF, 1<<16)
 	for i := range n {
 		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, fmt.Errorf("data: %s: header says %d images of %d×%d, but image %d is %w", imgPath, count, rows, cols, i, truncated(err))
+			return nil, fmt.Errorf("data: %s: header says %d images of %d×%d, but image %d is %w", imgPath, h.count, h.rows, h.cols, i, truncated(err))
 		}
 		for _, b := range buf {
 			x = append(x, float32(b)/255)
 		}
 	}
-	// Read both files to their end: their length must be what the header
-	// says, and only at the end does gzip check its CRC.
-	if err := drain(br, int64(count-uint32(n))*int64(pix)); err != nil {
-		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d, but %w", imgPath, count, rows, cols, err)
+	if err := drain(br, int64(h.count-uint32(n))*int64(pix)); err != nil {
+		return nil, fmt.Errorf("data: %s: header says %d images of %d×%d, but %w", imgPath, h.count, h.rows, h.cols, err)
 	}
-	if err := drain(lblF, int64(count-uint32(n))); err != nil {
-		return nil, fmt.Errorf("data: %s: header says %d labels, but %w", lblPath, count, err)
-	}
-	return &framework.Dataset{
-		Name:    "mnist-" + split,
-		Task:    framework.Classification,
-		X:       &mat.Matrix{Rows: n, Cols: pix, Data: x},
-		Labels:  labels,
-		Classes: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
-	}, nil
+	return x, nil
 }
 
 // readN appends exactly n bytes from r to dst, growing as data arrives.

@@ -79,66 +79,86 @@ func Synthetic(name string, n int, noise float64, seed uint64) (*framework.Datas
 	d := &framework.Dataset{Name: name}
 	switch name {
 	case "xor":
-		d.Task = framework.Classification
-		d.X = mat.New(n, 2)
-		d.Labels = make([]int32, n)
-		d.Classes = []string{"0", "1"}
-		d.Features = []string{"x1", "x2"}
-		for i := range n {
-			a, b := (i/2)%2, i%2
-			r := d.X.Row(i)
-			r[0] = float32(float64(a) + noise*rng.NormFloat64())
-			r[1] = float32(float64(b) + noise*rng.NormFloat64())
-			d.Labels[i] = int32(a ^ b)
-		}
+		synthXOR(d, n, noise, rng)
 	case "spirals":
-		d.Task = framework.Classification
-		d.X = mat.New(n, 2)
-		d.Labels = make([]int32, n)
-		d.Classes = []string{"0", "1"}
-		d.Features = []string{"x1", "x2"}
-		for i := range n {
-			k := i % 2
-			m := (n - k + 1) / 2 // samples in spiral k
-			t := 0.0
-			if m > 1 {
-				t = float64(i/2) / float64(m-1)
-			}
-			rad := 0.05 + 0.95*t
-			theta := 3*math.Pi*t + float64(k)*math.Pi
-			r := d.X.Row(i)
-			r[0] = float32(rad*math.Cos(theta) + noise*rng.NormFloat64())
-			r[1] = float32(rad*math.Sin(theta) + noise*rng.NormFloat64())
-			d.Labels[i] = int32(k)
-		}
+		synthSpirals(d, n, noise, rng)
 	case "linear":
-		p := len(LinearTrueWeights)
-		d.Task = framework.Regression
-		d.X = mat.New(n, p)
-		d.Y = mat.New(n, 1)
-		d.Features = make([]string, p)
-		for j := range p {
-			d.Features[j] = fmt.Sprintf("x%d", j+1)
-		}
-		for i := range n {
-			r := d.X.Row(i)
-			y := LinearTrueBias
-			for j := range p {
-				r[j] = float32(rng.NormFloat64())
-				y += float64(r[j]) * LinearTrueWeights[j]
-			}
-			d.Y.Data[i] = float32(y + noise*rng.NormFloat64())
-		}
+		synthLinear(d, n, noise, rng)
 	case "sine":
-		d.Task = framework.Regression
-		d.X = mat.New(n, 1)
-		d.Y = mat.New(n, 1)
-		d.Features = []string{"x"}
-		for i := range n {
-			x := float32(-math.Pi + 2*math.Pi*rng.Float64())
-			d.X.Data[i] = x
-			d.Y.Data[i] = float32(math.Sin(float64(x)) + noise*rng.NormFloat64())
-		}
+		synthSine(d, n, noise, rng)
 	}
 	return d, nil
+}
+
+// synthXOR fills d with the "xor" data set (see Synthetic).
+func synthXOR(d *framework.Dataset, n int, noise float64, rng *rand.Rand) {
+	d.Task = framework.Classification
+	d.X = mat.New(n, 2)
+	d.Labels = make([]int32, n)
+	d.Classes = []string{"0", "1"}
+	d.Features = []string{"x1", "x2"}
+	for i := range n {
+		a, b := (i/2)%2, i%2
+		r := d.X.Row(i)
+		r[0] = float32(float64(a) + noise*rng.NormFloat64())
+		r[1] = float32(float64(b) + noise*rng.NormFloat64())
+		d.Labels[i] = int32(a ^ b)
+	}
+}
+
+// synthSpirals fills d with the "spirals" data set (see Synthetic).
+func synthSpirals(d *framework.Dataset, n int, noise float64, rng *rand.Rand) {
+	d.Task = framework.Classification
+	d.X = mat.New(n, 2)
+	d.Labels = make([]int32, n)
+	d.Classes = []string{"0", "1"}
+	d.Features = []string{"x1", "x2"}
+	for i := range n {
+		k := i % 2
+		m := (n - k + 1) / 2 // samples in spiral k
+		t := 0.0
+		if m > 1 {
+			t = float64(i/2) / float64(m-1)
+		}
+		rad := 0.05 + 0.95*t
+		theta := 3*math.Pi*t + float64(k)*math.Pi
+		r := d.X.Row(i)
+		r[0] = float32(rad*math.Cos(theta) + noise*rng.NormFloat64())
+		r[1] = float32(rad*math.Sin(theta) + noise*rng.NormFloat64())
+		d.Labels[i] = int32(k)
+	}
+}
+
+// synthLinear fills d with the "linear" data set (see Synthetic).
+func synthLinear(d *framework.Dataset, n int, noise float64, rng *rand.Rand) {
+	p := len(LinearTrueWeights)
+	d.Task = framework.Regression
+	d.X = mat.New(n, p)
+	d.Y = mat.New(n, 1)
+	d.Features = make([]string, p)
+	for j := range p {
+		d.Features[j] = fmt.Sprintf("x%d", j+1)
+	}
+	for i := range n {
+		r := d.X.Row(i)
+		y := LinearTrueBias
+		for j := range p {
+			r[j] = float32(rng.NormFloat64())
+			y += float64(r[j]) * LinearTrueWeights[j]
+		}
+		d.Y.Data[i] = float32(y + noise*rng.NormFloat64())
+	}
+}
+
+// synthSine fills d with the "sine" data set (see Synthetic).
+func synthSine(d *framework.Dataset, n int, noise float64, rng *rand.Rand) {
+	d.Task = framework.Regression
+	d.X = mat.New(n, 1)
+	d.Y = mat.New(n, 1)
+	d.Features = []string{"x"}
+	for i := range n {
+		x := float32(-math.Pi + 2*math.Pi*rng.Float64())
+		d.X.Data[i] = x
+		d.Y.Data[i] = float32(math.Sin(float64(x)) + noise*rng.NormFloat64())
+	}
 }
