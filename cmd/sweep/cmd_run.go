@@ -213,6 +213,14 @@ func cmdRun(env *env, args []string) error {
 	if beforeLoad != nil {
 		beforeLoad(env)
 	}
+	var pr *progress
+	if !f.quiet {
+		pr = newProgress(env.stderr)
+		if l := f.shardLabel(); l != "" {
+			pr.label = l + ": "
+		}
+		pr.loading(f.file)
+	}
 	p, err := loadExperiment(f.file)
 	if err != nil {
 		return err
@@ -229,12 +237,8 @@ func cmdRun(env *env, args []string) error {
 	defer st.Close()
 
 	sinks := []framework.Sink{}
-	if !f.quiet {
-		pr := newProgress(env.stderr, results.MustLookup(p.Exp.Metric), p.Exp.Repeats)
-		pr.stored = st.TrialStates
-		if l := f.shardLabel(); l != "" {
-			pr.label = l + ": "
-		}
+	if pr != nil {
+		pr.metric, pr.repeats, pr.stored = results.MustLookup(p.Exp.Metric), p.Exp.Repeats, st.TrialStates
 		sinks = append(sinks, pr)
 	}
 	if live != nil {

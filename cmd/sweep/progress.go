@@ -57,8 +57,10 @@ const (
 	heartbeatEvery = 5 * time.Second // a line when not on a terminal and nothing else was printed
 )
 
-func newProgress(w io.Writer, metric results.Metric, repeats int) *progress {
-	p := &progress{w: w, metric: metric, repeats: repeats, running: map[string]int{}, interval: heartbeatEvery}
+// newProgress shows progress on w; the experiment's metric and repeats are
+// set once it is loaded.
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, running: map[string]int{}, interval: heartbeatEvery}
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			p.width = func() int { return terminalWidth(f) }
@@ -78,9 +80,24 @@ func terminalWidth(f *os.File) int {
 	return int(ws.Col)
 }
 
+// loading says the experiment and its data are being loaded, which can
+// take seconds (MNIST); on a terminal the sweep's first line replaces it.
+func (p *progress) loading(file string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.width != nil {
+		fmt.Fprint(p.w, cut(p.label+"loading "+file+" and its data…", p.width()-1))
+		return
+	}
+	fmt.Fprintf(p.w, "%sloading %s and its data\n", p.label, file)
+}
+
 func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.TrialPlan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.width != nil {
+		fmt.Fprint(p.w, "\r\033[K") // the loading line
+	}
 	p.total, p.start = len(trials), time.Now()
 	var states map[string]framework.Status
 	if p.stored != nil {
@@ -143,7 +160,7 @@ func (p *progress) draw(now time.Time) {
 
 // status is the counts in words: running trials, epochs, elapsed, ETA.
 func (p *progress) status(now time.Time) string {
-	s := fmt.Sprintf("%d running, epochs %d/%d, %s elapsed, ETA %s", len(p.running), p.workDone(), p.planned,
+	s := fmt.Sprintf("%d running, epochs %d/%d, %s elapsed, %s", len(p.running), p.workDone(), p.planned,
 		now.Sub(p.start).Round(time.Second), p.eta(now))
 	if b := p.bestText(); b != "" {
 		s += "; " + b
@@ -154,7 +171,7 @@ func (p *progress) status(now time.Time) string {
 // line is the terminal's status line, at most width-1 columns wide (a
 // line that fills the last column wraps on some terminals).
 func (p *progress) line(now time.Time, width int) string {
-	counts := fmt.Sprintf("%s%d/%d trials  epochs %d/%d  ETA %s", p.label, p.done, p.total, p.workDone(), p.planned, p.eta(now))
+	counts := fmt.Sprintf("%s%d/%d trials  epochs %d/%d  %s", p.label, p.done, p.total, p.workDone(), p.planned, p.eta(now))
 	best := p.bestText()
 	room := width - 1 - utf8.RuneCountInString(counts)
 	if best != "" {
@@ -196,15 +213,19 @@ func (p *progress) workDone() int {
 	return n
 }
 
-// eta extrapolates the time left from the epochs done so far.
+// eta extrapolates the time left from the epochs done so far: "ETA 3s",
+// "ETA ?" before the first epoch, and the time taken once all is done.
 func (p *progress) eta(now time.Time) string {
 	done := p.workDone()
-	if done == 0 || p.planned == 0 {
-		return "?"
-	}
 	el := now.Sub(p.start)
+	switch {
+	case done >= p.planned && len(p.running) == 0:
+		return "took " + el.Round(time.Millisecond).String()
+	case done == 0:
+		return "ETA ?"
+	}
 	left := time.Duration(float64(el) * float64(p.planned-done) / float64(done))
-	return left.Round(time.Second).String()
+	return "ETA " + left.Round(time.Second).String()
 }
 
 // bestText is the best grid point so far as package results ranks it,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -40,6 +41,13 @@ func TestReadableDuration(t *testing.T) {
 	if got := readableDuration(0.5); got != 500*time.Millisecond {
 		t.Errorf("0.5 s is %v", got)
 	}
+}
+
+// newTestProgress is a progress on w for a sweep ranked by val_loss.
+func newTestProgress(w io.Writer, repeats int) *progress {
+	p := newProgress(w)
+	p.metric, p.repeats = results.MustLookup("val_loss"), repeats
+	return p
 }
 
 // openPTY opens a pseudo-terminal of the given width: the controlling
@@ -112,7 +120,8 @@ func screenLines(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' })
 }
 
-// On a terminal, the status line shows 0/N before any trial finished,
+// On a terminal, a line says the data is loading (MNIST takes seconds),
+// then the status line shows 0/N before any trial finished,
 // counts epochs inside running trials, labels the best as a mean over
 // repeats, and never fills the terminal's width (a full line wraps and
 // the redraws stack up): tested at 80 and 160 columns.
@@ -121,14 +130,17 @@ func TestProgressInTerminal(t *testing.T) {
 		dir := workdir(t, "small.yaml")
 		got := runInPTY(t, dir, cols, "run", "small.yaml", "--workers", "2")
 		lines := screenLines(got)
-		if len(lines) < 3 {
+		if len(lines) < 4 {
 			t.Fatalf("%d columns: %q", cols, got)
 		}
-		if !strings.Contains(lines[1], "0/36 trials") || !strings.Contains(lines[1], "epochs 0/180") {
-			t.Errorf("%d columns: the first status line is %q, want 0/36 trials, epochs 0/180", cols, lines[1])
+		if lines[0] != "loading small.yaml and its data…" || lines[1] != "sweep small: 36 trials" {
+			t.Errorf("%d columns: the first lines are %q", cols, lines[:2])
+		}
+		if !strings.Contains(lines[2], "0/36 trials") || !strings.Contains(lines[2], "epochs 0/180") {
+			t.Errorf("%d columns: the first status line is %q, want 0/36 trials, epochs 0/180", cols, lines[2])
 		}
 		last := lines[len(lines)-1]
-		if !strings.Contains(last, "36/36 trials") || !strings.Contains(last, "epochs 180/180") || !strings.Contains(last, "best mean of 2/2 repeats val_loss=") {
+		if !strings.Contains(last, "36/36 trials") || !strings.Contains(last, "epochs 180/180  took ") || !strings.Contains(last, "best mean of 2/2 repeats val_loss=") {
 			t.Errorf("%d columns: the last status line is %q", cols, last)
 		}
 		for _, l := range lines {
@@ -136,8 +148,8 @@ func TestProgressInTerminal(t *testing.T) {
 				t.Errorf("%d columns: a line of %d: %q", cols, n, l)
 			}
 		}
-		if !strings.HasPrefix(lines[1], "[  ") {
-			t.Errorf("%d columns: no bar on %q", cols, lines[1])
+		if !strings.HasPrefix(lines[2], "[  ") {
+			t.Errorf("%d columns: no bar on %q", cols, lines[2])
 		}
 	}
 }
@@ -146,7 +158,7 @@ func TestProgressInTerminal(t *testing.T) {
 // is while trials run, with epochs done inside them.
 func TestProgressHeartbeat(t *testing.T) {
 	var buf syncBuffer
-	p := newProgress(&buf, results.MustLookup("val_loss"), 1)
+	p := newTestProgress(&buf, 1)
 	p.interval = 20 * time.Millisecond
 	plans := []framework.TrialPlan{
 		{ID: "a", Params: map[string]any{"training.epochs": 10}},
@@ -168,7 +180,7 @@ func TestProgressHeartbeat(t *testing.T) {
 // The ETA extrapolates from epochs done, not from trials finished: after
 // 5 of 20 planned epochs in 5 s, 15 s are left, though no trial finished.
 func TestProgressETAFromEpochs(t *testing.T) {
-	p := newProgress(&bytes.Buffer{}, results.MustLookup("val_loss"), 1)
+	p := newTestProgress(&bytes.Buffer{}, 1)
 	plans := []framework.TrialPlan{
 		{ID: "a", Params: map[string]any{"training.epochs": 10}},
 		{ID: "b", Params: map[string]any{"training.epochs": 10}},
@@ -179,14 +191,14 @@ func TestProgressETAFromEpochs(t *testing.T) {
 	p.Epoch(&plans[0], framework.EpochStats{Epoch: 5})
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if got := p.eta(p.start.Add(5 * time.Second)); got != "15s" {
+	if got := p.eta(p.start.Add(5 * time.Second)); got != "ETA 15s" {
 		t.Errorf("ETA after 5 of 20 epochs in 5s: %s, want 15s", got)
 	}
 	// A trial that stops early (pruned, diverged) retires all its epochs.
 	p.mu.Unlock()
 	p.TrialFinished(&plans[0], framework.TrialOutcome{Status: framework.Pruned})
 	p.mu.Lock()
-	if got := p.eta(p.start.Add(5 * time.Second)); got != "5s" {
+	if got := p.eta(p.start.Add(5 * time.Second)); got != "ETA 5s" {
 		t.Errorf("ETA after one of two trials in 5s: %s, want 5s", got)
 	}
 }
@@ -203,7 +215,7 @@ func TestProgressBestLabel(t *testing.T) {
 		{1, 1, "best trial val_loss=0.25 (training.learning_rate=0.0004727)"},
 		{3, 2, "best mean of 2/3 repeats val_loss=0.25 (training.learning_rate=0.0004727)"},
 	} {
-		p := newProgress(&bytes.Buffer{}, results.MustLookup("val_loss"), c.repeats)
+		p := newTestProgress(&bytes.Buffer{}, c.repeats)
 		p.Standing("s", framework.Standing{Metric: "val_loss", Plan: &plan, Mean: 0.25, N: c.n})
 		if got := p.bestText(); got != c.want {
 			t.Errorf("repeats %d: %q, want %q", c.repeats, got, c.want)
