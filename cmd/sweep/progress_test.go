@@ -252,3 +252,20 @@ func TestCut(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// A run that continues a sweep counts the trials finished before it as
+// done: it ends at N/N, not at what it trained itself.
+func TestProgressCountsTrialsFinishedBefore(t *testing.T) {
+	dir := workdir(t, "small.yaml")
+	if r := runCLI(t, dir, "run", "small.yaml", "--shard", "0/2", "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := runCLI(t, dir, "run", "small.yaml")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if !strings.Contains(r.stderr, "sweep small: 36 trials, 18 finished before") || !strings.Contains(r.stderr, "[19/36] trial") ||
+		!strings.Contains(r.stderr, "[36/36] trial") {
+		t.Errorf("resumed run: %q", r.stderr)
+	}
+}
