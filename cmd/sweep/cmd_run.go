@@ -247,6 +247,9 @@ func cmdRun(env *env, args []string) error {
 	opt := sweep.Options{Workers: f.workers, Store: st, Sinks: sinks, Force: f.force, FailFast: f.failFast,
 		Shard: f.shard, Shards: f.shards, WeightsDir: filepath.Dir(f.db)}
 	sum, runErr := sweep.Run(ctx, p, opt)
+	if pr != nil {
+		pr.close() // a run that failed before the sweep finished did not tell the sinks
+	}
 	if errors.Is(runErr, sqlite.ErrConfigChanged) || errors.Is(runErr, sqlite.ErrSweepBusy) {
 		return usageError{runErr}
 	}

@@ -314,9 +314,8 @@ func (p *progress) Standing(_ string, s framework.Standing) {
 }
 
 func (p *progress) SweepFinished(framework.SweepInfo, framework.SweepSummary) {
-	if p.stop != nil {
-		close(p.stop)
-		p.stopped.Wait()
+	if !p.close() {
+		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -324,6 +323,18 @@ func (p *progress) SweepFinished(framework.SweepInfo, framework.SweepSummary) {
 		p.draw(time.Now())
 		fmt.Fprintln(p.w)
 	}
+}
+
+// close stops the redraws and heartbeats, for SweepFinished or a run that
+// failed before the sweep finished. It reports whether they were running.
+func (p *progress) close() bool {
+	if p.stop == nil {
+		return false
+	}
+	close(p.stop)
+	p.stopped.Wait()
+	p.stop = nil
+	return true
 }
 
 // plannedEpochs is the trial's training.epochs (at least 1).
