@@ -3,6 +3,7 @@ package plugins_test
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -254,5 +255,21 @@ func TestReLUEdges(t *testing.T) {
 	dx := l.Backward(&mat.Matrix{Rows: 1, Cols: 4, Data: []float32{5, 5, 5, 5}}, true)
 	if dx.Data[0] != 0 || dx.Data[1] != 0 || dx.Data[2] != 0 || dx.Data[3] != 5 {
 		t.Errorf("relu gradient %v", dx.Data)
+	}
+}
+
+// A shape mismatch says "1 output", not "1 outputs".
+func TestLossCheckCountsInWords(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{(&losses.CrossEntropy{}).Check(framework.Classification, 1, 3), "the model has 1 output but the data has 3 classes"},
+		{(&losses.MSE{}).Check(framework.Regression, 2, 1), "the model has 2 outputs but the data has 1 target column"},
+		{(&losses.MSE{}).Check(framework.Classification, 1, 3), "the model has 1 output but the data has 3 classes"},
+	} {
+		if c.err == nil || !strings.HasPrefix(c.err.Error(), c.want) {
+			t.Errorf("%v, want %s…", c.err, c.want)
+		}
 	}
 }

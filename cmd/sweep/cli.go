@@ -67,15 +67,47 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %-17s %s\n", c.name, c.args, c.summary)
 	}
-	fmt.Fprintln(w, "\n'sweep COMMAND -h' lists a command's flags.")
+	fmt.Fprintln(w, "\n'sweep help COMMAND' (or 'sweep COMMAND -h') lists a command's flags; 'sweep --version' prints the version.")
+}
+
+// version is the module's version and the commit it was built from, as
+// the Go toolchain recorded them: "sweep v1.2.0", or for a build from a
+// checkout "sweep (devel) commit 2c8de1d 2026-11-30T14:00:00Z (modified)".
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "sweep: no build information"
+	}
+	s := "sweep " + bi.Main.Version
+	settings := map[string]string{}
+	for _, kv := range bi.Settings {
+		settings[kv.Key] = kv.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		s += " commit " + rev[:min(12, len(rev))]
+		if t := settings["vcs.time"]; t != "" {
+			s += " " + t
+		}
+		if settings["vcs.modified"] == "true" {
+			s += " (modified)"
+		}
+	}
+	return s + " " + bi.GoVersion
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == "help" {
+		args = []string{args[1], "-h"} // 'sweep help run' is 'sweep run -h'
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)
 		if len(args) == 0 {
 			return exitUsage
 		}
+		return exitOK
+	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintln(stdout, version())
 		return exitOK
 	}
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}

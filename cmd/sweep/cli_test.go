@@ -366,3 +366,31 @@ func TestProcessesShareOneDatabase(t *testing.T) {
 		t.Logf("only %s owner(s) claimed trials", got)
 	}
 }
+
+// An unknown sweep is named once: `sweep "nosuch": not found in …`, not
+// `load sweep "nosuch": sweep "nosuch": …`.
+func TestUnknownSweepNamedOnce(t *testing.T) {
+	dir := workdir(t, "small.yaml")
+	if r := runCLI(t, dir, "run", "small.yaml", "--quiet"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, cmd := range []string{"best", "report", "export"} {
+		r := runCLI(t, dir, cmd, "nosuch")
+		if r.code != 2 || strings.Count(r.stderr, `"nosuch"`) != 1 || !strings.Contains(r.stderr, "not found") {
+			t.Errorf("sweep %s nosuch: exit %d: %q", cmd, r.code, r.stderr)
+		}
+	}
+}
+
+// 'sweep help run' is 'sweep run -h'; 'sweep --version' says which build
+// this is.
+func TestHelpCommandAndVersion(t *testing.T) {
+	r := runCLI(t, t.TempDir(), "help", "run")
+	if r.code != 0 || !strings.Contains(r.stderr, "usage: sweep run [flags] FILE") || !strings.Contains(r.stderr, "-workers") {
+		t.Errorf("help run: exit %d: %q %q", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, t.TempDir(), "--version")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sweep ") || !strings.Contains(r.stdout, "go1.") {
+		t.Errorf("--version: exit %d: %q %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -123,45 +123,62 @@ func shardFromEnv(flagValue string, count int) (shard, shards int, err error) {
 	return 0, 1, nil
 }
 
-func cmdRun(env *env, args []string) error {
+// runFlags are run's flags, checked.
+type runFlags struct {
+	file, db, reportDir, metricsAddr, pushURL string
+	workers, shard, shards                    int
+	force, failFast, quiet                    bool
+	linger                                    time.Duration
+}
+
+// parseRunFlags parses and checks run's flags. Every flag is checked
+// before anything is written: a refused flag leaves no database behind.
+func parseRunFlags(args []string) (*runFlags, error) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	db := fs.String("db", "sweeps.db", "SQLite database `file` that keeps every sweep")
-	workers := fs.Int("workers", runtime.NumCPU(), "trials trained at once")
-	reportDir := fs.String("report", "", "write the HTML report to `DIR` when the sweep ends (\"auto\": reports/<sweep name>)")
-	force := fs.Bool("force", false, "replace a stored sweep of the same name whose experiment file changed")
-	failFast := fs.Bool("fail-fast", false, "stop at the first failed trial")
-	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics on `ADDR` (a bare port binds 127.0.0.1)")
-	linger := fs.Duration("metrics-linger", 0, "keep serving metrics this long after the sweep ends, so a last scrape sees the final state (e.g. 5s)")
-	pushURL := fs.String("pushgateway", "", "push the sweep summary to this Pushgateway `URL` at the end")
+	f := &runFlags{}
+	fs.StringVar(&f.db, "db", "sweeps.db", "SQLite database `file` that keeps every sweep")
+	fs.IntVar(&f.workers, "workers", runtime.NumCPU(), "trials trained at once")
+	fs.StringVar(&f.reportDir, "report", "", "write the HTML report to `DIR` when the sweep ends (\"auto\": reports/<sweep name>)")
+	fs.BoolVar(&f.force, "force", false, "replace a stored sweep of the same name whose experiment file changed")
+	fs.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failed trial")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve Prometheus metrics on `ADDR` (a bare port binds 127.0.0.1)")
+	fs.DurationVar(&f.linger, "metrics-linger", 0, "keep serving metrics this long after the sweep ends, so a last scrape sees the final state (e.g. 5s)")
+	fs.StringVar(&f.pushURL, "pushgateway", "", "push the sweep summary to this Pushgateway `URL` at the end")
 	shardFlag := fs.String("shard", "", "run only shard `I/N` of the grid (I from 0); default from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID")
 	shardCount := fs.Int("shard-count", 0, "number of shards when the index comes from JOB_COMPLETION_INDEX (the Job's completions)")
-	quiet := fs.Bool("quiet", false, "no progress output")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress output")
 	pos, err := parse(fs, args, 1, 1, "FILE")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// Every flag is checked, and the metrics port bound, before anything
-	// is written: a refused flag leaves no database behind.
-	if *workers < 1 || *workers > maxWorkers {
-		return usagef("--workers must be ≥ 1 and ≤ %d, got %d", maxWorkers, *workers)
+	f.file = pos[0]
+	if f.workers < 1 || f.workers > maxWorkers {
+		return nil, usagef("--workers must be ≥ 1 and ≤ %d, got %d", maxWorkers, f.workers)
 	}
-	shard, shards, err := shardFromEnv(*shardFlag, *shardCount)
-	if err != nil {
-		return err
+	if f.shard, f.shards, err = shardFromEnv(*shardFlag, *shardCount); err != nil {
+		return nil, err
 	}
-	if err := checkPushURL(*pushURL); err != nil {
-		return err
-	}
+	return f, checkPushURL(f.pushURL)
+}
 
-	// First SIGINT/SIGTERM (or Slurm's SIGUSR1): stop starting trials, let
-	// running ones stop at their next iteration, record them as
-	// interrupted and flush. A second signal exits at once. Installed
-	// before loading, so a signal while the data loads exits 130 too.
+// shardLabel names the shard in progress lines and the summary ("shard
+// 1/4"), or is "" when the run is the whole sweep.
+func (f *runFlags) shardLabel() string {
+	if f.shards <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("shard %d/%d", f.shard, f.shards)
+}
+
+// onSignals installs run's signal handling and returns the context that
+// the first SIGINT/SIGTERM (or Slurm's SIGUSR1) cancels: stop starting
+// trials, let running ones stop at their next iteration, record them as
+// interrupted and flush. A second signal exits at once. The returned
+// function uninstalls it.
+func onSignals(env *env) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(env.ctx)
-	defer cancel()
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
 	go func() {
 		select {
 		case s := <-sigs:
@@ -175,16 +192,36 @@ func cmdRun(env *env, args []string) error {
 			os.Exit(exitInterrupted)
 		}
 	}()
-	interrupted := &exitErr{code: exitInterrupted, msg: "interrupted; run the same command again to resume"}
+	return ctx, func() { signal.Stop(sigs); cancel() }
+}
 
-	live, err := startMetrics(ctx, *metricsAddr, env)
+func cmdRun(env *env, args []string) error {
+	f, err := parseRunFlags(args)
+	if err != nil {
+		return err
+	}
+	// Signals are handled before loading, so a signal while the data
+	// loads exits 130 too; the metrics port is bound before anything is
+	// written.
+	ctx, stop := onSignals(env)
+	defer stop()
+	interrupted := &exitErr{code: exitInterrupted, msg: "interrupted; run the same command again to resume"}
+	live, err := startMetrics(ctx, f.metricsAddr, env)
 	if err != nil {
 		return err
 	}
 	if beforeLoad != nil {
 		beforeLoad(env)
 	}
-	p, err := loadExperiment(pos[0])
+	var pr *progress
+	if !f.quiet {
+		pr = newProgress(env.stderr)
+		if l := f.shardLabel(); l != "" {
+			pr.label = l + ": "
+		}
+		pr.loading(f.file)
+	}
+	p, err := loadExperiment(f.file)
 	if err != nil {
 		return err
 	}
@@ -192,57 +229,32 @@ func cmdRun(env *env, args []string) error {
 		return interrupted // nothing written yet
 	}
 	// Workers beyond the trials of this shard would only wait.
-	*workers = min(*workers, max(1, trialsInShard(p, shard, shards)))
-	st, err := sqlite.Open(*db)
+	f.workers = min(f.workers, max(1, trialsInShard(p, f.shard, f.shards)))
+	st, err := sqlite.Open(f.db)
 	if err != nil {
 		return storeError(err)
 	}
 	defer st.Close()
 
 	sinks := []framework.Sink{}
-	if !*quiet {
-		sinks = append(sinks, newProgress(env.stderr, results.MustLookup(p.Exp.Metric)))
+	if pr != nil {
+		pr.metric, pr.repeats, pr.stored = results.MustLookup(p.Exp.Metric), p.Exp.Repeats, st.TrialStates
+		sinks = append(sinks, pr)
 	}
 	if live != nil {
 		sinks = append(sinks, live)
 	}
-	opt := sweep.Options{Workers: *workers, Store: st, Sinks: sinks, Force: *force, FailFast: *failFast,
-		Shard: shard, Shards: shards, WeightsDir: filepath.Dir(*db)}
+	opt := sweep.Options{Workers: f.workers, Store: st, Sinks: sinks, Force: f.force, FailFast: f.failFast,
+		Shard: f.shard, Shards: f.shards, WeightsDir: filepath.Dir(f.db)}
 	sum, runErr := sweep.Run(ctx, p, opt)
+	if pr != nil {
+		pr.close() // a run that failed before the sweep finished did not tell the sinks
+	}
 	if errors.Is(runErr, sqlite.ErrConfigChanged) || errors.Is(runErr, sqlite.ErrSweepBusy) {
 		return usageError{runErr}
 	}
-	if storeErr := st.Flush(); storeErr != nil {
-		// The summary counts what the run did, not what the store kept:
-		// say what is stored instead, and exit 1.
-		fmt.Fprintf(env.stdout, "sweep %s: %s\n", p.Exp.Name, storedCounts(st, p.Exp.Name, *db))
-		return fmt.Errorf("%w (run the same command again, once the cause is fixed, to redo what was not stored)", storeErr)
-	}
-	if *pushURL != "" {
-		grouping := map[string]string{}
-		if shards > 1 {
-			grouping["shard"] = fmt.Sprintf("%d", shard)
-		}
-		if err := pushSummary(*pushURL, p.Info(), sum, grouping); err != nil {
-			fmt.Fprintf(env.stderr, "sweep: pushgateway: %v\n", err)
-		}
-	}
-	printSummary(env, p, sum, *db)
-	if live != nil && *linger > 0 {
-		select {
-		case <-time.After(*linger):
-		case <-ctx.Done():
-		}
-	}
-	if *reportDir != "" && !errors.Is(runErr, context.Canceled) {
-		dir := *reportDir
-		if dir == "auto" {
-			dir = filepath.Join("reports", p.Exp.Name)
-		}
-		if err := writeReport(st, p.Exp.Name, dir); err != nil {
-			return err
-		}
-		fmt.Fprintf(env.stdout, "report: %s\n", filepath.Join(dir, "index.html"))
+	if err := afterRun(ctx, env, f, p, st, sum, live != nil, errors.Is(runErr, context.Canceled)); err != nil {
+		return err
 	}
 	switch {
 	case runErr == nil:
@@ -253,6 +265,46 @@ func cmdRun(env *env, args []string) error {
 		return &exitErr{code: exitTrialFailed, msg: runErr.Error() + " (see 'sweep list' and 'sweep show')"}
 	}
 	return runErr
+}
+
+// afterRun does what follows a run: flush the store, push the summary,
+// print it, let the metrics linger and write the report (not after an
+// interrupt).
+func afterRun(ctx context.Context, env *env, f *runFlags, p *sweep.Prepared, st *sqlite.Store, sum framework.SweepSummary, live, canceled bool) error {
+	if storeErr := st.Flush(); storeErr != nil {
+		// The summary counts what the run did, not what the store kept:
+		// say what is stored instead, and exit 1.
+		fmt.Fprintf(env.stdout, "sweep %s: %s\n", p.Exp.Name, storedCounts(st, p.Exp.Name, f.db))
+		return fmt.Errorf("%w (run the same command again, once the cause is fixed, to redo what was not stored)", storeErr)
+	}
+	if f.pushURL != "" {
+		grouping := map[string]string{}
+		if f.shards > 1 {
+			grouping["shard"] = fmt.Sprintf("%d", f.shard)
+		}
+		if err := pushSummary(f.pushURL, p.Info(), sum, grouping); err != nil {
+			fmt.Fprintf(env.stderr, "sweep: pushgateway: %v\n", err)
+		}
+	}
+	printSummary(env, p, sum, f.db, f.shardLabel())
+	if live && f.linger > 0 {
+		select {
+		case <-time.After(f.linger):
+		case <-ctx.Done():
+		}
+	}
+	if f.reportDir == "" || canceled {
+		return nil
+	}
+	dir := f.reportDir
+	if dir == "auto" {
+		dir = filepath.Join("reports", p.Exp.Name)
+	}
+	if err := writeReport(st, p.Exp.Name, dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "report: %s\n", filepath.Join(dir, "index.html"))
+	return nil
 }
 
 // beforeLoad, when set (by the sweepcrash test build), runs just before
@@ -289,13 +341,19 @@ func storedCounts(st *sqlite.Store, sweepName, db string) string {
 		stored, db, strings.Join(sortedStatuses(counts), ", "))
 }
 
-func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db string) {
+// printSummary prints what the run did and the sweep's best; shard names
+// the shard ("shard 1/4") when the run is one of several.
+func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db, shard string) {
+	name := p.Exp.Name
+	if shard != "" {
+		name += " (" + shard + ")"
+	}
 	if len(sum.RunCounts) == 0 && !sum.Interrupted {
 		fmt.Fprintf(env.stdout, "sweep %s: nothing left to run: its trials in %s are finished ('sweep best %s --db %s' ranks them)\n",
-			p.Exp.Name, db, p.Exp.Name, db)
+			name, db, p.Exp.Name, db)
 		return
 	}
-	fmt.Fprintf(env.stdout, "sweep %s: %s in %s, %d weight updates", p.Exp.Name,
+	fmt.Fprintf(env.stdout, "sweep %s: %s in %s, %d weight updates", name,
 		strings.Join(sortedStatuses(sum.RunCounts), ", "), readableDuration(sum.Seconds), sum.Iterations)
 	if !maps.Equal(sum.RunCounts, sum.Counts) && len(sum.Counts) > 0 {
 		// a resume, another process or a shard: this run did a part

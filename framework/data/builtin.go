@@ -71,13 +71,6 @@ func Builtin(name string) (*framework.Dataset, error) {
 	return d, nil
 }
 
-// BuiltinAttribution returns the attribution and licence text of the
-// built-in data sets (builtin/ATTRIBUTION.md), for a program's "about" output.
-func BuiltinAttribution() string {
-	b, _ := builtinFS.ReadFile("builtin/ATTRIBUTION.md")
-	return string(b)
-}
-
 // BuiltinSource is the data source `builtin: NAME`: a data set embedded in
 // the binary (classification).
 type BuiltinSource struct {

@@ -83,132 +83,180 @@ func ParseCSV(r io.Reader, name string, opt CSVOptions) (*framework.Dataset, err
 	cr.FieldsPerRecord = -1 // checked here, for a clearer message
 	cr.ReuseRecord = true
 
-	header, err := cr.Read()
+	t := &csvTable{name: name, opt: opt, cr: cr}
+	if err := t.readHeader(); err != nil {
+		return nil, err
+	}
+	if err := t.chooseFeatures(); err != nil {
+		return nil, err
+	}
+	if err := t.readRows(); err != nil {
+		return nil, err
+	}
+	return t.dataset(), nil
+}
+
+// csvTable is a CSV table being parsed by ParseCSV.
+type csvTable struct {
+	name   string
+	opt    CSVOptions
+	cr     *csv.Reader
+	cols   []string       // the header's column names
+	index  map[string]int // column of each name
+	target int            // the target's column
+	feat   []int          // the feature columns, in order
+
+	// Values go straight into chunked columns (no per-row allocation, no
+	// growth copies); class labels are interned as first-appearance ids.
+	// The only transient extra is the final copy into one flat slice, so
+	// the peak is about twice the data, as MaxBytes documents.
+	x      chunks[float32]
+	y      chunks[float32] // regression
+	labels chunks[int32]   // classification: ids in order of first appearance
+	cs     classSet
+	rows   int
+}
+
+// readHeader reads the column names and finds the target.
+func (t *csvTable) readHeader() error {
+	header, err := t.cr.Read()
 	if err == io.EOF {
-		return nil, fmt.Errorf("data: %s: empty file (a header row is required)", name)
+		return fmt.Errorf("data: %s: empty file (a header row is required)", t.name)
 	}
 	if err != nil {
-		return nil, csvErr(name, err)
+		return csvErr(t.name, err)
 	}
-	cols := make([]string, len(header))
-	index := make(map[string]int, len(header))
+	t.cols = make([]string, len(header))
+	t.index = make(map[string]int, len(header))
 	for j, h := range header {
 		h = strings.TrimSpace(h)
 		if j == 0 {
 			h = strings.TrimPrefix(h, "\ufeff") // UTF-8 byte order mark
 		}
 		if h == "" {
-			return nil, fmt.Errorf("data: %s:1: column %d has an empty name", name, j+1)
+			return fmt.Errorf("data: %s:1: column %d has an empty name", t.name, j+1)
 		}
-		if k, dup := index[h]; dup {
-			return nil, fmt.Errorf("data: %s:1: column name %q appears twice (columns %d and %d)", name, clip(h), k+1, j+1)
+		if k, dup := t.index[h]; dup {
+			return fmt.Errorf("data: %s:1: column name %q appears twice (columns %d and %d)", t.name, clip(h), k+1, j+1)
 		}
-		index[h] = j
-		cols[j] = h
+		t.index[h] = j
+		t.cols[j] = h
 	}
-	target, ok := index[opt.Target]
+	target, ok := t.index[t.opt.Target]
 	if !ok {
-		return nil, fmt.Errorf("data: %s:1: no target column %q; the header has columns %s", name, clip(opt.Target), quoteList(cols))
+		return fmt.Errorf("data: %s:1: no target column %q; the header has columns %s", t.name, clip(t.opt.Target), quoteList(t.cols))
 	}
-	var feat []int
-	if len(opt.Features) == 0 {
-		for j := range cols {
-			if j != target {
-				feat = append(feat, j)
+	t.target = target
+	return nil
+}
+
+// chooseFeatures picks the feature columns: those of opt.Features, or
+// every column but the target.
+func (t *csvTable) chooseFeatures() error {
+	if len(t.opt.Features) == 0 {
+		for j := range t.cols {
+			if j != t.target {
+				t.feat = append(t.feat, j)
 			}
 		}
 	} else {
-		seen := make(map[string]bool, len(opt.Features))
-		for _, f := range opt.Features {
-			j, ok := index[f]
+		seen := make(map[string]bool, len(t.opt.Features))
+		for _, f := range t.opt.Features {
+			j, ok := t.index[f]
 			switch {
 			case !ok:
-				return nil, fmt.Errorf("data: %s:1: no feature column %q; the header has columns %s", name, clip(f), quoteList(cols))
-			case j == target:
-				return nil, fmt.Errorf("data: %s: column %q is both the target and a feature", name, clip(f))
+				return fmt.Errorf("data: %s:1: no feature column %q; the header has columns %s", t.name, clip(f), quoteList(t.cols))
+			case j == t.target:
+				return fmt.Errorf("data: %s: column %q is both the target and a feature", t.name, clip(f))
 			case seen[f]:
-				return nil, fmt.Errorf("data: %s: feature column %q listed twice", name, clip(f))
+				return fmt.Errorf("data: %s: feature column %q listed twice", t.name, clip(f))
 			}
 			seen[f] = true
-			feat = append(feat, j)
+			t.feat = append(t.feat, j)
 		}
 	}
-	if len(feat) == 0 {
-		return nil, fmt.Errorf("data: %s: no feature columns (the header has only the target %q)", name, clip(opt.Target))
+	if len(t.feat) == 0 {
+		return fmt.Errorf("data: %s: no feature columns (the header has only the target %q)", t.name, clip(t.opt.Target))
 	}
+	return nil
+}
 
-	// Values go straight into chunked columns (no per-row allocation, no
-	// growth copies); class labels are interned as first-appearance ids.
-	// The only transient extra is the final copy into one flat slice, so
-	// the peak is about twice the data, as MaxBytes documents.
-	var (
-		x      chunks[float32]
-		y      chunks[float32] // regression
-		labels chunks[int32]   // classification: ids in order of first appearance
-		cs     classSet
-		rows   int
-	)
+// readRows reads every data row, checking the table's size as it grows.
+func (t *csvTable) readRows() error {
 	for {
-		rec, err := cr.Read()
+		rec, err := t.cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, csvErr(name, err)
+			return csvErr(t.name, err)
 		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) != len(cols) {
-			return nil, fmt.Errorf("data: %s:%d: row has %d cells, the header has %d columns", name, line, len(rec), len(cols))
+		if err := t.addRow(rec); err != nil {
+			return err
 		}
-		for _, j := range feat {
-			v, err := parseValue(rec[j])
-			if err != nil {
-				l, _ := cr.FieldPos(j)
-				return nil, fmt.Errorf("data: %s:%d: column %q: %q %v", name, l, clip(cols[j]), clip(rec[j]), err)
-			}
-			x.add(v)
-		}
-		if opt.Task == framework.Regression {
-			v, err := parseValue(rec[target])
-			if err != nil {
-				l, _ := cr.FieldPos(target)
-				return nil, fmt.Errorf("data: %s:%d: column %q (regression target): %q %v", name, l, clip(cols[target]), clip(rec[target]), err)
-			}
-			y.add(v)
-		} else {
-			s := strings.TrimSpace(rec[target])
-			if s == "" {
-				l, _ := cr.FieldPos(target)
-				return nil, fmt.Errorf("data: %s:%d: column %q: empty class label", name, l, clip(cols[target]))
-			}
-			labels.add(cs.id(s))
-		}
-		rows++
-		if err := checkSize(name, int64(rows), int64(len(feat)), cs.bytes); err != nil {
-			line, _ := cr.FieldPos(0)
-			return nil, fmt.Errorf("data: %s:%d: %w", name, line, err)
+		t.rows++
+		if err := checkSize(t.name, int64(t.rows), int64(len(t.feat)), t.cs.bytes); err != nil {
+			line, _ := t.cr.FieldPos(0)
+			return fmt.Errorf("data: %s:%d: %w", t.name, line, err)
 		}
 	}
-	if rows == 0 {
-		return nil, fmt.Errorf("data: %s: no data rows after the header", name)
+	if t.rows == 0 {
+		return fmt.Errorf("data: %s: no data rows after the header", t.name)
 	}
+	return nil
+}
 
+// addRow adds one record's features and target.
+func (t *csvTable) addRow(rec []string) error {
+	name, cols, target := t.name, t.cols, t.target
+	line, _ := t.cr.FieldPos(0)
+	if len(rec) != len(cols) {
+		return fmt.Errorf("data: %s:%d: row has %d cells, the header has %d columns", name, line, len(rec), len(cols))
+	}
+	for _, j := range t.feat {
+		v, err := parseValue(rec[j])
+		if err != nil {
+			l, _ := t.cr.FieldPos(j)
+			return fmt.Errorf("data: %s:%d: column %q: %q %v", name, l, clip(cols[j]), clip(rec[j]), err)
+		}
+		t.x.add(v)
+	}
+	if t.opt.Task == framework.Regression {
+		v, err := parseValue(rec[target])
+		if err != nil {
+			l, _ := t.cr.FieldPos(target)
+			return fmt.Errorf("data: %s:%d: column %q (regression target): %q %v", name, l, clip(cols[target]), clip(rec[target]), err)
+		}
+		t.y.add(v)
+		return nil
+	}
+	s := strings.TrimSpace(rec[target])
+	if s == "" {
+		l, _ := t.cr.FieldPos(target)
+		return fmt.Errorf("data: %s:%d: column %q: empty class label", name, l, clip(cols[target]))
+	}
+	t.labels.add(t.cs.id(s))
+	return nil
+}
+
+// dataset is the parsed table.
+func (t *csvTable) dataset() *framework.Dataset {
 	d := &framework.Dataset{
-		Name: name,
-		Task: opt.Task,
-		X:    &mat.Matrix{Rows: rows, Cols: len(feat), Data: x.flat()},
+		Name: t.name,
+		Task: t.opt.Task,
+		X:    &mat.Matrix{Rows: t.rows, Cols: len(t.feat), Data: t.x.flat()},
 	}
-	d.Features = make([]string, len(feat))
-	for i, j := range feat {
-		d.Features[i] = cols[j]
+	d.Features = make([]string, len(t.feat))
+	for i, j := range t.feat {
+		d.Features[i] = t.cols[j]
 	}
-	if opt.Task == framework.Regression {
-		d.Y = &mat.Matrix{Rows: rows, Cols: 1, Data: y.flat()}
+	if t.opt.Task == framework.Regression {
+		d.Y = &mat.Matrix{Rows: t.rows, Cols: 1, Data: t.y.flat()}
 	} else {
-		d.Labels = labels.flat()
-		d.Classes = cs.encode(d.Labels)
+		d.Labels = t.labels.flat()
+		d.Classes = t.cs.encode(d.Labels)
 	}
-	return d, nil
+	return d
 }
 
 // chunks is an append-only column stored in chunks that grow from 1 Ki to

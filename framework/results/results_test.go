@@ -257,3 +257,12 @@ func TestTieTestOnLosses(t *testing.T) {
 		t.Error("accuracy is not compared raw")
 	}
 }
+
+// Numbers drawn by random search print with four significant digits.
+func TestDescribeRoundsNumbers(t *testing.T) {
+	p := framework.TrialPlan{Params: map[string]any{"training.learning_rate": 0.0004726922417170728, "training.batch_size": 16,
+		"optimizer.type": "adam", "training.momentum": 0.9}, Varied: []string{"training.learning_rate", "training.batch_size", "optimizer.type", "training.momentum"}}
+	if got, want := Describe(p), "training.learning_rate=0.0004727 training.batch_size=16 optimizer.type=adam training.momentum=0.9"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package results
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -107,11 +108,18 @@ func MeanStdText(p *Point) string {
 
 // Describe names a trial's setting by its varied parameters
 // ("optimizer.type=sgd training.learning_rate=0.1"), or "the base
-// settings" when nothing varies.
+// settings" when nothing varies. Numbers print with four significant
+// digits at most.
 func Describe(t framework.TrialPlan) string {
 	var parts []string
 	for _, k := range t.Varied {
-		parts = append(parts, k+"="+framework.Flow(t.Setting(k)))
+		v := t.Setting(k)
+		text := framework.Flow(v)
+		if f, ok := v.(float64); ok {
+			// random search draws 0.0004726922417170728: four digits tell the settings apart
+			text = strconv.FormatFloat(f, 'g', 4, 64)
+		}
+		parts = append(parts, k+"="+text)
 	}
 	if len(parts) == 0 {
 		return "the base settings"

@@ -13,9 +13,8 @@
 // at GOAMD64=v1), so the kernels changed no result. Only the bits of a NaN
 // result (its payload) may differ between implementations.
 //
-// Conventions: n = len(theta) (len(y) for Axpy); every other slice a kernel
-// reads must hold at least n elements (it panics otherwise) and only its
-// first n are used. Slices need no alignment and n need not be a multiple of
+// Conventions: n = len(theta); every other slice a kernel reads must hold
+// at least n elements (it panics otherwise) and only its first n are used. Slices need no alignment and n need not be a multiple of
 // the vector width. In the formulas g is the gradient with L2 weight decay
 // folded in, as torch.optim does:
 //
@@ -36,9 +35,6 @@ func SGD(theta, grad []float32, nlr, wd float32) {
 	}
 	cur.sgd(theta, grad[:n], nlr, wd)
 }
-
-// Axpy computes y[i] = y[i] + a·x[i] (SGD without weight decay).
-func Axpy(a float32, x, y []float32) { SGD(y, x, a, 0) }
 
 // MomentumParams are the coefficients of Momentum.
 type MomentumParams struct {
@@ -209,10 +205,6 @@ func Adadelta(theta, grad, v, u []float32, p AdadeltaParams) {
 	}
 	cur.adadelta(theta, grad[:n], v[:n], u[:n], p)
 }
-
-// Kernel names the implementation in use on this machine: "avx512", "avx2"
-// or "portable".
-func Kernel() string { return cur.name }
 
 // impl is one implementation of every kernel. Its functions get slices of
 // equal length n ≥ 1 (optional ones nil or of length n).

@@ -230,7 +230,7 @@ func impls(t testing.TB) []*impl {
 		for _, im := range list {
 			names = append(names, im.name)
 		}
-		t.Logf("implementations tested: %v (in use: %s)", names, Kernel())
+		t.Logf("implementations tested: %v (in use: %s)", names, cur.name)
 	}
 	return list
 }
@@ -264,11 +264,6 @@ func cases(r *rand.Rand) []kernelCase {
 		cs = append(cs, kernelCase{fmt.Sprintf("sgd wd=%g", wd), 2,
 			func(s func(int) []float32) { refSGD(s(0), s(1), nlr, wd) },
 			func(s func(int) []float32) { SGD(s(0), s(1), nlr, wd) }})
-		if !wdOn {
-			cs = append(cs, kernelCase{"axpy", 2,
-				func(s func(int) []float32) { refSGD(s(1), s(0), nlr, 0) },
-				func(s func(int) []float32) { Axpy(nlr, s(0), s(1)) }})
-		}
 		for _, first := range bools {
 			for _, nest := range bools {
 				p := MomentumParams{NegLR: coef(r, -0.01), Mu: coef(r, 0.9), Damp: coef(r, 0.9), WD: wd, First: first, Nesterov: nest}

@@ -33,7 +33,7 @@ func (*CrossEntropy) Check(task framework.Task, outputs, targets int) error {
 		return fmt.Errorf("cross_entropy needs class labels, but the data is %s (use mse, huber or mae)", task)
 	}
 	if outputs != targets {
-		return fmt.Errorf("the model has %d outputs but the data has %d classes: cross_entropy needs one logit per class", outputs, targets)
+		return fmt.Errorf("the model has %s but the data has %s: cross_entropy needs one logit per class", framework.Count(outputs, "output", "outputs"), framework.Count(targets, "class", "classes"))
 	}
 	return nil
 }

@@ -66,9 +66,9 @@ func (elementwise) Class(row []float32) int32 {
 func (elementwise) Check(task framework.Task, outputs, targets int) error {
 	switch {
 	case task == framework.Regression && outputs != targets:
-		return fmt.Errorf("the model has %d outputs but the data has %d target columns", outputs, targets)
+		return fmt.Errorf("the model has %s but the data has %s", framework.Count(outputs, "output", "outputs"), framework.Count(targets, "target column", "target columns"))
 	case task == framework.Classification && outputs != targets && !(outputs == 1 && targets == 2):
-		return fmt.Errorf("the model has %d outputs but the data has %d classes (use %d outputs, or 1 for two classes)", outputs, targets, targets)
+		return fmt.Errorf("the model has %s but the data has %s (use %d outputs, or 1 for two classes)", framework.Count(outputs, "output", "outputs"), framework.Count(targets, "class", "classes"), targets)
 	}
 	return nil
 }

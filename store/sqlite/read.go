@@ -133,6 +133,9 @@ func (s *Store) LoadSweep(name string) (*framework.SweepData, error) {
 		d, err = s.loadSweep(tx, name)
 		return err
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, err // it names the sweep already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load sweep %q: %w", name, err)
 	}
