@@ -325,5 +325,6 @@ func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) 
 		a.optimizerBestFigure(w, h), "No optimizer recorded.")
 	add("optimizers", "img/optimizer-lr.png", "metric against learning rate per optimizer", "At each learning rate the best setting of each optimizer.",
 		a.optimizerLRFigure(w, h), "Fewer than two learning rates: no learning-rate curve.")
+	a.insightCharts(w, h, add)
 	return out, notes
 }

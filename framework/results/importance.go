@@ -78,7 +78,7 @@ type Importance struct {
 	// Points is the number of grid points, Used how many of them the
 	// decomposition uses, and Trials how many trials.
 	Points, Used, Trials int
-	// Excluded says which points were left out and why ("" if none).
+	// Excluded says which points were left out and why ("3 of 15 grid points (3 with a diverged or failed repeat)"; "" if none).
 	Excluded string
 }
 
@@ -210,7 +210,7 @@ func excludedText(out, of, diverged, pruned, none int) string {
 	if none > 0 {
 		why = append(why, fmt.Sprintf("%d with no value yet", none))
 	}
-	return fmt.Sprintf("%d of %d grid points left out (%s)", out, of, strings.Join(why, ", "))
+	return fmt.Sprintf("%d of %d grid points (%s)", out, of, strings.Join(why, ", "))
 }
 
 // Share returns the share of the term with exactly these keys (in any
@@ -501,4 +501,16 @@ func decompose(table []float64, levels []int) ([]termShare, error) {
 		out = append(out, termShare{nil, math.Max(0, 1-explained)})
 	}
 	return out, nil
+}
+
+// Headline says what was decomposed in one line: "importance of val_loss
+// (its logarithm) over 2 varied settings, from 13 of 15 grid points (39
+// trials)".
+func (imp *Importance) Headline() string {
+	what := imp.Metric.Name
+	if imp.Log {
+		what += " (its logarithm, as losses and times are compared)"
+	}
+	return fmt.Sprintf("importance of %s over %d varied setting(s), from %d of %d grid points (%d trials): the share of its variance each setting and pair explains",
+		what, len(imp.Factors), imp.Used, imp.Points, imp.Trials)
 }

@@ -193,7 +193,7 @@ func TestImportanceLeavesOutDivergedPoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A hole in the grid: no longer a full grid, so the forest fills it.
-	if imp.Method != MethodForest || imp.Used != 7 || imp.Excluded != "1 of 8 grid points left out (1 with a diverged or failed repeat)" {
+	if imp.Method != MethodForest || imp.Used != 7 || imp.Excluded != "1 of 8 grid points (1 with a diverged or failed repeat)" {
 		t.Errorf("method %s used %d excluded %q", imp.Method, imp.Used, imp.Excluded)
 	}
 	// Every point of lr = 10 diverged: the rest is a full grid again.

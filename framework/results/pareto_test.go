@@ -64,7 +64,7 @@ func TestParetoDirectionsRepeatsAndExclusions(t *testing.T) {
 	if got, want := frontOf(p), "2*[] 1*[] 0[1]"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if p.Excluded != "1 of 4 grid points left out (1 with a diverged or failed repeat)" {
+	if p.Excluded != "1 of 4 grid points (1 with a diverged or failed repeat)" {
 		t.Errorf("excluded %q", p.Excluded)
 	}
 	if p.Points[2].A.Mean != 0.8 || p.Points[2].A.Std <= 0 {
