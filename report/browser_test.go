@@ -232,7 +232,7 @@ func TestBrowser(t *testing.T) {
 		d := goldenSweep()
 		dir := writeReport(t, d, goldenOptions)
 		b.open(t, filepath.Join(dir, "index.html"))
-		b.checkClean(t, "index.html", 11)
+		b.checkClean(t, "index.html", 13) // 11 pictures, importance.png and pareto.png
 
 		// The best trial, found here independently: lowest final val_loss
 		// among trials that did not diverge or fail.

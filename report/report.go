@@ -352,5 +352,6 @@ func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) 
 	}
 	add("optimizers", "img/optimizer-lr.png", "metric against learning rate", "At each learning rate the best setting of each optimizer; where some trials at a learning rate diverged, the point says how many.",
 		a.optimizerLRFigure(w, h), "")
+	a.insightCharts(w, h, add)
 	return out, notes
 }

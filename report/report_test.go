@@ -171,7 +171,8 @@ func TestGoldenPictures(t *testing.T) {
 	}
 	wantImg := []string{"img/curves-by-batch.png", "img/curves-by-lr.png", "img/curves-by-optimizer.png",
 		"img/gd-sgd-epochs.png", "img/gd-sgd-iterations.png", "img/gd-sgd-seconds.png", "img/heatmap-1-adam.png",
-		"img/heatmap-2-sgd.png", "img/optimizer-best.png", "img/optimizer-lr.png", "img/repeats.png"}
+		"img/heatmap-2-sgd.png", "img/optimizer-best.png", "img/optimizer-lr.png", "img/repeats.png",
+		"img/importance.png", "img/pareto.png"}
 	for _, w := range wantImg {
 		if !slices.Contains(all, w) {
 			t.Errorf("missing %s", w)

@@ -239,11 +239,20 @@ func cmdBest(env *env, args []string) error {
 	metric := fs.String("metric", "", "rank by `METRIC`: "+strings.Join(results.Names(), ", ")+" (default: the sweep's)")
 	top := fs.Int("top", 10, "show the best `N` grid points")
 	asJSON := fs.Bool("json", false, "print JSON")
+	importance := fs.Bool("importance", false, "the share of the metric's variance each varied setting and pair explains (fANOVA)")
+	pareto := fs.String("pareto", "", "the grid points no other beats on both of two measures `A,B` (e.g. val_loss,seconds): "+
+		strings.Join(results.MeasureNames(), ", "))
 	pos, st, err := parseAndOpen(fs, db, args, 1, "SWEEP")
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if *importance && *pareto != "" {
+		return usagef("best: --importance and --pareto are two views: choose one")
+	}
+	if *pareto != "" && *metric != "" {
+		return usagef("best: --metric does not apply with --pareto, which names its own two measures")
+	}
 	if *top < 1 {
 		return usagef("best: --top must be ≥ 1, got %d", *top)
 	}
@@ -267,10 +276,16 @@ func cmdBest(env *env, args []string) error {
 	if len(d.Trials) == 0 {
 		return usagef("sweep %s has no trials", d.Info.Name)
 	}
-	sum := results.Summarize(m, d.Trials, d.Info.Planned)
+	if *pareto != "" {
+		return bestPareto(env, d, *pareto, *asJSON)
+	}
 	if note := results.IncomparableNote(m, d.Trials); note != "" {
 		fmt.Fprintf(env.stderr, "sweep: warning: %s\n", note)
 	}
+	if *importance {
+		return bestImportance(env, d, m, *asJSON)
+	}
+	sum := results.Summarize(m, d.Trials, d.Info.Planned)
 	if *asJSON {
 		out := []bestJSON{}
 		for i := range sum.Ranked {

@@ -69,23 +69,10 @@ func (p *Point) N() int { return len(p.Values) }
 // raw spread hides it), on the values themselves for accuracies or when a
 // value is not positive.
 func (m Metric) tieP(a, b []float64) float64 {
-	if m.HigherIsBetter {
+	if !m.LogScale(a, b) {
 		return WelchP(a, b)
 	}
-	la, lb := make([]float64, len(a)), make([]float64, len(b))
-	for i, v := range a {
-		if !(v > 0) {
-			return WelchP(a, b)
-		}
-		la[i] = math.Log(v)
-	}
-	for i, v := range b {
-		if !(v > 0) {
-			return WelchP(a, b)
-		}
-		lb[i] = math.Log(v)
-	}
-	return WelchP(la, lb)
+	return WelchP(logs(a), logs(b))
 }
 
 // Alpha is the significance level of the tie test: a point whose
