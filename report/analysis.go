@@ -76,6 +76,7 @@ type trialInfo struct {
 	DataLen int    // training samples per epoch, if known (0 otherwise)
 
 	EpochPNG, BatchPNG     string   // paths relative to the report root ("" if none)
+	RatePNG                string   // the learning rate per update, when a schedule varied it
 	EpochNotes, BatchNotes []string // what their captions must add (figure.notes)
 }
 

@@ -316,6 +316,26 @@ func (a *analysis) trialBatchFigure(ti *trialInfo, window, w, h int) *figure {
 	return f
 }
 
+// trialRateFigure draws a trial's learning rate per recorded update, when
+// a schedule varied it (nil when it stayed constant or was not recorded):
+// beside the batch loss, it shows what a warmup, a decay or a plateau cut
+// did to the step size.
+func (a *analysis) trialRateFigure(ti *trialInfo, w, h int) *figure {
+	var pts []xy
+	varies := false
+	for _, s := range ti.T.BatchLoss {
+		if finite(s.LearningRate) && s.LearningRate > 0 {
+			varies = varies || (len(pts) > 0 && s.LearningRate != pts[0].Y)
+			pts = append(pts, xy{float64(s.Iteration), s.LearningRate})
+		}
+	}
+	if !varies {
+		return nil
+	}
+	series := []curveSeries{{label: "learning rate", pts: thin(pts, maxPlotPoints), col: tab10[2], width: 1.5}}
+	return curveChart(trialTitle(ti, "learning rate per iteration"), "iteration (weight update)", "learning rate", series, 0, w, h/2, nil)
+}
+
 // divergedTail is how many of a diverged trial's last updates the store
 // keeps whatever its thinning (README: record.batch_loss_every).
 const divergedTail = 32

@@ -358,6 +358,10 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		c = strings.Join(append([]string{c}, ti.BatchNotes...), " ")
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BatchPNG, "trials/"), "batch loss per iteration", c, 0, 0})
 	}
+	if ti.RatePNG != "" {
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.RatePNG, "trials/"), "learning rate per iteration",
+			"The learning rate of every recorded weight update, as training.schedule varied it.", 0, 0})
+	}
 	v.Epochs = table{ID: "epochs", Header: []string{"epoch", "iteration", "samples", "train loss", "val loss", "train accuracy", "val accuracy", "seconds", "epoch seconds"}}
 	for _, e := range t.EpochSeries {
 		v.Epochs.Rows = append(v.Epochs.Rows, []cell{intCell(e.Epoch), intCell(e.Iteration), intCell(e.Samples),

@@ -121,6 +121,10 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 			ti.BatchPNG, ti.BatchNotes = "trials/"+ti.File+"-batches.png", f.notes
 			jobs = append(jobs, pictureJob{ti.BatchPNG, f})
 		}
+		if f := a.trialRateFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
+			ti.RatePNG = "trials/" + ti.File + "-lr.png"
+			jobs = append(jobs, pictureJob{ti.RatePNG, f})
+		}
 	}
 	failed, err := drawPictures(dir, jobs, opt.Workers)
 	if err != nil {

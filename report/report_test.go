@@ -658,3 +658,39 @@ func TestWriteRemovesStalePages(t *testing.T) {
 		}
 	}
 }
+
+// A trial whose schedule varied its learning rate gets a learning-rate
+// chart on its page, drawn from the recorded rates; a trial at a constant
+// rate, or one stored before rates were recorded, gets none.
+func TestLearningRateChart(t *testing.T) {
+	d := goldenSweep()
+	for i := range d.Trials[0].BatchLoss {
+		d.Trials[0].BatchLoss[i].LearningRate = 0.1 * math.Pow(0.9, float64(i/5))
+	}
+	for i := range d.Trials[1].BatchLoss {
+		d.Trials[1].BatchLoss[i].LearningRate = 0.1
+	}
+	dir := t.TempDir()
+	if err := Write(dir, d, goldenOptions); err != nil {
+		t.Fatal(err)
+	}
+	a := analyze(d)
+	files := map[string]bool{}
+	for _, ti := range a.trials {
+		files[ti.T.Plan.ID] = a.trialRateFigure(ti, 600, 300) != nil
+	}
+	if !files[d.Trials[0].Plan.ID] || files[d.Trials[1].Plan.ID] || files[d.Trials[2].Plan.ID] {
+		t.Fatalf("rate charts: %v; want one for the scheduled trial only", files)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "trials", "*-lr.png"))
+	if len(pngs) != 1 {
+		t.Fatalf("%d learning-rate pictures, want 1", len(pngs))
+	}
+	if v := grayVariance(decodePNG(t, pngs[0])); v < 1 {
+		t.Errorf("the learning-rate picture is blank (variance %v)", v)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "trials", a.trials[slices.IndexFunc(a.trials, func(ti *trialInfo) bool { return ti.T.Plan.ID == d.Trials[0].Plan.ID })].File+".html"))
+	if err != nil || !strings.Contains(string(page), "-lr.png") {
+		t.Errorf("the trial page does not show the learning-rate chart (%v)", err)
+	}
+}
