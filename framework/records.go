@@ -51,7 +51,8 @@ type TrialPlan struct {
 // TrialSettings are the settings every sink shows, typed. They are decoded
 // from Params (the stored form) by the experiment schema's own decoders.
 type TrialSettings struct {
-	Training        TrainConfig // BatchSize 0 is full batch; Seed is not set
+	Training        TrainConfig // BatchSize 0 is full batch (when HasBatchSize); Seed is not set
+	HasBatchSize    bool        // the params give a batch size (a number or full)
 	Optimizer       string      // the optimizer plugin's name
 	Loss            string      // the loss plugin's name
 	ValidationSplit float64
@@ -63,7 +64,9 @@ type TrialSettings struct {
 // was planned.
 func (p TrialPlan) Settings() TrialSettings {
 	var s TrialSettings
-	decodeKnown(&s.Training, paramSection(p.Params, "training"))
+	training := paramSection(p.Params, "training")
+	decodeKnown(&s.Training, training)
+	_, s.HasBatchSize = training["batch_size"]
 	var d DataOptions
 	decodeKnown(&d, paramSection(p.Params, "dataset"))
 	s.ValidationSplit = d.ValidationSplit

@@ -13,14 +13,6 @@ import (
 	"github.com/gradsweep/gradsweep/framework/results"
 )
 
-// Parameter keys the report knows about.
-const (
-	keyLR     = "training.learning_rate"
-	keyBatch  = "training.batch_size"
-	keyEpochs = "training.epochs"
-	keyOpt    = "optimizer.type"
-)
-
 // metricSpec is the ranking metric (package results), with a note when it
 // differs from the one the sweep asked for or cannot compare its trials.
 type metricSpec struct {
@@ -263,25 +255,22 @@ func fmtNum(v float64) string {
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
 
-// shortKey names a dotted key in labels: training.learning_rate is "lr".
+// shortKey names a dotted key in labels by its last part, abbreviated:
+// training.learning_rate is "lr", optimizer.type is "optimizer".
 func shortKey(k string) string {
-	switch k {
-	case keyLR:
-		return "lr"
-	case keyBatch:
-		return "batch"
-	case keyEpochs:
-		return "epochs"
-	case keyOpt:
-		return "optimizer"
-	}
 	parts := strings.Split(k, ".")
 	last := parts[len(parts)-1]
 	if (last == "type" || last == "name") && len(parts) > 1 {
 		return parts[len(parts)-2]
 	}
+	if abbr, ok := abbreviations[last]; ok {
+		return abbr
+	}
 	return last
 }
+
+// abbreviations shorten setting names in chart labels.
+var abbreviations = map[string]string{"learning_rate": "lr", "batch_size": "batch"}
 
 // batchOf derives a trial's batch size: the parameter, "full", or the data
 // size when the trial did one iteration per epoch.
@@ -292,21 +281,18 @@ func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
 			dataLen = e.Samples
 		}
 	}
-	v, present := t.Plan.Params[keyBatch]
-	if s, isStr := v.(string); isStr && strings.EqualFold(strings.TrimSpace(s), "full") {
-		return batchKey{Size: dataLen, Full: true}, dataLen, true
+	set := t.Plan.Settings()
+	if !set.HasBatchSize {
+		return batchKey{}, dataLen, false
 	}
-	if f, isNum := toFloat(v); present && isNum {
-		n := int(f)
-		if n <= 0 || (dataLen > 0 && n >= dataLen) {
-			if n <= 0 {
-				n = dataLen
-			}
-			return batchKey{Size: n, Full: true}, dataLen, true
+	n := set.Training.BatchSize // 0: full
+	if n <= 0 || (dataLen > 0 && n >= dataLen) {
+		if n <= 0 {
+			n = dataLen
 		}
-		return batchKey{Size: n}, dataLen, true
+		return batchKey{Size: n, Full: true}, dataLen, true
 	}
-	return batchKey{}, dataLen, false
+	return batchKey{Size: n}, dataLen, true
 }
 
 // analyze derives everything the report draws and tabulates from d.
@@ -333,14 +319,15 @@ func (a *analysis) readTrials() {
 		if !finite(ti.Metric) || t.Status == framework.Diverged || t.Status == framework.Failed {
 			ti.Metric = math.NaN()
 		}
-		if lr, ok := toFloat(t.Plan.Params[keyLR]); ok {
+		set := t.Plan.Settings()
+		if lr := set.Training.LearningRate; lr > 0 {
 			ti.LR, ti.HasLR = lr, true
 		}
 		var bk batchKey
 		bk, ti.DataLen, ti.HasBat = batchOf(t)
 		ti.Batch, ti.Full = bk.Size, bk.Full
-		if o, ok := t.Plan.Params[keyOpt]; ok {
-			ti.Opt = fmtParam(o)
+		if set.Optimizer != "" {
+			ti.Opt = set.Optimizer
 			a.hasOpt = true
 		}
 		a.trials = append(a.trials, ti)
@@ -522,7 +509,7 @@ func (a *analysis) shortLabelOf(params map[string]any) string {
 		if !ok {
 			continue
 		}
-		if s, isStr := v.(string); isStr && k != keyBatch {
+		if s, isStr := v.(string); isStr && shortKey(k) != "batch" {
 			parts = append(parts, s)
 			continue
 		}
@@ -540,8 +527,8 @@ func (a *analysis) savedIterations() (saved int64, unknown int) {
 		if t.Status != framework.Pruned {
 			continue
 		}
-		planned, ok := toFloat(t.Plan.Params[keyEpochs])
-		if !ok {
+		planned := t.Plan.Settings().Training.Epochs
+		if planned <= 0 {
 			unknown++
 			continue
 		}

@@ -145,7 +145,7 @@ func TestChartsTeachTheRightLesson(t *testing.T) {
 	var one framework.SweepData
 	one.Info = quick.Info
 	for _, tr := range quick.Trials {
-		if b, ok := toFloat(tr.Plan.Params[keyBatch]); ok && b == 16 {
+		if tr.Plan.Settings().Training.BatchSize == 16 {
 			one.Trials = append(one.Trials, tr)
 		}
 	}

@@ -244,7 +244,7 @@ func FuzzParse(f *testing.F) {
 		}
 		for _, p := range plans {
 			for _, v := range p.Varied {
-				if _, ok := p.Params[v]; !ok {
+				if p.Setting(v) == nil {
 					t.Fatalf("varied key %q is not a setting", v)
 				}
 			}
