@@ -4,11 +4,11 @@
 # `go test ./deploy -run RealSlurm` starts. Needs root (slurmd runs jobs as
 # their user) and the packages slurm-wlm and munge:
 #
-#   sudo apt-get install slurm-wlm munge
-#   sudo deploy/slurm/local-cluster.sh start /var/tmp/gradsweep-slurm
+#   apt-get install slurm-wlm munge        # (in a root shell)
+#   deploy/slurm/local-cluster.sh start /var/tmp/gradsweep-slurm
 #   export SLURM_CONF=/var/tmp/gradsweep-slurm/slurm.conf
 #   sinfo; sbatch ...; squeue
-#   sudo deploy/slurm/local-cluster.sh stop /var/tmp/gradsweep-slurm
+#   deploy/slurm/local-cluster.sh stop /var/tmp/gradsweep-slurm
 #
 # start DIR [CTLD_PORT SLURMD_PORT [OWNER_PID]]
 #   writes DIR/slurm.conf and a fresh munge key, and starts munged,
@@ -24,7 +24,10 @@
 # The cluster's settings are those a laptop or CI machine can run without
 # cgroups: ProctrackType=proctrack/linuxproc (the processes of a job are
 # found by parentage), TaskPlugin=task/none, SelectType=select/cons_tres
-# (CPUs and memory are scheduled, so tasks share the node).
+# (CPUs and memory are scheduled, so tasks share the node). Unlike Slurm's
+# defaults, a requeued job may start again after 10 s (cred_expire, 120 s by
+# default), pending jobs are scheduled every 5 s (sched_interval, 60 s) and
+# a job's processes get 5 s between SIGTERM and SIGKILL (KillWait, 30 s).
 set -euo pipefail
 
 usage() {
@@ -97,7 +100,7 @@ start() {
 		}
 	done
 	if [ "$(id -u)" != 0 ]; then
-		echo "slurmd must run as root (it starts jobs as their users): run this with sudo" >&2
+		echo "slurmd must run as root (it starts jobs as their users): run this as root" >&2
 		exit 1
 	fi
 	if pidof_file "$DIR/slurmctld.pid" >/dev/null; then
