@@ -37,7 +37,7 @@ func startSlurm(t *testing.T) *slurmCluster {
 		}
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("a one-node Slurm needs root (slurmd starts each job as its user): run the test as root, as scripts/test.sh does in CI")
+		t.Skip("a one-node Slurm needs root (slurmd starts each job as its user): run go test as root to include this test")
 	}
 	// not t.TempDir(): munged wants every folder above its socket open to all
 	dir, err := os.MkdirTemp("", "gradsweep-slurm-")
