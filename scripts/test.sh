@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of gradsweep on a Debian machine with Go, installing what
 # the tests use for real (Prometheus and its Pushgateway, headless Chromium,
-# the sqlite3 shell, PyTorch for the interoperability checks) when missing.
+# the sqlite3 shell, PyTorch for the interoperability checks, Slurm and
+# munge for the sbatch scripts) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+# a one-node Slurm for deploy/slurm (deploy/slurm/local-cluster.sh; root only)
+command -v slurmctld >/dev/null 2>&1 || need+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || need+=(munge)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need+=(python3-torch)
 if [ ${#need[@]} -gt 0 ]; then
 	sudo=""
