@@ -590,4 +590,3 @@ func FormatParam(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
