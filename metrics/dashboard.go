@@ -91,6 +91,8 @@ func Dashboard() ([]byte, error) {
 	g.panels(throughputPanels()...)
 	g.row(dashboard.NewRowBuilder("Trials").Id(102))
 	g.panels(trialsPanel())
+	g.row(dashboard.NewRowBuilder("Finished runs (pushed)").Id(103))
+	g.panels(pushedPanel())
 	if len(g.errs) > 0 {
 		return nil, fmt.Errorf("metrics: dashboard: %w", g.errs)
 	}
@@ -212,6 +214,28 @@ func trialsPanel() cog.Builder[dashboard.Panel] {
 		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
 			"excludeByName": map[string]any{"Time": true, "Value #A": true, "__name__": true, "instance": true, "job": true},
 			"renameByName":  map[string]any{"Value #B": "val loss", "Value #C": "epoch"},
+		}})
+}
+
+// pushedPanel is the table of the summaries runs pushed to the
+// Pushgateway (--pushgateway): what is left of a run after it ended,
+// between scrapes or not. A row per run: its best grid point's mean (with
+// the metric, so losses and accuracies are never compared in one column),
+// its wall time, its weight updates and whether it was interrupted.
+func pushedPanel() cog.Builder[dashboard.Panel] {
+	return table.NewPanelBuilder().Id(11).Title("Finished runs (pushed summaries)").
+		Description("gradsweep_sweep_* as pushed at the end of each run with --pushgateway; one row per sweep (and shard).").
+		Datasource(ds).Span(24).Height(8).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"count"})).
+		WithTarget(tableQuery("A", `gradsweep_sweep_best_value{`+selSweep+`}`)).
+		WithTarget(tableQuery("B", `gradsweep_sweep_duration_seconds{`+selSweep+`}`)).
+		WithTarget(tableQuery("C", `gradsweep_sweep_iterations{`+selSweep+`}`)).
+		WithTarget(tableQuery("D", `gradsweep_sweep_interrupted{`+selSweep+`}`)).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}}).
+		WithTransformation(dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{
+			"excludeByName": map[string]any{"Time": true, "__name__": true, "instance": true, "job": true},
+			"renameByName": map[string]any{"Value #A": "best (mean over repeats)", "Value #B": "seconds",
+				"Value #C": "weight updates", "Value #D": "interrupted"},
 		}})
 }
 
