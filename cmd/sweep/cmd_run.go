@@ -41,6 +41,11 @@ func cmdValidate(env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if t := p.Exp.TPE; t != nil {
+		fmt.Fprintf(env.stdout, "%s: ok: sweep %q, %d trials (tpe: %d settings × %d repeats, %d of them random, then batches of %d), config hash %s\n",
+			pos[0], p.Exp.Name, p.Exp.Planned(), t.Trials, p.Exp.Repeats, min(t.Startup, t.Trials), t.Batch, p.Exp.Hash)
+		return nil
+	}
 	points := 0
 	if n := len(p.Plans); n > 0 {
 		points = p.Plans[n-1].Point + 1
@@ -191,6 +196,9 @@ func cmdRun(env *env, args []string) error {
 	if ctx.Err() != nil {
 		return interrupted // nothing written yet
 	}
+	if p.Exp.TPE != nil && shards > 1 {
+		return usagef("%s: a tpe sweep cannot be sharded (each batch is proposed from every finished setting before it): run it without --shard, in one process or in several sharing the database", pos[0])
+	}
 	// Workers beyond the trials of this shard would only wait.
 	*workers = min(*workers, max(1, trialsInShard(p, shard, shards)))
 	st, err := sqlite.Open(*db)
@@ -201,7 +209,11 @@ func cmdRun(env *env, args []string) error {
 
 	sinks := []framework.Sink{}
 	if !*quiet {
-		sinks = append(sinks, newProgress(env.stderr, results.MustLookup(p.Exp.Metric)))
+		prog := newProgress(env.stderr, results.MustLookup(p.Exp.Metric))
+		if p.Exp.TPE != nil {
+			prog.planned = p.Exp.Planned()
+		}
+		sinks = append(sinks, prog)
 	}
 	if live != nil {
 		sinks = append(sinks, live)
@@ -259,8 +271,13 @@ func cmdRun(env *env, args []string) error {
 // run loads the experiment.
 var beforeLoad func(env *env)
 
-// trialsInShard is the number of trials in shard of shards.
+// trialsInShard is the number of trials in shard of shards; for a tpe
+// sweep (never sharded), the most that can run at once: the startup
+// settings' or a batch's trials.
 func trialsInShard(p *sweep.Prepared, shard, shards int) int {
+	if t := p.Exp.TPE; t != nil {
+		return max(min(t.Startup, t.Trials), min(t.Batch, t.Trials)) * p.Exp.Repeats
+	}
 	n := 0
 	for _, pl := range p.Plans {
 		if pl.Index%shards == shard {

@@ -20,10 +20,13 @@ type progress struct {
 	tty    bool
 	metric results.Metric
 	total  int
-	done   int
-	start  time.Time
-	best   framework.Standing
-	last   time.Time
+	// planned, when set, is the total for a sweep whose trials are not all
+	// known when it starts (tpe proposes them as it runs).
+	planned int
+	done    int
+	start   time.Time
+	best    framework.Standing
+	last    time.Time
 }
 
 func newProgress(w io.Writer, metric results.Metric) *progress {
@@ -39,7 +42,7 @@ func newProgress(w io.Writer, metric results.Metric) *progress {
 func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.TrialPlan) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.total, p.start = len(trials), time.Now()
+	p.total, p.start = max(len(trials), p.planned), time.Now()
 	fmt.Fprintf(p.w, "sweep %s: %d trials\n", info.Name, len(trials))
 }
 

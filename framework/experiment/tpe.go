@@ -23,7 +23,7 @@ type TPE struct {
 type TPEOptions struct {
 	Trials  int `opt:"trials" required:"true" range:"[1,100000]" doc:"how many settings the sweep runs (each × repeats)"`
 	Batch   int `opt:"batch" default:"8" range:"[1,10000]" doc:"how many settings are proposed at a time, from every finished one before them"`
-	Startup int `opt:"startup" default:"10" range:"[0,100000]" doc:"how many settings come first from seeded random sampling"`
+	Startup int `opt:"startup" default:"10" range:"[1,100000]" doc:"how many settings come first from seeded random sampling (at least 1: they are checked before anything runs)"`
 }
 
 // tpeKeys are the tpe section's keys that are not paths.
@@ -40,6 +40,9 @@ func (e *Experiment) loadTPE(doc map[string]any) error {
 		if _, both := doc[sec]; both {
 			return e.errAt("tpe", "cannot be combined with %s (line %d): tpe proposes every varied setting itself; put fixed settings in the base sections and the varied ones under tpe", sec, e.Line(sec))
 		}
+	}
+	if e.Metric == "time_to_target" {
+		return e.errAt("metric", "a tpe sweep cannot rank by time_to_target: it proposes settings from its results, and seconds vary from run to run, so the sweep would not be reproducible; rank by a loss or an accuracy")
 	}
 	m, ok := v.(map[string]any)
 	if !ok {

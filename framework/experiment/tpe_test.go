@@ -118,6 +118,8 @@ func TestTPEErrors(t *testing.T) {
 		{base + "tpe: {trials: 3}\n", "tpe: names no path to search"},
 		{base + "tpe: [1]\n", "tpe: must be a mapping"},
 		{base + "tpe: {trials: 3, training.learning_rate: {normal: [0.1, 1]}}\n", "tpe.training.learning_rate.normal: unknown distribution"},
+		{base + "metric: time_to_target\ntpe: {trials: 3, training.learning_rate: {uniform: [0.1, 1]}}\n", "x.yaml:11: metric: a tpe sweep cannot rank by time_to_target"},
+		{base + "tpe: {trials: 3, startup: 0, training.learning_rate: {uniform: [0.1, 1]}}\n", "tpe.startup:"},
 		{base + "tpe: {trials: 3, training.speed: {uniform: [0.1, 1]}}\n", `tpe.training.speed: path "training.speed" names nothing`},
 	} {
 		_, err := experiment.Parse([]byte(c.src), "x.yaml")
