@@ -13,7 +13,9 @@ import (
 // batches. Settings 0 to Startup−1 are seeded random samples (those of
 // random search with the same seed); after them, the settings are proposed
 // Batch at a time, each batch from every setting before it once all of
-// them finished, so a sweep is a function of its seed alone.
+// them finished, so a sweep is a function of its seed alone. Within a
+// batch, the earlier proposals count as the worst settings (Optuna's
+// constant_liar), so a batch spreads out.
 type TPE struct {
 	TPEOptions
 	Space []Distribution // in file order
@@ -134,6 +136,10 @@ func (e *Experiment) NextBatch(done []Point, ranked []int) []Point {
 			obs[i][j] = d.internal(p[d.Path])
 		}
 	}
+	// Within the batch, each proposal counts the batch's earlier ones as
+	// the worst settings (Optuna's constant_liar), so the batch spreads out
+	// instead of proposing the same setting batch times.
+	ranked = slices.Clone(ranked)
 	pts := make([]Point, 0, n)
 	for k := from; k < from+n; k++ {
 		rng := rand.New(rand.NewPCG(e.Seed, tpeStream+uint64(k)))
@@ -141,8 +147,11 @@ func (e *Experiment) NextBatch(done []Point, ranked []int) []Point {
 		p := Point{}
 		for j, d := range t.Space {
 			p[d.Path] = d.external(x[j])
+			x[j] = d.internal(p[d.Path]) // as the setting will be stored
 		}
 		pts = append(pts, p)
+		obs = append(obs, x)
+		ranked = append(ranked, len(obs)-1)
 	}
 	return pts
 }

@@ -2,6 +2,8 @@ package experiment_test
 
 import (
 	"fmt"
+	"math"
+	"sort"
 	"strings"
 	"testing"
 
@@ -126,5 +128,32 @@ func TestTPEErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.src[len(base):], err, c.want)
 		}
+	}
+}
+
+// A batch spreads out: each proposal counts the batch's earlier ones as
+// the worst settings (constant liar), so the 8 proposals do not all
+// crowd around the one best setting so far.
+func TestTPEBatchSpreadsOut(t *testing.T) {
+	e, err := experiment.Parse([]byte(base+"tpe:\n  trials: 18\n"+tpeSpace), "x.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := e.Points()
+	ranked := make([]int, len(done))
+	for i := range ranked {
+		ranked[i] = i
+	}
+	dist := func(p experiment.Point) float64 { return math.Abs(math.Log10(p["training.learning_rate"].(float64)) + 2) }
+	sort.Slice(ranked, func(a, b int) bool { return dist(done[ranked[a]]) < dist(done[ranked[b]]) })
+	lo, hi := math.Inf(1), math.Inf(-1)
+	units := map[int]bool{}
+	for _, p := range e.NextBatch(done, ranked) {
+		l := math.Log10(p["training.learning_rate"].(float64))
+		lo, hi = min(lo, l), max(hi, l)
+		units[p["model.0.units"].(int)] = true
+	}
+	if hi-lo < 1 || len(units) < 5 {
+		t.Errorf("a batch of 8 spans %.2f decades of learning rate and %d unit counts", hi-lo, len(units))
 	}
 }
