@@ -144,7 +144,9 @@ func TestTPEBatchSpreadsOut(t *testing.T) {
 	for i := range ranked {
 		ranked[i] = i
 	}
-	dist := func(p experiment.Point) float64 { return math.Abs(math.Log10(p["training.learning_rate"].(float64)) + 2) }
+	dist := func(p experiment.Point) float64 {
+		return math.Abs(math.Log10(p["training.learning_rate"].(float64)) + 2)
+	}
 	sort.Slice(ranked, func(a, b int) bool { return dist(done[ranked[a]]) < dist(done[ranked[b]]) })
 	lo, hi := math.Inf(1), math.Inf(-1)
 	units := map[int]bool{}

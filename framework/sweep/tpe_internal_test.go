@@ -10,7 +10,7 @@ import (
 // claimStore hands out its trials in order, as another process's batch
 // may reach this run before the run has proposed it.
 type claimStore struct {
-	Store // only Claim is called
+	Store  // only Claim is called
 	trials []framework.TrialPlan
 }
 
