@@ -41,6 +41,11 @@ func cmdValidate(env *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if t := p.Exp.TPE; t != nil {
+		fmt.Fprintf(env.stdout, "%s: ok: sweep %q, %d trials (tpe: %d settings × %d repeats, %d of them random, then batches of %d), config hash %s\n",
+			pos[0], p.Exp.Name, p.Exp.Planned(), t.Trials, p.Exp.Repeats, min(t.Startup, t.Trials), t.Batch, p.Exp.Hash)
+		return nil
+	}
 	points := 0
 	if n := len(p.Plans); n > 0 {
 		points = p.Plans[n-1].Point + 1
@@ -228,6 +233,9 @@ func cmdRun(env *env, args []string) error {
 	if ctx.Err() != nil {
 		return interrupted // nothing written yet
 	}
+	if p.Exp.TPE != nil && f.shards > 1 {
+		return usagef("%s: a tpe sweep cannot be sharded (each batch is proposed from every finished setting before it): run it without --shard, in one process or in several sharing the database", f.file)
+	}
 	// Workers beyond the trials of this shard would only wait.
 	f.workers = min(f.workers, max(1, trialsInShard(p, f.shard, f.shards)))
 	st, err := sqlite.Open(f.db)
@@ -239,6 +247,9 @@ func cmdRun(env *env, args []string) error {
 	sinks := []framework.Sink{}
 	if pr != nil {
 		pr.metric, pr.repeats, pr.stored = results.MustLookup(p.Exp.Metric), p.Exp.Repeats, st.TrialStates
+		if p.Exp.TPE != nil { // tpe proposes its trials as it runs
+			pr.plannedTrials = p.Exp.Planned()
+		}
 		sinks = append(sinks, pr)
 	}
 	if live != nil {
@@ -311,8 +322,13 @@ func afterRun(ctx context.Context, env *env, f *runFlags, p *sweep.Prepared, st 
 // run loads the experiment.
 var beforeLoad func(env *env)
 
-// trialsInShard is the number of trials in shard of shards.
+// trialsInShard is the number of trials in shard of shards; for a tpe
+// sweep (never sharded), the most that can run at once: the startup
+// settings' or a batch's trials.
 func trialsInShard(p *sweep.Prepared, shard, shards int) int {
+	if t := p.Exp.TPE; t != nil {
+		return max(min(t.Startup, t.Trials), min(t.Batch, t.Trials)) * p.Exp.Repeats
+	}
 	n := 0
 	for _, pl := range p.Plans {
 		if pl.Index%shards == shard {

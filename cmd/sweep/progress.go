@@ -38,6 +38,9 @@ type progress struct {
 	// (after the store prepared the sweep), so a resumed run counts the
 	// trials finished before it as done.
 	stored func(sweep string) (map[string]framework.Status, error)
+	// plannedTrials, when set, is the sweep's trial count when not all its
+	// trials are known as it starts (tpe proposes them as it runs).
+	plannedTrials int
 
 	total, done, before int            // trials: of this run's share, finished, finished before this run
 	planned, finished   int            // epochs: planned for the trials to run, and of trials finished in this run
@@ -109,6 +112,11 @@ func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.Tri
 		} else {
 			p.planned += plannedEpochs(&trials[i])
 		}
+	}
+	if more := p.plannedTrials - len(trials); more > 0 && len(trials) > 0 {
+		// trials proposed later (tpe): as many epochs as the known ones, on average
+		p.total += more
+		p.planned += more * (p.planned + p.before*plannedEpochs(&trials[0])) / len(trials)
 	}
 	p.done = p.before
 	of := ""

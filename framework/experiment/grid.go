@@ -174,9 +174,9 @@ func (e *Experiment) loadGrid(doc map[string]any) error {
 }
 
 // VariedLine is the line where a trial's varied path got its value: the
-// grid's or random's line for the path, or that of the first include item
-// that sets it to value; 0 if none. random says the value was drawn by
-// random.
+// grid's, random's or tpe's line for the path, or that of the first
+// include item that sets it to value; 0 if none. random says the value was
+// drawn by random or proposed by tpe.
 func (e *Experiment) VariedLine(path string, value any) (line int, random bool) {
 	for _, a := range e.Grid {
 		if a.Path == path && slices.ContainsFunc(a.Values, func(v any) bool { return same(v, value) }) {
@@ -186,6 +186,13 @@ func (e *Experiment) VariedLine(path string, value any) (line int, random bool) 
 	for _, d := range e.Random {
 		if d.Path == path {
 			return e.Line("random." + path), true
+		}
+	}
+	if e.TPE != nil {
+		for _, d := range e.TPE.Space {
+			if d.Path == path {
+				return e.Line("tpe." + path), true
+			}
 		}
 	}
 	for i, inc := range e.Include {
@@ -212,7 +219,10 @@ func (e *Experiment) Varied(key string, params map[string]any, varied []string) 
 		value := pointValue(params, v)
 		vl, random := e.VariedLine(v, value)
 		note += fmt.Sprintf(" (with %s = %s", v, framework.Flow(value))
-		if random {
+		switch {
+		case random && e.TPE != nil:
+			note += " proposed by tpe"
+		case random:
 			note += " drawn by random"
 		}
 		if vl > 0 {
@@ -349,8 +359,12 @@ type Point map[string]any
 
 // Points expands grid × random samples, then include entries, then drops
 // excluded points and duplicates, in a fixed order: grid axes in file
-// order with the last axis varying fastest.
+// order with the last axis varying fastest. For a tpe sweep they are the
+// startup settings, the ones known before any trial ran (see NextBatch).
 func (e *Experiment) Points() []Point {
+	if e.TPE != nil {
+		return e.TPE.startupPoints(e.Seed)
+	}
 	var pts []Point
 	grid := expand(e.Grid)
 	if e.RandomN > 0 {
@@ -360,11 +374,7 @@ func (e *Experiment) Points() []Point {
 				for key, v := range g {
 					p[key] = v
 				}
-				rng := rand.New(rand.NewPCG(e.Seed, 0x5eed0000+uint64(k)))
-				for _, d := range e.Random {
-					p[d.Path] = d.sample(rng)
-				}
-				pts = append(pts, p)
+				pts = append(pts, samplePoint(p, e.Random, e.Seed, k))
 			}
 		}
 	} else {
@@ -457,27 +467,65 @@ func PlannedTrials(config string) int {
 	if err != nil {
 		return 0
 	}
+	return e.Planned()
+}
+
+// Planned is how many trials the sweep runs: points × repeats, or for a
+// tpe sweep tpe.trials × repeats (most are proposed as it runs).
+func (e *Experiment) Planned() int {
+	if e.TPE != nil {
+		return e.TPE.Trials * e.Repeats
+	}
 	return len(e.Points()) * e.Repeats
 }
 
 // Plans expands the experiment into its trials: every point × repeat, in
-// the fixed order, with stable ids and derived seeds.
+// the fixed order, with stable ids and derived seeds. For a tpe sweep they
+// are the startup settings' trials; AppendPlans adds the proposed ones.
 func (e *Experiment) Plans() ([]framework.TrialPlan, error) {
 	pts := e.Points()
-	if len(pts) == 0 {
+	if len(pts) == 0 && e.TPE == nil {
 		return nil, e.errAt("exclude", "exclude removes every grid point: nothing would run")
 	}
-	plans := make([]framework.TrialPlan, 0, len(pts)*e.Repeats)
-	for pi, p := range pts {
+	return e.AppendPlans(make([]framework.TrialPlan, 0, len(pts)*e.Repeats), pts)
+}
+
+// AppendPlans appends the trials of points pts (each × repeats) to plans,
+// the trials of the points before them: point and trial indices go on
+// from plans. A trial's id is a hash of the sweep's name, its point and
+// its repeat; a point that a tpe sweep samples twice (possible with
+// integers and choices) gets its point index in the hash too, so ids stay
+// unique and stable.
+func (e *Experiment) AppendPlans(plans []framework.TrialPlan, pts []Point) ([]framework.TrialPlan, error) {
+	first := 0
+	if n := len(plans); n > 0 {
+		first = plans[n-1].Point + 1
+	}
+	var ids map[string]bool
+	if e.TPE != nil {
+		ids = make(map[string]bool, len(plans))
+		for _, pl := range plans {
+			ids[pl.ID] = true
+		}
+	}
+	for i, p := range pts {
+		pi := first + i
 		doc, err := e.Apply(p)
 		if err != nil {
 			return nil, err
 		}
 		params := Flatten(doc)
 		varied := sortedKeys(p)
+		key := e.Name + "\x00" + canonical(p) + "\x00"
+		if h := sha256.Sum256([]byte(key + "0")); ids[fmt.Sprintf("%x", h[:6])] {
+			key = e.Name + "\x00" + canonical(p) + "\x00" + strconv.Itoa(pi) + "\x00"
+		}
 		for r := 0; r < e.Repeats; r++ {
 			idx := len(plans)
-			h := sha256.Sum256([]byte(e.Name + "\x00" + canonical(p) + "\x00" + strconv.Itoa(r)))
+			h := sha256.Sum256([]byte(key + strconv.Itoa(r)))
+			if ids != nil {
+				ids[fmt.Sprintf("%x", h[:6])] = true
+			}
 			stream := uint64(idx)
 			if e.PairedSeeds {
 				stream = uint64(r)

@@ -78,6 +78,7 @@ type Experiment struct {
 	Grid        []Axis
 	Random      []Distribution
 	RandomN     int
+	TPE         *TPE             // nil: no tpe section
 	Include     []map[string]any // each a sub-grid: path → value or list of values
 	Exclude     []map[string]any // path → value or list of values; a matching point is dropped
 	Pruner      framework.Pruner // nil: no pruning
@@ -291,6 +292,9 @@ func (e *Experiment) load(doc map[string]any) error {
 	if err := e.loadGrid(doc); err != nil {
 		return err
 	}
+	if err := e.loadTPE(doc); err != nil {
+		return err
+	}
 	if err := e.loadPruner(doc); err != nil {
 		return err
 	}
@@ -349,6 +353,9 @@ func (e *Experiment) maxTrials() float64 {
 	}
 	if e.RandomN > 0 {
 		n *= float64(e.RandomN)
+	}
+	if e.TPE != nil {
+		n = float64(e.TPE.Trials)
 	}
 	for _, inc := range e.Include {
 		m := 1.0

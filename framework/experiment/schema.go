@@ -53,7 +53,7 @@ type Record struct {
 // sections are the top-level keys that are not Settings; sweepable are
 // those grid paths may point into.
 var (
-	sections  = []string{"dataset", "model", "loss", "optimizer", "training", "grid", "random", "include", "exclude", "pruner"}
+	sections  = []string{"dataset", "model", "loss", "optimizer", "training", "grid", "random", "tpe", "include", "exclude", "pruner"}
 	sweepable = []string{"dataset", "model", "loss", "optimizer", "training"}
 )
 
@@ -66,6 +66,7 @@ var SectionDocs = []framework.OptionSpec{
 	{Name: "training", Type: "section", Default: "required", Doc: "learning_rate, batch_size and epochs, and the keys below"},
 	{Name: "grid", Type: "section", Doc: "dotted.path: [values], expanded in file order, last key fastest. Paths name a setting of the sections above or a plugin option (optimizer.momentum, model.0.units, loss.delta); a layer index may be spelled 00 or +0 but is stored as model.0.units"},
 	{Name: "random", Type: "section", Doc: "{trials: N, PATH: {log_uniform: [lo, hi]} | {uniform: [lo, hi]} | {int_uniform: [lo, hi]} | {choice: [..]}}: N seeded samples (sample k never changes when N grows), combined with grid as grid × samples"},
+	{Name: "tpe", Type: "section", Doc: "{trials: N, batch: 8, startup: 10, PATH: distribution as in random}: model-based search (TPE, Bergstra et al. 2011, with Optuna's defaults): startup seeded random samples (random search's), then batch settings at a time, each batch proposed from every finished setting before it (the mean over repeats; pruned, diverged and failed ones rank as bad; within a batch the earlier proposals count as the worst, Optuna's constant liar), so the sweep depends on its seed only, not on workers, processes or resumes. Not combined with grid, random, include or exclude; --shard is refused"},
 	{Name: "include", Type: "list", Doc: "sub-grids added after the grid, for coupled settings: - {optimizer.type: [momentum, nesterov], optimizer.momentum: [0.5, 0.9]}"},
 	{Name: "exclude", Type: "list", Doc: "{path: value or [values]} items; a point matching every entry of one item is dropped (values compare by value and type)"},
 	{Name: "pruner", Type: "plugin", Doc: "NAME or {type: NAME, option: value, ...} (see the pruner plugins); pruned trials are recorded as pruned"},
@@ -85,6 +86,7 @@ func Keys() []framework.OptionSpec {
 	}
 	add("", &Settings{})
 	out = append(out, SectionDocs...)
+	add("tpe.", &TPEOptions{})
 	add("dataset.", &framework.DataOptions{})
 	add("training.", &framework.TrainConfig{})
 	return out

@@ -63,6 +63,9 @@ type Prepared struct {
 	Specs []*experiment.TrialSpec
 	data  map[string]*loaded
 	init  map[string]framework.Tensor
+	// points are a tpe sweep's settings so far, in trial order (Plans
+	// holds their trials); nil for other sweeps.
+	points []experiment.Point
 	// data identity (framework.SweepInfo.DataID)
 	dataFiles string
 }
@@ -77,23 +80,16 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 		return nil, err
 	}
 	p := &Prepared{Exp: e, Plans: plans, data: map[string]*loaded{}}
+	if e.TPE != nil {
+		p.points = e.Points()
+	}
 	if e.InitFrom != "" {
 		if p.init, err = e.LoadInit(); err != nil {
 			return nil, err
 		}
 	}
-	for _, plan := range plans {
-		spec, err := e.ResolvePlan(plan)
-		if err != nil {
-			return nil, err
-		}
-		p.Specs = append(p.Specs, spec)
-		if plan.Repeat > 0 {
-			continue // repeats share the point's settings
-		}
-		if err := p.check(plan, spec, reg); err != nil {
-			return nil, err
-		}
+	if err := p.resolve(plans, reg); err != nil {
+		return nil, err
 	}
 	if err := p.checkMetric(); err != nil {
 		return nil, err
@@ -102,6 +98,25 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 		return nil, err
 	}
 	return p, nil
+}
+
+// resolve resolves and checks the trials plans (the next ones of the
+// sweep) and appends their specs to p.Specs.
+func (p *Prepared) resolve(plans []framework.TrialPlan, reg framework.Registries) error {
+	for _, plan := range plans {
+		spec, err := p.Exp.ResolvePlan(plan)
+		if err != nil {
+			return err
+		}
+		p.Specs = append(p.Specs, spec)
+		if plan.Repeat > 0 {
+			continue // repeats share the point's settings
+		}
+		if err := p.check(plan, spec, reg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkMetric refuses a ranking metric that no trial can have: accuracy
@@ -140,10 +155,15 @@ func (p *Prepared) dataFor(spec *experiment.TrialSpec) (*loaded, error) {
 	return d, nil
 }
 
-// Info is the sweep's identity as stored.
+// Info is the sweep's identity as stored. Planned counts every trial of a
+// tpe sweep, proposed or not.
 func (p *Prepared) Info() framework.SweepInfo {
+	planned := len(p.Plans)
+	if p.Exp.TPE != nil {
+		planned = p.Exp.Planned()
+	}
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
-		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: len(p.Plans), Started: time.Now(), DataID: p.dataFiles}
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: planned, Started: time.Now(), DataID: p.dataFiles}
 }
 
 // ErrTrialsFailed is returned (wrapped) when the sweep finished but some
@@ -160,6 +180,9 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 	if opt.Registries.Layers == nil {
 		opt.Registries = framework.Default()
 	}
+	if p.Exp.TPE != nil && opt.Shards > 1 {
+		return framework.SweepSummary{}, tpeShardError(p.Exp)
+	}
 	plans := shardOf(p.Plans, opt.Shard, opt.Shards)
 	info := p.Info()
 	if opt.Store != nil {
@@ -175,10 +198,14 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 		return framework.SweepSummary{}, err
 	}
 	r.queue = newQueue(plans, opt.Store, info.Name)
+	r.queue.tpe = p.Exp.TPE != nil
 	var runErr error
-	if p.Exp.Pruner != nil {
+	switch {
+	case p.Exp.TPE != nil:
+		runErr = r.runTPE(ctx)
+	case p.Exp.Pruner != nil:
 		runErr = r.runPruned(ctx)
-	} else {
+	default:
 		runErr = r.runPool(ctx)
 	}
 	sum, sumErr := r.summary(ctx)
@@ -242,6 +269,11 @@ type queue struct {
 	next  int
 	store Store
 	sweep string
+	// tpe: the store may hand out trials of a batch another process
+	// proposed that this run has not proposed yet; they are held (claimed,
+	// not started) until it has (see runTPE).
+	tpe  bool
+	held []framework.TrialPlan
 }
 
 func newQueue(plans []framework.TrialPlan, s Store, sweep string) *queue {
@@ -251,6 +283,22 @@ func newQueue(plans []framework.TrialPlan, s Store, sweep string) *queue {
 func (q *queue) claim() (framework.TrialPlan, bool, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.store != nil && q.tpe {
+		if len(q.held) > 0 {
+			if !q.isKnown(q.held[0]) {
+				return framework.TrialPlan{}, false, nil // this batch ends here
+			}
+			pl := q.held[0]
+			q.held = q.held[1:]
+			return pl, true, nil
+		}
+		pl, ok, err := q.store.Claim(q.sweep)
+		if ok && !q.isKnown(pl) {
+			q.held = append(q.held, pl)
+			return framework.TrialPlan{}, false, nil
+		}
+		return pl, ok, err
+	}
 	if q.store != nil {
 		return q.store.Claim(q.sweep)
 	}
@@ -266,7 +314,13 @@ func (q *queue) claimAll() ([]framework.TrialPlan, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.store != nil {
-		return q.store.ClaimAll(q.sweep)
+		plans, err := q.store.ClaimAll(q.sweep)
+		for _, pl := range plans {
+			if err == nil && q.tpe && !q.isKnown(pl) {
+				err = fmt.Errorf("sweep %q: stored trial %s (index %d) is not one this run proposes: the database holds another sequence of tpe settings", q.sweep, pl.ID, pl.Index)
+			}
+		}
+		return plans, err
 	}
 	rest := q.plans[q.next:]
 	q.next = len(q.plans)
@@ -291,6 +345,7 @@ type run struct {
 	mu          sync.Mutex
 	counts      map[framework.Status]int
 	seen        []framework.TrialData // this run's finished trials, when the store cannot read back
+	done        []framework.TrialData // this run's finished trials with their series, for a tpe sweep without a store
 	bestWeights map[string]framework.Tensor
 	bestValue   float64
 	stop        bool

@@ -199,6 +199,9 @@ func (r *run) finish(a *active) {
 	defer r.mu.Unlock()
 	r.counts[framework.Running]--
 	r.counts[out.Status]++
+	if r.opt.Store == nil && r.prep.Exp.TPE != nil {
+		r.done = append(r.done, td)
+	}
 	if _, ok := r.opt.Store.(ResultsReader); !ok {
 		td.EpochSeries = nil
 		r.seen = append(r.seen, td)
@@ -337,12 +340,10 @@ type storedTrial struct {
 }
 
 // finishedEarlier returns the trials of this run's part of the sweep that
-// the store holds as finished, in trial order.
+// the store holds as finished (without a store, those this run finished:
+// a tpe sweep's earlier batches), in trial order.
 func (r *run) finishedEarlier() ([]storedTrial, error) {
-	if r.opt.Store == nil {
-		return nil, nil
-	}
-	done, err := r.opt.Store.Finished(r.info.Name)
+	done, err := r.finishedTrials()
 	if err != nil {
 		return nil, err
 	}
