@@ -105,6 +105,36 @@ const (
 // two points have a value, when the metric is the same at every point, or
 // when the settings span more combinations than it evaluates.
 func ComputeImportance(m Metric, trials []framework.TrialData) (*Importance, error) {
+	imp, used := importancePoints(m, trials)
+	switch {
+	case len(imp.Factors) == 0:
+		return nil, fmt.Errorf("nothing varies in this sweep (no grid or random settings): there is no importance to measure")
+	case len(used) < 2:
+		return nil, fmt.Errorf("%d of %d grid points have a %s from completed trials; importance needs at least 2", len(used), imp.Points, m.Name)
+	}
+	table, levels, err := imp.table(used)
+	if err != nil {
+		return nil, err
+	}
+	terms, err := decompose(table, levels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", m.Name, err)
+	}
+	for _, t := range terms {
+		var keys []string
+		for _, f := range t.factors {
+			keys = append(keys, imp.Factors[f])
+		}
+		imp.Terms = append(imp.Terms, Term{Keys: keys, Share: t.share})
+	}
+	slices.SortStableFunc(imp.Terms, func(a, b Term) int { return cmp.Compare(b.Share, a.Share) })
+	return imp, nil
+}
+
+// importancePoints ranks the trials' points, gathers the varied settings
+// (the factors) and keeps the Complete points, in point order; the
+// Importance says how many it left out and why.
+func importancePoints(m Metric, trials []framework.TrialData) (*Importance, []*Point) {
 	ranked := Rank(m, trials)
 	imp := &Importance{Metric: m, Points: len(ranked)}
 	var used []*Point
@@ -131,17 +161,19 @@ func ComputeImportance(m Metric, trials []framework.TrialData) (*Importance, err
 	slices.SortStableFunc(used, func(a, b *Point) int { return cmp.Compare(a.Point, b.Point) })
 	imp.Used = len(used)
 	imp.Excluded = excludedText(len(ranked)-len(used), len(ranked), diverged, pruned, none)
-	switch {
-	case len(imp.Factors) == 0:
-		return nil, fmt.Errorf("nothing varies in this sweep (no grid or random settings): there is no importance to measure")
-	case len(used) < 2:
-		return nil, fmt.Errorf("%d of %d grid points have a %s from completed trials; importance needs at least 2", len(used), len(ranked), m.Name)
-	}
+	return imp, used
+}
+
+// table is the metric over every combination of the factors' levels, and
+// the number of levels of each: the points' means when they form a full
+// grid (exact), else a random forest's mean prediction. It sets the
+// Importance's scale and method.
+func (imp *Importance) table(used []*Point) (table []float64, levels []int, err error) {
 	var all [][]float64
 	for _, p := range used {
 		all = append(all, p.Values)
 	}
-	imp.Log = m.LogScale(all...)
+	imp.Log = imp.Metric.LogScale(all...)
 	value := func(v []float64) []float64 {
 		if imp.Log {
 			return logs(v)
@@ -149,51 +181,34 @@ func ComputeImportance(m Metric, trials []framework.TrialData) (*Importance, err
 		return v
 	}
 	fs := newFactors(imp.Factors, used)
-	var table []float64
-	var levels []int
 	if cells, ok := fs.fullGrid(used); ok {
 		imp.Method = MethodExact
 		imp.MethodText = fmt.Sprintf("exact: the %d completed grid points form a full grid of the %d varied settings, decomposed from their means over repeats", len(used), len(imp.Factors))
-		levels = fs.levelCounts()
 		table = make([]float64, len(cells))
 		for i, p := range used {
-			mean, _ := MeanStd(value(p.Values))
-			table[cells[i]] = mean
+			table[cells[i]], _ = MeanStd(value(p.Values))
 		}
-	} else {
-		var x [][]float64
-		var y []float64
-		for _, p := range used {
-			row := fs.codes(p)
-			for _, v := range value(p.Values) {
-				x, y = append(x, row), append(y, v)
-			}
-		}
-		grid, err := fs.evalGrid(x)
-		if err != nil {
-			return nil, err
-		}
-		levels = grid.counts()
-		table = make([]float64, grid.size())
-		f := forest{trees: forestTrees, maxDepth: forestMaxDepth, seed: forestSeed}
-		f.predictGrid(x, y, grid, table)
-		imp.Method = MethodForest
-		imp.MethodText = fmt.Sprintf("random forest (%d trees, seed %d, as Optuna's fANOVA) fitted to the %d completed trials of %d points, its mean prediction decomposed over %s",
-			forestTrees, forestSeed, len(y), len(used), grid.describe(imp.Factors))
+		return table, fs.levelCounts(), nil
 	}
-	terms, err := decompose(table, levels)
+	var x [][]float64
+	var y []float64
+	for _, p := range used {
+		row := fs.codes(p)
+		for _, v := range value(p.Values) {
+			x, y = append(x, row), append(y, v)
+		}
+	}
+	grid, err := fs.evalGrid(x)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", m.Name, err)
+		return nil, nil, err
 	}
-	for _, t := range terms {
-		var keys []string
-		for _, f := range t.factors {
-			keys = append(keys, imp.Factors[f])
-		}
-		imp.Terms = append(imp.Terms, Term{Keys: keys, Share: t.share})
-	}
-	slices.SortStableFunc(imp.Terms, func(a, b Term) int { return cmp.Compare(b.Share, a.Share) })
-	return imp, nil
+	table = make([]float64, grid.size())
+	f := forest{trees: forestTrees, maxDepth: forestMaxDepth, seed: forestSeed}
+	f.predictGrid(x, y, grid, table)
+	imp.Method = MethodForest
+	imp.MethodText = fmt.Sprintf("random forest (%d trees, seed %d, as Optuna's fANOVA) fitted to the %d completed trials of %d points, its mean prediction decomposed over %s",
+		forestTrees, forestSeed, len(y), len(used), grid.describe(imp.Factors))
+	return table, grid.counts(), nil
 }
 
 func excludedText(out, of, diverged, pruned, none int) string {
