@@ -36,5 +36,5 @@ var Sources = NewRegistry[DataSource]("data source")
 type DataOptions struct {
 	ValidationSplit float64 `opt:"validation_split" default:"0" range:"[0,1)" doc:"the fraction held out for validation, drawn with the sweep seed (the same for every trial)"`
 	Standardize     bool    `opt:"standardize" default:"false" doc:"scale every feature to mean 0 and variance 1, fitted on the training split only"`
-	Limit           int     `opt:"limit" default:"0" range:"[0,]" doc:"use only N samples (0: all): mnist reads the first N, other sources keep a sample drawn with the sweep seed"`
+	Limit           int     `opt:"limit" default:"0" range:"[0,]" doc:"use only the first N samples (0: all); mnist reads no more than these"`
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,9 +87,12 @@ func LoadMNIST(dir string, split string, limit int) (*framework.Dataset, error) 
 	if err != nil {
 		return nil, err
 	}
-	// Grow X as the data arrives, so a lying header cannot make us allocate
-	// more than the file holds.
-	x := make([]float32, 0, min(n*pix, 1<<20))
+	// Allocate X at once when the file could plausibly hold it (MNIST's
+	// deflate ratio is about 5; up to 64 is taken on trust), so the data
+	// is never copied while it grows; beyond that, grow as the data
+	// arrives, so a lying header cannot make us allocate more than the file
+	// holds.
+	x := make([]float32, 0, min(n*pix, max(1<<20, int(min(imgF.size, math.MaxInt32))*64)))
 	buf := make([]byte, pix)
 	br := bufio.NewReaderSize(imgF, 1<<16)
 	for i := range n {

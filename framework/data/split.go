@@ -25,27 +25,59 @@ const splitStream = 0x5851f42d4c957f2d
 // (Classes and Features are copied too), so d is left untouched. Names get
 // the suffixes "/train" and "/val".
 func Split(d *framework.Dataset, valFraction float64, seed uint64) (train, val *framework.Dataset, err error) {
+	perm, nVal, err := splitPerm(d, valFraction, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	train = subset(d, perm[nVal:], "/train")
+	if nVal > 0 {
+		val = subset(d, perm[:nVal], "/val")
+	}
+	return train, val, nil
+}
+
+// SplitInPlace splits d as Split does, into the same samples in the same
+// order, without a second copy of the data: it reorders d's rows in place
+// (validation samples first) and returns train and val as views of them.
+// d is consumed: use train and val, not d, afterwards. A data set of N
+// samples thus costs its own size once, however it is split.
+func SplitInPlace(d *framework.Dataset, valFraction float64, seed uint64) (train, val *framework.Dataset, err error) {
+	perm, nVal, err := splitPerm(d, valFraction, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	permuteRows(d, perm)
+	train = rowsOf(d, nVal, d.Len(), "/train")
+	if nVal > 0 {
+		val = rowsOf(d, 0, nVal, "/val")
+	}
+	return train, val, nil
+}
+
+// splitPerm is Split's permutation of d's samples and the size of the
+// validation set (its first nVal).
+func splitPerm(d *framework.Dataset, valFraction float64, seed uint64) (perm []int, nVal int, err error) {
 	if d == nil || d.X == nil {
-		return nil, nil, fmt.Errorf("data: Split: nil data set")
+		return nil, 0, fmt.Errorf("data: Split: nil data set")
 	}
 	if !(valFraction >= 0 && valFraction < 1) {
-		return nil, nil, fmt.Errorf("data: Split: validation fraction must be in [0, 1), got %v", valFraction)
+		return nil, 0, fmt.Errorf("data: Split: validation fraction must be in [0, 1), got %v", valFraction)
 	}
 	n := d.Len()
 	if n == 0 {
-		return nil, nil, fmt.Errorf("data: Split: data set %q is empty", d.Name)
+		return nil, 0, fmt.Errorf("data: Split: data set %q is empty", d.Name)
 	}
 	if err := checkConsistent(d); err != nil {
-		return nil, nil, fmt.Errorf("data: Split: %w", err)
+		return nil, 0, fmt.Errorf("data: Split: %w", err)
 	}
-	perm := make([]int, n)
+	perm = make([]int, n)
 	for i := range perm {
 		perm[i] = i
 	}
 	if valFraction == 0 {
-		return subset(d, perm, "/train"), nil, nil
+		return perm, 0, nil
 	}
-	nVal := int(math.Round(float64(n) * valFraction))
+	nVal = int(math.Round(float64(n) * valFraction))
 	if n >= 2 {
 		nVal = max(nVal, 1)
 		nVal = min(nVal, n-1)
@@ -57,11 +89,81 @@ func Split(d *framework.Dataset, valFraction float64, seed uint64) (train, val *
 		j := rng.IntN(i + 1)
 		perm[i], perm[j] = perm[j], perm[i]
 	}
-	train = subset(d, perm[nVal:], "/train")
-	if nVal > 0 {
-		val = subset(d, perm[:nVal], "/val")
+	return perm, nVal, nil
+}
+
+// permuteRows reorders d's rows so that row i becomes the old row perm[i],
+// in place, following the permutation's cycles with one spare row.
+func permuteRows(d *framework.Dataset, perm []int) {
+	done := make([]bool, len(perm))
+	rowX := make([]float32, d.X.Cols)
+	var rowY []float32
+	if d.Y != nil {
+		rowY = make([]float32, d.Y.Cols)
 	}
-	return train, val, nil
+	for start := range perm {
+		if done[start] {
+			continue
+		}
+		// the cycle start ← perm[start] ← perm[perm[start]] ← ...
+		copy(rowX, d.X.Row(start))
+		if d.Y != nil {
+			copy(rowY, d.Y.Row(start))
+		}
+		var label int32
+		if d.Labels != nil {
+			label = d.Labels[start]
+		}
+		i := start
+		for {
+			done[i] = true
+			next := perm[i]
+			if next == start {
+				copy(d.X.Row(i), rowX)
+				if d.Y != nil {
+					copy(d.Y.Row(i), rowY)
+				}
+				if d.Labels != nil {
+					d.Labels[i] = label
+				}
+				break
+			}
+			copy(d.X.Row(i), d.X.Row(next))
+			if d.Y != nil {
+				copy(d.Y.Row(i), d.Y.Row(next))
+			}
+			if d.Labels != nil {
+				d.Labels[i] = d.Labels[next]
+			}
+			i = next
+		}
+	}
+}
+
+// rowsOf is a data set of d's rows [lo, hi), sharing d's storage.
+func rowsOf(d *framework.Dataset, lo, hi int, suffix string) *framework.Dataset {
+	view := func(m *mat.Matrix) *mat.Matrix {
+		return &mat.Matrix{Rows: hi - lo, Cols: m.Cols, Data: m.Data[lo*m.Cols : hi*m.Cols : hi*m.Cols]}
+	}
+	out := &framework.Dataset{Name: d.Name + suffix, Task: d.Task, X: view(d.X), Classes: d.Classes, Features: d.Features}
+	if d.Y != nil {
+		out.Y = view(d.Y)
+	}
+	if d.Labels != nil {
+		out.Labels = d.Labels[lo:hi:hi]
+	}
+	return out
+}
+
+// FirstRows keeps only d's first n rows, in a copy of their own, so that
+// the rest of the data can be freed.
+func FirstRows(d *framework.Dataset, n int) *framework.Dataset {
+	idx := make([]int, min(n, d.Len()))
+	for i := range idx {
+		idx[i] = i
+	}
+	out := subset(d, idx, "")
+	return out
 }
 
 func checkConsistent(d *framework.Dataset) error {

@@ -186,3 +186,35 @@ func TestStandardizer(t *testing.T) {
 	x, _ := Synthetic("sine", 3, 0, 1)
 	s.Apply(x)
 }
+
+// SplitInPlace gives the same samples in the same order as Split, as
+// views of one copy of the data: train and validation share the data
+// set's storage, and nothing else holds rows.
+func TestSplitInPlaceIsSplitWithoutACopy(t *testing.T) {
+	for _, name := range []string{"spirals", "linear"} {
+		for _, frac := range []float64{0.2, 0.5, 0.01} {
+			d, err := Synthetic(name, 501, 0.3, 9)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantVal, err := Split(d, frac, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			storage := &d.X.Data[0]
+			got, gotVal, err := SplitInPlace(d, frac, 42)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct{ got, want *framework.Dataset }{{got, want}, {gotVal, wantVal}} {
+				if !slices.Equal(c.got.X.Data, c.want.X.Data) || !slices.Equal(c.got.Labels, c.want.Labels) ||
+					(c.want.Y != nil && !slices.Equal(c.got.Y.Data, c.want.Y.Data)) || c.got.Len() != c.want.Len() {
+					t.Fatalf("%s %v: SplitInPlace differs from Split", name, frac)
+				}
+			}
+			if &gotVal.X.Data[0] != storage || &got.X.Data[0] != &d.X.Data[gotVal.Len()*d.X.Cols] {
+				t.Errorf("%s %v: the splits are not views of the data set's storage", name, frac)
+			}
+		}
+	}
+}

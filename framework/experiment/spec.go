@@ -125,31 +125,22 @@ func pluginSpec(m map[string]any) PluginSpec {
 // counts.
 const MaxEpochs = 1_000_000
 
-// LoadData loads the data a spec names and splits it (seeded by seed) into
-// training and validation sets, standardising on the training split only.
+// LoadData loads the data a spec names, keeps its first Limit samples, and
+// splits it (seeded by seed) into training and validation sets,
+// standardising on the training split only.
 func LoadData(d DatasetSpec, seed uint64) (train, val *framework.Dataset, err error) {
 	all, err := d.From.Load(d.env(seed))
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.Limit > 0 && d.Limit < all.Len() { // a source that reads only Limit samples itself is not subsampled
-		all, _, err = data.Split(all, 0, seed)
-		if err != nil {
-			return nil, nil, err
-		}
-		all.X.Rows = d.Limit
-		all.X.Data = all.X.Data[:d.Limit*all.X.Cols]
-		if all.Y != nil {
-			all.Y.Rows = d.Limit
-			all.Y.Data = all.Y.Data[:d.Limit*all.Y.Cols]
-		}
-		if all.Labels != nil {
-			all.Labels = all.Labels[:d.Limit]
-		}
+	if d.Limit > 0 && d.Limit < all.Len() { // a source that reads only Limit samples itself has none more
+		all = data.FirstRows(all, d.Limit)
 	}
+	// The split reorders the rows in place and hands out views of them:
+	// the data is held once (README: Limits).
 	train = all
 	if d.ValidationSplit > 0 {
-		if train, val, err = data.Split(all, d.ValidationSplit, seed); err != nil {
+		if train, val, err = data.SplitInPlace(all, d.ValidationSplit, seed); err != nil {
 			return nil, nil, err
 		}
 	}
