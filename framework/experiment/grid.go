@@ -457,8 +457,11 @@ func PlannedTrials(config string) int {
 	if err != nil {
 		return 0
 	}
-	return len(e.Points()) * e.Repeats
+	return e.Trials()
 }
+
+// Trials is how many trials the experiment has: points × repeats.
+func (e *Experiment) Trials() int { return len(e.Points()) * e.Repeats }
 
 // Plans expands the experiment into its trials: every point × repeat, in
 // the fixed order, with stable ids and derived seeds.
