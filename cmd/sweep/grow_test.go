@@ -106,7 +106,7 @@ func TestGrowSweepRefused(t *testing.T) {
 	for _, c := range []struct{ name, from, to, msg string }{
 		{"a changed base setting", growBase,
 			strings.Replace(strings.Replace(growBase, "epochs: 2", "epochs: 3", 1), "[0.1, 0.05]", "[0.1, 0.05, 0.01]", 1),
-			"(training.epochs: 2 → 3)"},
+			"(it changes training.epochs: 2 → 3: "},
 		{"a grid value that shifts stored trials' indices and seeds", growBase,
 			strings.Replace(growBase, "[4, 8]", "[4, 8, 16]", 1),
 			"(index 2, point 2, repeat 0) would move from index 2 to 3 (seed "},

@@ -35,7 +35,10 @@ func (e *Experiment) ChangedFrom(old *Experiment) string {
 			b[k] = v
 		}
 	}
-	return firstChange("", a, b)
+	if d := firstChange("", a, b); d != "" {
+		return "it changes " + d + ": a sweep grows only by what grid, random, include, exclude and repeats add"
+	}
+	return ""
 }
 
 // firstChange is the first dotted path, in sorted order, where two

@@ -13,9 +13,14 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-func configChanged(name, stored, now string) error {
-	return fmt.Errorf("%w: sweep %q is stored with config hash %s but the experiment now hashes to %s: use --force or rename the sweep",
-		ErrConfigChanged, name, stored, now)
+// configChanged is the refusal of a changed experiment; why, if known,
+// says what changed that keeps it from growing the sweep.
+func configChanged(name, stored, now, why string) error {
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	return fmt.Errorf("%w: sweep %q is stored with config hash %s but the experiment now hashes to %s%s: use --force or rename the sweep",
+		ErrConfigChanged, name, stored, now, why)
 }
 
 // dataFile is one line of a SweepInfo.DataID: "<sha256> <size> <path>".
@@ -130,10 +135,8 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 		}
 		if hash != info.ConfigHash || !sameData(data, info.DataID) {
 			switch {
-			case !force && hash != info.ConfigHash && info.NotGrowth != "":
-				return fmt.Errorf("%w (%s)", configChanged(info.Name, hash, info.ConfigHash), info.NotGrowth)
 			case !force && hash != info.ConfigHash:
-				return configChanged(info.Name, hash, info.ConfigHash)
+				return configChanged(info.Name, hash, info.ConfigHash, info.NotGrowth)
 			case !force:
 				return dataChanged(info.Name, data.String, info.DataID)
 			case len(live) > 0:
