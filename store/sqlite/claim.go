@@ -263,7 +263,11 @@ func trialChange(plan *framework.TrialPlan, idx, point, repeat int, seed, params
 	}
 	switch {
 	case plan.Index != idx:
-		return fmt.Sprintf("would move from index %d to %d (seed %s → %d): a grown sweep's new trials must all come after its stored ones", idx, plan.Index, seed, plan.Seed)
+		change := ""
+		if seedText(plan.Seed) != seed {
+			change = fmt.Sprintf(" (seed %s → %d)", seed, plan.Seed)
+		}
+		return fmt.Sprintf("would move from index %d to %d%s: a grown sweep's new trials must all come after its stored ones", idx, plan.Index, change)
 	case seedText(plan.Seed) != seed:
 		return fmt.Sprintf("would get seed %d instead of %s", plan.Seed, seed)
 	case plan.Point != point || plan.Repeat != repeat:
