@@ -26,6 +26,25 @@ type SweepInfo struct {
 	// order they are read; empty when the data is built in or generated
 	// (the config determines it). A resume refuses data that changed.
 	DataID string
+	// Growing a stored sweep (not stored; set by the runner): GrowsFrom is
+	// the stored sweep's config hash when this experiment changes only
+	// which trials it has (grid, random, include, exclude, repeats); the
+	// store then keeps the stored trials if each is planned again
+	// unchanged, adds the new ones and stores this config. NotGrowth says
+	// otherwise why it does not only add trials ("" if unknown), for the
+	// store's refusal. GrewFrom is the number of trials the stored sweep
+	// planned, Kept the trials of it stored here (this shard's).
+	GrowsFrom, NotGrowth string
+	GrewFrom, Kept       int
+}
+
+// Growth says how a grown sweep grew: "grew from 48 to 72 trials, 48
+// kept"; "" unless it grows (GrowsFrom set).
+func (i SweepInfo) Growth() string {
+	if i.GrowsFrom == "" {
+		return ""
+	}
+	return fmt.Sprintf("grew from %d to %d trials, %d kept", i.GrewFrom, i.Planned, i.Kept)
 }
 
 // TrialPlan is one trial of a sweep: a grid point and a repeat.
@@ -212,6 +231,8 @@ type SweepSummary struct {
 	Iterations  int64 // weight updates done in this run
 	SavedIters  int64 // iterations a pruner avoided in this run (estimate: planned − done for pruned trials)
 	Interrupted bool
+	// Grew says how this run grew the stored sweep (SweepInfo.Growth), or "".
+	Grew string
 	// KeptWeights is the file keep_best wrote ("" if it wrote none: no
 	// trial of this run completed with a value of the metric).
 	KeptWeights string

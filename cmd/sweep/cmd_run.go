@@ -364,6 +364,9 @@ func printSummary(env *env, p *sweep.Prepared, sum framework.SweepSummary, db, s
 	if shard != "" {
 		name += " (" + shard + ")"
 	}
+	if sum.Grew != "" {
+		fmt.Fprintf(env.stdout, "sweep %s: %s\n", name, sum.Grew)
+	}
 	if len(sum.RunCounts) == 0 && !sum.Interrupted {
 		fmt.Fprintf(env.stdout, "sweep %s: nothing left to run: its trials in %s are finished ('sweep best %s --db %s' ranks them)\n",
 			name, db, p.Exp.Name, db)

@@ -91,6 +91,7 @@ type Experiment struct {
 	KeepBest       bool   // save the best trial's weights beside the database
 
 	lines map[string]int // dotted path → line in the file
+	doc   map[string]any // the document as hashed (without description), for ChangedFrom
 }
 
 // MaxFileBytes bounds an experiment file.
@@ -301,7 +302,8 @@ func (e *Experiment) load(doc map[string]any) error {
 	if n := e.maxTrials(); n > MaxTrials {
 		return e.errAt("grid", "expands to %.0f trials; the limit is %d (split the sweep, or use random: {trials: N})", n, MaxTrials)
 	}
-	canon, _ := json.Marshal(map[string]any{"doc": stripDescription(doc)})
+	e.doc = stripDescription(doc)
+	canon, _ := json.Marshal(map[string]any{"doc": e.doc})
 	sum := sha256.Sum256(canon)
 	e.Hash = hex.EncodeToString(sum[:])[:16]
 	return nil

@@ -38,6 +38,9 @@ type Store interface {
 	// losses may be left out): a resumed pruned run takes its rung
 	// decisions over them too.
 	Finished(sweep string) ([]framework.TrialData, error)
+	// Stored returns the config hash and config of the stored sweep and
+	// how many trials are stored for it; hash is "" when it is not stored.
+	Stored(sweep string) (hash, config string, trials int, err error)
 }
 
 // Options configure a run.
@@ -186,6 +189,11 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 	plans := shardOf(p.Plans, opt.Shard, opt.Shards)
 	info := p.Info()
 	if opt.Store != nil {
+		if !opt.Force {
+			if err := growth(p, opt.Store, &info); err != nil {
+				return framework.SweepSummary{}, err
+			}
+		}
 		if err := opt.Store.PrepareSweep(info, plans, opt.Force); err != nil {
 			return framework.SweepSummary{}, err
 		}
@@ -209,6 +217,7 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 		runErr = r.runPool(ctx)
 	}
 	sum, sumErr := r.summary(ctx)
+	sum.Grew = info.Growth()
 	for _, s := range r.sinks {
 		s.SweepFinished(info, sum)
 	}
@@ -232,6 +241,30 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 		sum.KeptWeights = path
 	}
 	return sum, nil
+}
+
+// growth tells the store whether p may grow the sweep stored under its
+// name (see framework.SweepInfo.GrowsFrom): when the stored config is
+// another one, which parses, and p changes no setting of it but which
+// trials there are (Experiment.ChangedFrom). Which trials are kept is the
+// store's decision, in the transaction that grows the sweep: each stored
+// trial must be planned again with the same id, index, point, repeat,
+// seed, params and varied, so the grown sweep is the one a fresh run of
+// p stores.
+func growth(p *Prepared, st Store, info *framework.SweepInfo) error {
+	hash, config, stored, err := st.Stored(info.Name)
+	if err != nil || hash == "" || hash == info.ConfigHash {
+		return err
+	}
+	old, err := experiment.Parse([]byte(config), "stored experiment")
+	if err != nil {
+		return nil // the store refuses the changed config as it always did
+	}
+	if info.NotGrowth = p.Exp.ChangedFrom(old); info.NotGrowth != "" {
+		return nil
+	}
+	info.GrowsFrom, info.GrewFrom, info.Kept = hash, old.Planned(), stored
+	return nil
 }
 
 // shardOf is the part of plans that shard (of shards) runs: the trials

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -11,9 +13,14 @@ import (
 	"github.com/gradsweep/gradsweep/framework"
 )
 
-func configChanged(name, stored, now string) error {
-	return fmt.Errorf("%w: sweep %q is stored with config hash %s but the experiment now hashes to %s: use --force or rename the sweep",
-		ErrConfigChanged, name, stored, now)
+// configChanged is the refusal of a changed experiment; why, if known,
+// says what changed that keeps it from growing the sweep.
+func configChanged(name, stored, now, why string) error {
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	return fmt.Errorf("%w: sweep %q is stored with config hash %s but the experiment now hashes to %s%s: use --force or rename the sweep",
+		ErrConfigChanged, name, stored, now, why)
 }
 
 // dataFile is one line of a SweepInfo.DataID: "<sha256> <size> <path>".
@@ -78,6 +85,9 @@ func busy(name string, owners []string, what string) error {
 //     (completed, diverged, failed, pruned) and interrupted trials, turns
 //     running trials whose owner is dead into interrupted, and gets any
 //     trial it lacks as pending;
+//   - a stored sweep with another hash that info.GrowsFrom names, and the
+//     same data, grows (see growSweep) when every stored trial is planned
+//     again unchanged;
 //   - a stored sweep with another hash, or whose data files (DataID)
 //     differ, is an error wrapping ErrConfigChanged, unless force: then
 //     its trials and metrics are deleted and it is stored anew. Force is
@@ -120,10 +130,13 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 		if err != nil {
 			return err
 		}
+		if !force && hash != info.ConfigHash && hash == info.GrowsFrom && sameData(data, info.DataID) {
+			return growSweep(tx, &info, trials, now)
+		}
 		if hash != info.ConfigHash || !sameData(data, info.DataID) {
 			switch {
 			case !force && hash != info.ConfigHash:
-				return configChanged(info.Name, hash, info.ConfigHash)
+				return configChanged(info.Name, hash, info.ConfigHash, info.NotGrowth)
 			case !force:
 				return dataChanged(info.Name, data.String, info.DataID)
 			case len(live) > 0:
@@ -201,6 +214,105 @@ func insertSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.Trial
 	}
 	_, err := insertMissingTrials(tx, info.Name, trials)
 	return err
+}
+
+// growSweep grows a stored sweep to info's config: it keeps every stored
+// trial, untouched, when trials plans it again with the same id, index,
+// point, repeat, seed, params and varied (a trial that differs in any of
+// them is another trial: ErrConfigChanged, naming the first difference),
+// inserts the new trials as pending, and stores info's config and hash.
+// A grown sweep is so the one a fresh run of the new config stores.
+func growSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.TrialPlan, now time.Time) error {
+	byID := make(map[string]*framework.TrialPlan, len(trials))
+	for i := range trials {
+		byID[trials[i].ID] = &trials[i]
+	}
+	rows, err := tx.Query(`SELECT id, idx, point, repeat, seed, params, varied FROM trials WHERE sweep = ? ORDER BY idx`, info.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, seed, params, varied string
+		var idx, point, repeat int
+		if err := rows.Scan(&id, &idx, &point, &repeat, &seed, &params, &varied); err != nil {
+			return err
+		}
+		if why := trialChange(byID[id], idx, point, repeat, seed, params, varied); why != "" {
+			return fmt.Errorf("%w: sweep %q cannot grow to config hash %s: trial %s (index %d, point %d, repeat %d) %s; a grown sweep keeps every stored trial as it is: use --force or rename the sweep",
+				ErrConfigChanged, info.Name, info.ConfigHash, id, idx, point, repeat, why)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows.Close()
+	if _, err := insertMissingTrials(tx, info.Name, trials); err != nil {
+		return err
+	}
+	_, err = tx.Exec(`UPDATE sweeps SET config_hash = ?, config = ?, updated_at = ?, data_id = ? WHERE name = ?`,
+		info.ConfigHash, info.Config, timeText(now), info.DataID, info.Name)
+	return err
+}
+
+// trialChange says how plan differs from the stored trial of the same id
+// (nil: it is not planned any more), or "" if it does not.
+func trialChange(plan *framework.TrialPlan, idx, point, repeat int, seed, params, varied string) string {
+	if plan == nil {
+		return "is not planned any more (its setting or its place was removed, or it moved to another shard)"
+	}
+	switch {
+	case plan.Index != idx:
+		change := ""
+		if seedText(plan.Seed) != seed {
+			change = fmt.Sprintf(" (seed %s → %d)", seed, plan.Seed)
+		}
+		return fmt.Sprintf("would move from index %d to %d%s: a grown sweep's new trials must all come after its stored ones", idx, plan.Index, change)
+	case seedText(plan.Seed) != seed:
+		return fmt.Sprintf("would get seed %d instead of %s", plan.Seed, seed)
+	case plan.Point != point || plan.Repeat != repeat:
+		return fmt.Sprintf("would be point %d, repeat %d", plan.Point, plan.Repeat)
+	}
+	p, err := encodeParams(plan.Params)
+	if err != nil {
+		return err.Error()
+	}
+	if p != params {
+		return paramsChange(params, p)
+	}
+	if v, err := encodeVaried(plan.Varied); err != nil || v != varied {
+		return fmt.Sprintf("would vary other settings (%s, not %s)", v, varied)
+	}
+	return ""
+}
+
+// paramsChange names the first setting, in sorted order, whose stored
+// value (JSON) differs from the planned one.
+func paramsChange(stored, planned string) string {
+	var a, b map[string]json.RawMessage
+	if json.Unmarshal([]byte(stored), &a) != nil || json.Unmarshal([]byte(planned), &b) != nil {
+		return "would have other settings"
+	}
+	keys := slices.Sorted(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		va, inA := a[k]
+		vb, inB := b[k]
+		switch {
+		case !inA:
+			return fmt.Sprintf("would get the setting %s = %s", k, vb)
+		case !inB:
+			return fmt.Sprintf("would lose the setting %s = %s", k, va)
+		case string(va) != string(vb):
+			return fmt.Sprintf("would change %s from %s to %s", k, va, vb)
+		}
+	}
+	return "would have other settings"
 }
 
 // insertMissingTrials inserts the trials whose id is not stored, as

@@ -483,3 +483,22 @@ func scanTrial(rows *sql.Rows, live *liveness) (framework.TrialData, error) {
 	}
 	return td, nil
 }
+
+// Stored returns the config hash and config of the stored sweep, and how
+// many of its trials this file holds; hash is "" when it is not stored
+// (sweep.Store: the runner decides from them whether a changed experiment
+// may grow the sweep).
+func (s *Store) Stored(sweep string) (hash, config string, trials int, err error) {
+	err = s.readTx(func(tx *sql.Tx) error {
+		err := tx.QueryRow(`SELECT config_hash, config, (SELECT count(*) FROM trials WHERE sweep = ?) FROM sweeps WHERE name = ?`,
+			sweep, sweep).Scan(&hash, &config, &trials)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return "", "", 0, fmt.Errorf("read sweep %q: %w", sweep, err)
+	}
+	return hash, config, trials, nil
+}

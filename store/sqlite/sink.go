@@ -641,7 +641,7 @@ func (s *Store) applySweepStarted(tx *sql.Tx, o *op) error {
 	case err != nil:
 		return err
 	case hash != info.ConfigHash:
-		return configChanged(info.Name, hash, info.ConfigHash)
+		return configChanged(info.Name, hash, info.ConfigHash, "")
 	}
 	if _, err := insertMissingTrials(tx, info.Name, o.x.plans); err != nil {
 		return err
