@@ -101,6 +101,9 @@ func cmdLRFind(env *env, args []string) error {
 	if *repeats < 1 || *repeats > lrfind.MaxRepeats {
 		return usagef("lrfind: --repeats %d: want 1 to %d", *repeats, lrfind.MaxRepeats)
 	}
+	if *repeats**iters > lrfind.MaxUpdates {
+		return usagef("lrfind: --repeats %d × --iterations %d makes more than %d updates", *repeats, *iters, lrfind.MaxUpdates)
+	}
 	if *grid < 0 || *grid > lrfind.MaxGrid {
 		return usagef("lrfind: --grid %d: want 1 to %d (0: no snippet)", *grid, lrfind.MaxGrid)
 	}

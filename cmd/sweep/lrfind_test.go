@@ -100,6 +100,7 @@ func TestLRFindBadInput(t *testing.T) {
 		{[]string{"small.yaml", "--iterations", "1"}, 2, "--iterations 1: want 2 to"},
 		{[]string{"small.yaml", "--repeats", "0"}, 2, "--repeats 0: want 1 to"},
 		{[]string{"small.yaml", "--grid", "-1"}, 2, "--grid -1"},
+		{[]string{"small.yaml", "--repeats", "11", "--iterations", "100000"}, 2, "makes more than 1000000 updates"},
 		{[]string{"missing.yaml"}, 2, "missing.yaml"},
 		{[]string{"bad.yaml"}, 2, "bad.yaml:7: model.2.nonsense"},
 		{[]string{}, 2, "lrfind"},

@@ -29,7 +29,10 @@ const (
 	DefaultIterations = 100 // fastai's num_it
 	MaxIterations     = 100_000
 	MaxRepeats        = 100
-	MaxGrid           = 100
+	// MaxUpdates bounds repeats × iterations, the updates a range test
+	// keeps (three float64 each, and their JSON).
+	MaxUpdates = 1_000_000
+	MaxGrid    = 100
 	// Beta is the smoothing factor of the loss's exponential moving
 	// average (fastai's).
 	Beta = 0.98

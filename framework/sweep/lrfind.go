@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/experiment"
@@ -36,6 +37,9 @@ func RangeTest(ctx context.Context, e *experiment.Experiment, reg framework.Regi
 	if err := c.Check(); err != nil {
 		return nil, set, err
 	}
+	if repeats < 1 || repeats > lrfind.MaxRepeats || repeats*c.Iterations > lrfind.MaxUpdates {
+		return nil, set, fmt.Errorf("--repeats %d × --iterations %d: want 1 to %d repeats and at most %d updates in all", repeats, c.Iterations, lrfind.MaxRepeats, lrfind.MaxUpdates)
+	}
 	p := &Prepared{Exp: e, data: map[string]*loaded{}}
 	if e.InitFrom != "" {
 		var err error
@@ -43,8 +47,10 @@ func RangeTest(ctx context.Context, e *experiment.Experiment, reg framework.Regi
 			return nil, set, err
 		}
 	}
-	plan := framework.TrialPlan{Sweep: e.Name, Params: map[string]any{"training.learning_rate": c.Min},
-		Varied: []string{"training.learning_rate"}}
+	// the rate and the epochs are the range test's (set below): a file
+	// that sets them only in its grid needs no base value
+	plan := framework.TrialPlan{Sweep: e.Name, Params: map[string]any{"training.epochs": 1, "training.learning_rate": c.Min},
+		Varied: []string{"training.epochs", "training.learning_rate"}}
 	spec, err := e.ResolvePlan(plan)
 	if err != nil {
 		return nil, set, err

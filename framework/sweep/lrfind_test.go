@@ -244,3 +244,23 @@ func TestRangeTestBadFile(t *testing.T) {
 		t.Fatalf("got %v, want an error at model.2.init with its line", err)
 	}
 }
+
+// The range test sets the rate and the epochs itself: a file that sets
+// them only in its grid runs.
+func TestRangeTestNeedsNoBaseRate(t *testing.T) {
+	const text = `name: grid-only
+seed: 1
+dataset: {synthetic: linear, n: 64, noise: 0.5}
+model: [{type: dense, units: 1}]
+loss: mse
+optimizer: sgd
+training: {batch_size: 16}
+grid:
+  training.learning_rate: [0.1, 0.01]
+  training.epochs: [2, 4]
+`
+	res, set := rangeTest(t, text, lrfind.Config{Min: 1e-4, Max: 1, Iterations: 10}, 1)
+	if len(res.LearningRates) != 10 || set.PerEpoch != 4 || set.Epochs != 3 {
+		t.Errorf("%d updates, setting %+v", len(res.LearningRates), set)
+	}
+}
