@@ -53,7 +53,7 @@ func lrfindFigure(res *lrfind.Result, title string, w, h int) *figure {
 		smLabel = fmt.Sprintf("smoothed, mean of %d seeds (band: min–max)", n)
 	}
 	series := []curveSeries{
-		{label: rawLabel, pts: pts(res.Losses), col: seriesColor(0), alpha: 90, width: 1, noRange: true, backdrop: true},
+		{label: rawLabel, pts: pts(res.Losses), col: seriesColor(0), alpha: 90, width: 1, noRange: true},
 		{label: smLabel, pts: pts(res.Smoothed), col: seriesColor(0), width: 2.5, lo: res.BandMin, hi: res.BandMax},
 	}
 	fig := curveChart(title, "learning rate", "loss", series, 1, w, h, nil)
@@ -111,10 +111,10 @@ func lrfindFigure(res *lrfind.Result, title string, w, h int) *figure {
 }
 
 // lrfindYRange sets the loss axis to what a reader needs: from the lowest
-// loss (raw or smoothed) up to the highest smoothed loss before the curve
-// passes StopFactor × its minimum, so the final blow-up, however large,
-// leaves the top edge instead of flattening the rest. The axis is
-// logarithmic when that range spans more than a decade.
+// loss (raw, smoothed or the band's) up to the highest smoothed loss (or
+// band edge) below StopFactor × the smoothed minimum, so the final
+// blow-up, however large, leaves the top edge instead of flattening the
+// rest. The axis is logarithmic when that range spans more than a decade.
 func lrfindYRange(p *plot.Plot, res *lrfind.Result) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	least := math.Inf(1)
@@ -131,9 +131,10 @@ func lrfindYRange(p *plot.Plot, res *lrfind.Result) {
 			}
 		}
 	}
-	if res.BandMin != nil {
-		for i := range res.BandMin {
-			lo = math.Min(lo, res.BandMin[i])
+	for i := range res.BandMin { // the band over seeds, drawn whole below the blow-up
+		lo = math.Min(lo, res.BandMin[i])
+		if v := res.BandMax[i]; v <= lrfind.StopFactor*least {
+			hi = math.Max(hi, v)
 		}
 	}
 	if !(lo <= hi) {
