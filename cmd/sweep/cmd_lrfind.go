@@ -86,7 +86,7 @@ func cmdLRFind(env *env, args []string) error {
 	lo := fs.Float64("min", lrfind.DefaultMin, "the first update's learning `RATE`")
 	hi := fs.Float64("max", lrfind.DefaultMax, "the last planned update's learning `RATE`")
 	iters := fs.Int("iterations", lrfind.DefaultIterations, fmt.Sprintf("weight updates `N` from --min to --max, 2 to %d (epochs repeat as needed)", lrfind.MaxIterations))
-	repeats := fs.Int("repeats", 1, fmt.Sprintf("run `R` seeds (those of the first grid point's repeats, 1 to %d) and read the suggestions off their mean", lrfind.MaxRepeats))
+	repeats := fs.Int("repeats", 1, fmt.Sprintf("run `R` seeds (those of the first grid point's repeats, 1 to %d, at most %d updates in all) and read the suggestions off their mean", lrfind.MaxRepeats, lrfind.MaxUpdates))
 	grid := fs.Int("grid", 0, fmt.Sprintf("also print a grid: snippet of `K` log-spaced rates around the suggestions (1 to %d)", lrfind.MaxGrid))
 	out := fs.String("out", "", "write lrfind.png (loss against rate) into `DIR`")
 	asJSON := fs.Bool("json", false, "print JSON")
