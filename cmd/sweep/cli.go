@@ -54,6 +54,7 @@ func init() {
 		{"show", "TRIAL|SWEEP", "show one trial (settings, state, metrics) or one sweep", cmdShow},
 		{"best", "SWEEP", "rank the grid points of a sweep by a metric (mean ± std over repeats)", cmdBest},
 		{"export", "SWEEP", "export every trial of a sweep as CSV or JSON", cmdExport},
+		{"lrfind", "FILE", "learning-rate range test: one run with a growing rate, and the rates it suggests", cmdLRFind},
 		{"report", "SWEEP", "write the HTML report with loss-curve pictures", cmdReport},
 		{"plugins", "", "list every layer, loss, optimizer and schedule with its options", cmdPlugins},
 		{"dashboard", "", "write the Grafana dashboard (JSON)", cmdDashboard},

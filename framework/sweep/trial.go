@@ -86,13 +86,19 @@ func (r *run) setup(a *active) (err error) {
 		return err
 	}
 	a.train, a.val = parts.data.train, parts.data.val
-	cfg := spec.Training
-	cfg.Seed = a.plan.Seed
-	cfg.Schedule.Interval = parts.interval
-	a.trainer = &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
-		Schedule: parts.schedule, Observer: &observer{r: r, a: a}}
-	a.plan.BatchLossEvery = r.batchLossEvery(cfg, a.train.Len())
+	a.trainer = parts.trainer(spec, a.plan.Seed, &observer{r: r, a: a})
+	a.plan.BatchLossEvery = r.batchLossEvery(a.trainer.Config, a.train.Len())
 	return nil
+}
+
+// trainer is the trainer of a built trial: spec's training settings with
+// its seed, the schedule's settled interval, and obs watching.
+func (parts *trialParts) trainer(spec *experiment.TrialSpec, seed uint64, obs framework.Observer) *framework.Trainer {
+	cfg := spec.Training
+	cfg.Seed = seed
+	cfg.Schedule.Interval = parts.interval
+	return &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
+		Schedule: parts.schedule, Observer: obs}
 }
 
 // batchLossEvery is how often a trial's batch losses are kept (see
