@@ -479,7 +479,6 @@ func (e *Experiment) Planned() int {
 	return len(e.Points()) * e.Repeats
 }
 
-
 // Plans expands the experiment into its trials: every point × repeat, in
 // the fixed order, with stable ids and derived seeds. For a tpe sweep they
 // are the startup settings' trials; AppendPlans adds the proposed ones.
