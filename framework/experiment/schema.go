@@ -252,6 +252,9 @@ func (e *Experiment) decodeTraining(m map[string]any) (framework.TrainConfig, er
 // It returns the path's canonical spelling: a layer index is written in
 // decimal without sign or leading zeros (model.00.units is model.0.units).
 func (e *Experiment) checkPath(where, path string) (string, error) {
+	if e.refusedForPointModel(path) {
+		return "", e.errAt(where, "path %q: %v", path, e.pointModelErr(path).(*Error).Msg)
+	}
 	parts := strings.Split(path, ".")
 	bad := func(format string, args ...any) (string, error) {
 		return "", e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))
