@@ -142,3 +142,22 @@ training: {learning_rate: %v, epochs: %d}
 	}
 	t.Logf("largest difference over %d steps: %.3g (end %v)", steps, worst, got[steps-1])
 }
+
+// TestGradientNoiseIsSeeded: noise: σ perturbs the path, the same seed
+// gives the same path to the bit, and another seed another path.
+func TestGradientNoiseIsSeeded(t *testing.T) {
+	src := func(seed int, noise float64) string {
+		return fmt.Sprintf(`name: n
+seed: %d
+dataset: {function: himmelblau, start: [0, 0], noise: %v}
+training: {learning_rate: 0.01, epochs: 30}
+`, seed, noise)
+	}
+	clean, a, b, other := path(t, src(1, 0)), path(t, src(1, 2)), path(t, src(1, 2)), path(t, src(2, 2))
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Errorf("same seed, different paths:\n%v\n%v", a, b)
+	}
+	if fmt.Sprint(a) == fmt.Sprint(clean) || fmt.Sprint(a) == fmt.Sprint(other) {
+		t.Errorf("the noise changes nothing, or does not depend on the seed")
+	}
+}

@@ -24,7 +24,8 @@ type Point struct {
 	Noise float64   `opt:"noise" default:"0" range:"[0,1e6]" doc:"standard deviation of the Gaussian noise added to each gradient coordinate"`
 
 	p      framework.Param
-	y      mat.Matrix
+	y, dx  mat.Matrix
+	inCols int
 	rng    *rand.Rand
 	params []*framework.Param
 }
@@ -54,14 +55,16 @@ func (l *Point) Init(_ int, rng *rand.Rand) (int, error) {
 // Forward returns the point on every row of the batch.
 func (l *Point) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
 	l.y.Resize(x.Rows, 2)
+	l.inCols = x.Cols
 	for i := range x.Rows {
 		copy(l.y.Row(i), l.p.Value)
 	}
 	return &l.y
 }
 
-// Backward sums dy over the rows into the gradient and adds the noise.
-func (l *Point) Backward(dy *mat.Matrix, _ bool) *mat.Matrix {
+// Backward sums dy over the rows into the gradient and adds the noise;
+// the input gradient, when wanted, is zero (the output ignores the input).
+func (l *Point) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	g := l.p.Grad
 	g[0], g[1] = 0, 0
 	for i := range dy.Rows {
@@ -73,7 +76,12 @@ func (l *Point) Backward(dy *mat.Matrix, _ bool) *mat.Matrix {
 		g[0] += float32(l.Noise * l.rng.NormFloat64())
 		g[1] += float32(l.Noise * l.rng.NormFloat64())
 	}
-	return nil
+	if !want {
+		return nil
+	}
+	l.dx.Resize(dy.Rows, l.inCols)
+	clear(l.dx.Data)
+	return &l.dx
 }
 
 // Params returns the point.
