@@ -61,7 +61,11 @@ func writeReport(st *sqlite.Store, sweepName, dir string) error {
 	if err != nil {
 		return err
 	}
-	return report.Write(dir, d, report.Options{SmoothWindow: report.DefaultSmoothWindow})
+	paths, err := replayPaths(d)
+	if err != nil {
+		return err
+	}
+	return report.Write(dir, d, report.Options{SmoothWindow: report.DefaultSmoothWindow, Paths: paths})
 }
 
 // loadSweep reads a stored sweep with the number of trials its experiment
