@@ -55,6 +55,7 @@ type pathSeries struct {
 	label string
 	pts   [][2]float64
 	col   color.RGBA
+	faint bool // a diverged trial: drawn thin and light
 }
 
 // view is the region a landscape picture shows: around every start and
@@ -179,6 +180,9 @@ func landscapePlot(title string, f func(x, y float64) float64, paths, shared []p
 		}
 		l, _ := plotter.NewLine(xys)
 		l.LineStyle = draw.LineStyle{Color: s.col, Width: vg.Points(1.2)}
+		if s.faint {
+			l.LineStyle = draw.LineStyle{Color: withAlpha(s.col, 70), Width: vg.Points(0.6), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+		}
 		p.Add(l)
 		if len(xys) <= 60 { // the iterates themselves, while they can be told apart
 			sc, _ := plotter.NewScatter(xys)
@@ -236,11 +240,11 @@ func (a *analysis) landscapeCharts(paths map[string]*Path, w, h int, add func(se
 			if !seen[ti.Opt] {
 				label, seen[ti.Opt] = orDefault(ti.Opt, "path"), true
 			}
-			series = append(series, pathSeries{label: label, pts: paths[ti.T.Plan.ID].Points, col: a.optColor(ti.Opt)})
+			series = append(series, pathSeries{label: label, pts: paths[ti.T.Plan.ID].Points, col: a.optColor(ti.Opt), faint: ti.diverged()})
 		}
 		p, legend := landscapePlot(name+": every setting's path", f, series, nil)
 		add("landscape", fmt.Sprintf("img/landscape-%d.png", i+1), name+": optimizer paths",
-			fmt.Sprintf("%s: the path of every trial (%d), coloured by optimizer, from its start (○) to its end (■).", name, len(ts)),
+			fmt.Sprintf("%s: the path of every trial (%d), coloured by optimizer, from its start (○) to its end (■); diverged trials dashed and light.", name, len(ts)),
 			&figure{plot: p, legend: legend, w: w, h: h}, "")
 		if fig := a.bestPathsFigure(name, f, ts, paths, w); fig != nil {
 			add("landscape", fmt.Sprintf("img/landscape-%d-best.png", i+1), name+": the best path of each optimizer",
