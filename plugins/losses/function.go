@@ -50,8 +50,11 @@ func (l *Function) Eval(pred *mat.Matrix, _ framework.Targets, grad *mat.Matrix)
 	return sum / b
 }
 
-// Check requires a point: two outputs.
-func (l *Function) Check(_ framework.Task, outputs, _ int) error {
+// Check requires a point, two outputs, and no classes.
+func (l *Function) Check(task framework.Task, outputs, _ int) error {
+	if task != framework.Regression {
+		return fmt.Errorf("the function loss takes the function data source (a point on a test function), not %s data", task)
+	}
 	if outputs != 2 {
 		return fmt.Errorf("the function loss evaluates a point [x, y]: it needs 2 outputs, got %d", outputs)
 	}
