@@ -274,9 +274,6 @@ func (a *analysis) bestPathsFigure(name string, f func(x, y float64) float64, ts
 		return nil
 	}
 	slices.SortFunc(opts, func(x, y string) int { return cmp.Compare(slices.Index(a.opts, x), slices.Index(a.opts, y)) })
-	cols := min(3, len(opts))
-	rows := (len(opts) + cols - 1) / cols
-	tileH := w * 3 / 10
 	series := make([]pathSeries, len(opts))
 	for i, o := range opts {
 		series[i] = pathSeries{pts: paths[best[o].T.Plan.ID].Points, col: a.optColor(o)}
@@ -290,7 +287,14 @@ func (a *analysis) bestPathsFigure(name string, f func(x, y float64) float64, ts
 		}
 		plots[i], _ = landscapePlot(title, f, series[i:i+1], series)
 	}
-	return &figure{w: w, h: tileH * rows, draw: func(c draw.Canvas) {
+	return tiles(plots, w)
+}
+
+// tiles draws plots side by side, three to a row, each w·3/10 high.
+func tiles(plots []*plot.Plot, w int) *figure {
+	cols := min(3, len(plots))
+	rows := (len(plots) + cols - 1) / cols
+	return &figure{w: w, h: w * 3 / 10 * rows, draw: func(c draw.Canvas) {
 		tw := (c.Max.X - c.Min.X) / vg.Length(cols)
 		th := (c.Max.Y - c.Min.Y) / vg.Length(rows)
 		for i, p := range plots {

@@ -106,30 +106,32 @@ func (p *Prepared) trainer(plan framework.TrialPlan, reg framework.Registries, o
 
 // Replay trains trial plan (an element of p.Plans) again, with the
 // builder and seed the run used, so its weights are bit-identical to the
-// run's at every epoch, and calls after with the model before training
-// (epoch 0) and after each finished epoch. It is how a report gets what
-// the run does not store: the path of a point on a test function, whose
-// training is two parameters per epoch (see the function data source).
-// The model must not be kept past the call.
-func (p *Prepared) Replay(ctx context.Context, plan framework.TrialPlan, reg framework.Registries, after func(epoch int, m *framework.Model)) (framework.Result, error) {
+// run's at every epoch, and calls after with the trainer (its model and
+// loss) and the training data before training (epoch 0) and after each
+// finished epoch. It is how a report gets what the run does not store: the
+// path of a point on a test function (two parameters per epoch), or a
+// trial's final model to draw its decision boundary. Nothing passed to
+// after may be kept past the call.
+func (p *Prepared) Replay(ctx context.Context, plan framework.TrialPlan, reg framework.Registries, after func(epoch int, t *framework.Trainer, train *framework.Dataset)) (framework.Result, error) {
 	obs := &replayObserver{after: after}
 	t, d, err := p.trainer(plan, reg, obs)
 	if err != nil {
 		return framework.Result{}, err
 	}
-	obs.model = t.Model
-	after(0, t.Model)
+	obs.t, obs.train = t, d.train
+	after(0, t, d.train)
 	return t.Train(ctx, d.train, d.val)
 }
 
 // replayObserver calls after at the end of every epoch.
 type replayObserver struct {
-	model *framework.Model
-	after func(int, *framework.Model)
+	t     *framework.Trainer
+	train *framework.Dataset
+	after func(int, *framework.Trainer, *framework.Dataset)
 }
 
 func (o *replayObserver) Iteration(framework.IterationStats) {}
-func (o *replayObserver) Epoch(s framework.EpochStats)       { o.after(s.Epoch, o.model) }
+func (o *replayObserver) Epoch(s framework.EpochStats)       { o.after(s.Epoch, o.t, o.train) }
 
 // batchLossEvery is how often a trial's batch losses are kept (see
 // framework.TrialPlan.BatchLossEvery) for its configuration cfg on n
