@@ -89,7 +89,7 @@ func replayModels(d *framework.SweepData) (replayed, error) {
 			return out, fmt.Errorf("report: replaying trial %s: %w", t.Plan.ID, err)
 		}
 		if t.Status == framework.Completed && math.Float64bits(res.Final.TrainLoss) != math.Float64bits(t.Final.TrainLoss) {
-			return out, fmt.Errorf("report: replaying trial %s gave the final train loss %v, the store holds %v: its path would not be the run's", t.Plan.ID, res.Final.TrainLoss, t.Final.TrainLoss)
+			return out, fmt.Errorf("report: replaying trial %s gave the final train loss %v, the store holds %v: its pictures would not be the run's", t.Plan.ID, res.Final.TrainLoss, t.Final.TrainLoss)
 		}
 		if b != nil {
 			if out.boundaries == nil {

@@ -72,7 +72,36 @@ func TestReplayMismatchRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	if r := runCLI(t, dir, "report", "p", "--out", "rep"); r.code != 1 || !strings.Contains(r.stderr, "its path would not be the run's") {
+	if r := runCLI(t, dir, "report", "p", "--out", "rep"); r.code != 1 || !strings.Contains(r.stderr, "its pictures would not be the run's") {
 		t.Fatalf("report: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// TestBoundaryTrialsBounded: a report replays at most MaxBoundaryTrials
+// classification trials for their decision boundaries, the best of each
+// optimizer first, and draws them on their pages and side by side.
+func TestBoundaryTrialsBounded(t *testing.T) {
+	dir := t.TempDir()
+	exp := `name: b
+dataset: {synthetic: xor, n: 40, noise: 0.1}
+model: [{type: dense, units: 4}, {type: tanh}, {type: dense, units: 2}]
+loss: cross_entropy
+training: {learning_rate: 0.1, batch_size: 8, epochs: 3}
+grid:
+  optimizer.type: [sgd, adam]
+  training.learning_rate: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15]
+`
+	if err := os.WriteFile(filepath.Join(dir, "b.yaml"), []byte(exp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, dir, "run", "--quiet", "--report", "rep", "b.yaml"); r.code != 0 {
+		t.Fatalf("run: exit %d, %s", r.code, r.stderr)
+	}
+	pics, _ := filepath.Glob(filepath.Join(dir, "rep", "trials", "*-boundary.png"))
+	if len(pics) != MaxBoundaryTrials {
+		t.Errorf("%d boundary pictures for 30 trials, want %d", len(pics), MaxBoundaryTrials)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "rep", "img", "boundary-best.png")); err != nil {
+		t.Error(err)
 	}
 }
