@@ -163,4 +163,3 @@ func nearestClass(c color.Color, classes int) int32 {
 }
 
 func sq(v int64) int64 { return v * v }
-

@@ -33,8 +33,8 @@ func path(t *testing.T, src string) [][2]float64 {
 		t.Fatal(err)
 	}
 	var pts [][2]float64
-	res, err := p.Replay(context.Background(), p.Plans[0], framework.Default(), func(_ int, m *framework.Model) {
-		v := m.Params()[0].Value
+	res, err := p.Replay(context.Background(), p.Plans[0], framework.Default(), func(_ int, tr *framework.Trainer, _ *framework.Dataset) {
+		v := tr.Model.Params()[0].Value
 		pts = append(pts, [2]float64{float64(v[0]), float64(v[1])})
 	})
 	if err != nil {
