@@ -19,6 +19,7 @@ const (
 	ruleArgmaxOnly classRule = iota // no single-output classification (cross_entropy)
 	ruleLogit                       // class 1 iff ŷ > 0
 	ruleLabel                       // class 1 iff ŷ > 0.5: ŷ predicts the 0/1 label
+	ruleNoClasses                   // not a classification loss (function: a test function's value at a point)
 )
 
 // expectedRule is, for every built-in loss, the conventions of PyTorch and
@@ -33,6 +34,7 @@ var expectedRule = map[string]classRule{
 	"half_mse":             ruleLabel,
 	"mae":                  ruleLabel,
 	"huber":                ruleLabel,
+	"function":             ruleNoClasses,
 }
 
 // identityTrainer is a model that outputs its input (one dense layer with
@@ -104,6 +106,13 @@ func TestAccuracyOfEveryLoss(t *testing.T) {
 				t.Errorf("%s, %d outputs: train_accuracy %v, val_accuracy %v, want %v", name, d.X.Cols,
 					res.Final.TrainAccuracy, res.Final.ValAccuracy, want)
 			}
+		}
+		if rule == ruleNoClasses {
+			l, _ := reg.New(name, map[string]any{"function": "quadratic"})
+			if l.Check(framework.Classification, 2, 2) == nil || l.Check(framework.Classification, 3, 3) == nil {
+				t.Errorf("%s accepts classification", name)
+			}
+			continue
 		}
 		l, _ := reg.New(name, nil)
 		if err := l.Check(framework.Classification, 1, 2); (err == nil) != (rule != ruleArgmaxOnly) {

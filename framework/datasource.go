@@ -38,3 +38,13 @@ type DataOptions struct {
 	Standardize     bool    `opt:"standardize" default:"false" doc:"scale every feature to mean 0 and variance 1, fitted on the training split only"`
 	Limit           int     `opt:"limit" default:"0" range:"[0,]" doc:"use only the first N samples (0: all); mnist reads no more than these"`
 }
+
+// ModelSource is a data source that sets the model and the loss itself:
+// the `function` source trains a point on a test function. An experiment
+// with such a source omits model and loss, and refuses the keys that do
+// not apply to it (training.batch_size, validation_split, standardize).
+type ModelSource interface {
+	DataSource
+	// Model returns the layers and the loss (its type and options).
+	Model() (layers []LayerSpec, loss LayerSpec)
+}

@@ -118,7 +118,12 @@ func TestBuiltinPluginsDocumented(t *testing.T) {
 	check("loss", reg.Losses.Names(), reg.Losses.Options, func(n string) string { p, _ := reg.Losses.Lookup(n); return p.Doc })
 	check("optimizer", reg.Optimizers.Names(), reg.Optimizers.Options, func(n string) string { p, _ := reg.Optimizers.Lookup(n); return p.Doc })
 	check("schedule", reg.Schedules.Names(), reg.Schedules.Options, func(n string) string { p, _ := reg.Schedules.Lookup(n); return p.Doc })
-	if len(reg.Layers.Names()) != 7 || len(reg.Losses.Names()) != 6 || len(reg.Optimizers.Names()) != 9 || len(reg.Schedules.Names()) != 8 {
+	fn := framework.Functions
+	check("function", fn.Names(), fn.Options, func(n string) string { p, _ := fn.Lookup(n); return p.Doc })
+	if len(fn.Names()) != 6 {
+		t.Errorf("test functions: %v", fn.Names())
+	}
+	if len(reg.Layers.Names()) != 8 || len(reg.Losses.Names()) != 7 || len(reg.Optimizers.Names()) != 9 || len(reg.Schedules.Names()) != 8 {
 		t.Errorf("built-ins: %v %v %v %v", reg.Layers.Names(), reg.Losses.Names(), reg.Optimizers.Names(), reg.Schedules.Names())
 	}
 }

@@ -302,10 +302,16 @@ func TestTrainingLeavesTheDataUntouched(t *testing.T) {
 	reg, _ := data.Synthetic("linear", 96, 0.1, 3)
 	for _, first := range framework.Layers.Names() {
 		spec := act(first)
-		if first == "dense" {
+		switch first {
+		case "dense":
 			spec = dense(4, "he")
+		case "point":
+			spec = framework.LayerSpec{Type: "point", Options: map[string]any{"start": []any{0.5, -0.5}}}
 		}
 		for _, loss := range framework.Losses.Names() {
+			if loss == "function" {
+				continue // it needs its function's name, and a point: below
+			}
 			sets := []*framework.Dataset{cls, reg}
 			if loss == "cross_entropy" {
 				sets = sets[:1]
@@ -330,6 +336,24 @@ func TestTrainingLeavesTheDataUntouched(t *testing.T) {
 				}
 			}
 		}
+	}
+	// the function loss ends a point model
+	m, err := framework.NewModel(framework.Layers, []framework.LayerSpec{{Type: "point", Options: map[string]any{"start": []any{-1.5, 2.0}}}}, reg.X.Cols, framework.NewTrainRand(1, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := framework.Losses.New("function", map[string]any{"function": "rosenbrock"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := framework.Optimizers.New("adam", nil)
+	x, y := slices.Clone(reg.X.Data), slices.Clone(reg.Y.Data)
+	tr := &framework.Trainer{Model: m, Loss: l, Optimizer: o, Config: framework.TrainConfig{LearningRate: 0.01, BatchSize: 16, Epochs: 2, Seed: 1}}
+	if _, err := tr.Train(context.Background(), reg, reg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(x, reg.X.Data) || !slices.Equal(y, reg.Y.Data) {
+		t.Error("training a point with the function loss changed the data set")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
+	_ "github.com/gradsweep/gradsweep/plugins/functions"
 	"github.com/gradsweep/gradsweep/plugins/layers"
 	"github.com/gradsweep/gradsweep/plugins/losses"
 )
@@ -21,11 +22,14 @@ var layerVariants = map[string][]map[string]any{
 	},
 	"leaky_relu": {nil, {"negative_slope": 0.2}},
 	"dropout":    {nil, {"p": 0.3}},
+	"point":      {{"start": []any{0.3, -0.7}}},
 }
 
 var lossVariants = map[string][]map[string]any{
 	"huber":         {nil, {"delta": 0.5}},
 	"cross_entropy": {nil, {"label_smoothing": 0.1}},
+	"function": {{"function": "beale"}, {"function": "himmelblau"}, {"function": "quadratic"}, {"function": "quadratic", "condition": 3.0},
+		{"function": "rastrigin"}, {"function": "rosenbrock"}, {"function": "saddle"}},
 }
 
 func variants(table map[string][]map[string]any, name string) []map[string]any {
@@ -144,7 +148,11 @@ func TestLossGradients(t *testing.T) {
 				t.Fatal(err)
 			}
 			rng := rand.New(rand.NewPCG(3, 4))
-			const batch, k = 4, 3
+			const batch = 4
+			k := 3
+			if l.Check(framework.Regression, k, k) != nil && l.Check(framework.Classification, k, k) != nil {
+				k = 2 // a loss on a point [x, y] (function)
+			}
 			pred := randomMatrix(rng, batch, k)
 			var cases []framework.Targets
 			if l.Check(framework.Regression, k, k) == nil {

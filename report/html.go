@@ -362,6 +362,14 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.RatePNG, "trials/"), "learning rate per iteration",
 			"The learning rate of every recorded weight update, as training.schedule varied it.", 0, 0})
 	}
+	if ti.BoundaryPNG != "" {
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BoundaryPNG, "trials/"), "decision boundary",
+			"The class the final model predicts over the region of the training data (light colours), the training samples in their class's colour, and the misclassified ones crossed. The model comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
+	}
+	if ti.PathPNG != "" {
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.PathPNG, "trials/"), "path on the test function",
+			"The point before training (○), after each gradient step, and at the end (■), over the function's contour lines (log-spaced levels). The path comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
+	}
 	v.Epochs = table{ID: "epochs", Header: []string{"epoch", "iteration", "samples", "train loss", "val loss", "train accuracy", "val accuracy", "seconds", "epoch seconds"}}
 	for _, e := range t.EpochSeries {
 		v.Epochs.Rows = append(v.Epochs.Rows, []cell{intCell(e.Epoch), intCell(e.Iteration), intCell(e.Samples),

@@ -47,6 +47,17 @@ type Options struct {
 	// RepeatPoints is how many of the best grid points the repeats picture
 	// shows (default 6).
 	RepeatPoints int
+	// Paths are the routes of the trials of a sweep on the function data
+	// source, by trial ID (framework.TrialPlan.ID): with them the report
+	// draws the optimizer paths on the test function (a section of the
+	// index and a picture on each trial page). The store does not hold
+	// them; see Path.
+	Paths map[string]*Path
+	// Boundaries are the decision boundaries of classification trials on
+	// two input features, by trial ID: with them the report draws each
+	// one on its trial's page, and the best trial of each optimizer side
+	// by side. The store does not hold models; see Boundary.
+	Boundaries map[string]*Boundary
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +91,8 @@ var sections = []struct{ id, title, intro string }{
 	{"gd", "GD vs SGD vs mini-batch", "For each batch size, its best setting (mean ± 1 std over the repeats that completed stably) against epochs, weight updates and wall-clock time, all under one optimizer: SGD updates once per sample, full-batch gradient descent once per epoch."},
 	{"heatmap", "Learning rate × batch size", "Final ranking metric, mean over repeats. Grey cells with a red × are settings where every repeat diverged (past the stability boundary); a small × marks settings where some repeats diverged."},
 	{"optimizers", "Optimizers and learning rate", "The best grid point of each optimizer (when there are several), and the metric against learning rate."},
+	{"boundary", "Decision boundaries", "For classification on two input features: the class the final model predicts over the region of the training data. The store keeps no models: the trials drawn are trained again from their stored settings, which gives the run's weights to the bit (same seed), checked against the stored final loss."},
+	{"landscape", "Optimizer paths", "For a sweep on the function data source (a point trained on a 2-D test function, one gradient step per epoch): the paths of the point over the function's contour lines, log-spaced levels of f − min f over the view, light where f is high. The store keeps the losses, not the points: the paths come from training each trial again from its stored settings, which gives the run's weights to the bit (same seed), checked against the stored final loss."},
 }
 
 // Write makes a report of d in dir (created if needed; files of an
@@ -124,6 +137,14 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 		if f := a.trialRateFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
 			ti.RatePNG = "trials/" + ti.File + "-lr.png"
 			jobs = append(jobs, pictureJob{ti.RatePNG, f})
+		}
+		if b := opt.Boundaries[ti.T.Plan.ID]; b != nil {
+			ti.BoundaryPNG = "trials/" + ti.File + "-boundary.png"
+			jobs = append(jobs, pictureJob{ti.BoundaryPNG, boundaryFigure(trialTitle(ti, "decision boundary"), b, opt.TrialWidth, opt.TrialWidth*3/4, true)})
+		}
+		if f := a.trialPathFigure(ti, opt.Paths, opt.TrialWidth, opt.TrialWidth*3/4); f != nil {
+			ti.PathPNG = "trials/" + ti.File + "-path.png"
+			jobs = append(jobs, pictureJob{ti.PathPNG, f})
 		}
 	}
 	failed, err := drawPictures(dir, jobs, opt.Workers)
@@ -357,5 +378,7 @@ func (a *analysis) charts(opt Options) (out []chart, notes map[string][]string) 
 	add("optimizers", "img/optimizer-lr.png", "metric against learning rate", "At each learning rate the best setting of each optimizer; where some trials at a learning rate diverged, the point says how many.",
 		a.optimizerLRFigure(w, h), "")
 	a.insightCharts(w, h, add)
+	a.boundaryCharts(opt.Boundaries, w, add)
+	a.landscapeCharts(opt.Paths, w, h, add)
 	return out, notes
 }

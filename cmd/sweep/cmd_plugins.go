@@ -38,7 +38,7 @@ func cmdPlugins(env *env, args []string) error {
 	}
 	reg := framework.Default()
 	all := append(append(append(describePlugins(reg.Layers), describePlugins(reg.Losses)...), describePlugins(reg.Optimizers)...), describePlugins(reg.Schedules)...)
-	all = append(append(all, describePlugins(framework.Sources)...), describePlugins(framework.Pruners)...)
+	all = append(append(append(all, describePlugins(framework.Sources)...), describePlugins(framework.Functions)...), describePlugins(framework.Pruners)...)
 	keys := experiment.Keys()
 	if *asJSON {
 		return writeJSON(env.stdout, map[string]any{"experiment_keys": keys, "plugins": all})
@@ -57,7 +57,7 @@ func cmdPlugins(env *env, args []string) error {
 		if p.Kind != kind {
 			kind = p.Kind
 			fmt.Fprintf(env.stdout, "\n%s:\n", map[string]string{"layer": "Layers", "loss": "Losses", "optimizer": "Optimizers", "schedule": "Schedules",
-				"data source": "Data sources (dataset: {NAME: ..., options})", "pruner": "Pruners"}[kind])
+				"data source": "Data sources (dataset: {NAME: ..., options})", "function": "Test functions (dataset: {function: NAME, ...})", "pruner": "Pruners"}[kind])
 		}
 		fmt.Fprintf(env.stdout, "  %-22s %s\n", p.Name, p.Doc)
 		for _, o := range p.Options {

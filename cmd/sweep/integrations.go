@@ -61,7 +61,11 @@ func writeReport(st *sqlite.Store, sweepName, dir string) error {
 	if err != nil {
 		return err
 	}
-	return report.Write(dir, d, report.Options{SmoothWindow: report.DefaultSmoothWindow})
+	r, err := replayModels(d)
+	if err != nil {
+		return err
+	}
+	return report.Write(dir, d, report.Options{SmoothWindow: report.DefaultSmoothWindow, Paths: r.paths, Boundaries: r.boundaries})
 }
 
 // loadSweep reads a stored sweep with the number of trials its experiment

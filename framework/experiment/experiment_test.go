@@ -11,6 +11,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework/data"
 	"github.com/gradsweep/gradsweep/framework/experiment"
+	_ "github.com/gradsweep/gradsweep/plugins/functions"
 	"github.com/gradsweep/gradsweep/plugins/pruners"
 )
 

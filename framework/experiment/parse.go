@@ -89,6 +89,9 @@ type Experiment struct {
 	BatchLossEvery int
 	InitFrom       string // safetensors file to start every trial from
 	KeepBest       bool   // save the best trial's weights beside the database
+	// PointModel is the name of the data source that sets the model and
+	// loss itself (a framework.ModelSource: function), or "".
+	PointModel string
 
 	lines map[string]int // dotted path → line in the file
 	doc   map[string]any // the document as hashed (without description), for ChangedFrom
@@ -246,6 +249,9 @@ func (e *Experiment) errAt(path, format string, args ...any) error {
 
 func (e *Experiment) load(doc map[string]any) error {
 	if err := e.decodeSettings(doc); err != nil {
+		return err
+	}
+	if err := e.fillPointModel(doc); err != nil {
 		return err
 	}
 	base := map[string]any{}

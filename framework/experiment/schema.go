@@ -59,9 +59,9 @@ var (
 
 // SectionDocs documents the sections of an experiment file.
 var SectionDocs = []framework.OptionSpec{
-	{Name: "dataset", Type: "section", Default: "required", Doc: "exactly one data source (`builtin: NAME`, `csv: PATH`, `mnist: DIR`, `synthetic: NAME`, with the source's options) plus validation_split, standardize and limit"},
-	{Name: "model", Type: "list", Default: "required", Doc: "the layers in order, each {type: NAME, option: value, ...} (see the layer plugins)"},
-	{Name: "loss", Type: "plugin", Default: "required", Doc: "NAME or {type: NAME, option: value, ...} (see the loss plugins)"},
+	{Name: "dataset", Type: "section", Default: "required", Doc: "exactly one data source (`builtin: NAME`, `csv: PATH`, `mnist: DIR`, `synthetic: NAME`, `function: NAME`, with the source's options) plus validation_split, standardize and limit"},
+	{Name: "model", Type: "list", Default: "required", Doc: "the layers in order, each {type: NAME, option: value, ...} (see the layer plugins); omitted (and refused) with `function:` data, whose model is a point"},
+	{Name: "loss", Type: "plugin", Default: "required", Doc: "NAME or {type: NAME, option: value, ...} (see the loss plugins); omitted (and refused) with `function:` data, whose loss is the function"},
 	{Name: "optimizer", Type: "plugin", Default: "sgd", Doc: "NAME or {type: NAME, option: value, ...} (see the optimizer plugins)"},
 	{Name: "training", Type: "section", Default: "required", Doc: "learning_rate, batch_size and epochs, and the keys below"},
 	{Name: "grid", Type: "section", Doc: "dotted.path: [values], expanded in file order, last key fastest. Paths name a setting of the sections above or a plugin option (optimizer.momentum, model.0.units, loss.delta); a layer index may be spelled 00 or +0 but is stored as model.0.units"},
@@ -254,6 +254,9 @@ func (e *Experiment) decodeTraining(m map[string]any) (framework.TrainConfig, er
 // It returns the path's canonical spelling: a layer index is written in
 // decimal without sign or leading zeros (model.00.units is model.0.units).
 func (e *Experiment) checkPath(where, path string) (string, error) {
+	if e.refusedForPointModel(path) {
+		return "", e.errAt(where, "path %q: %v", path, e.pointModelErr(path).(*Error).Msg)
+	}
 	parts := strings.Split(path, ".")
 	bad := func(format string, args ...any) (string, error) {
 		return "", e.errAt(where, "path %q names nothing: %s", path, fmt.Sprintf(format, args...))

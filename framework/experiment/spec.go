@@ -90,13 +90,20 @@ func (e *Experiment) decodeSections(doc map[string]any) (*TrialSpec, error) {
 	if s.Dataset, err = e.decodeDataset(doc["dataset"].(map[string]any)); err != nil {
 		return nil, err
 	}
-	for _, l := range doc["model"].([]any) {
-		s.Model = append(s.Model, framework.LayerSpec(pluginSpec(l.(map[string]any))))
-	}
-	for _, sec := range []struct {
+	sections := []struct {
 		key string
 		dst *PluginSpec
-	}{{"loss", &s.Loss}, {"optimizer", &s.Optimizer}} {
+	}{{"loss", &s.Loss}, {"optimizer", &s.Optimizer}}
+	if ms, ok := s.Dataset.From.(framework.ModelSource); ok {
+		layers, loss := ms.Model() // the placeholders of fillPointModel are not decoded
+		s.Model, s.Loss = layers, PluginSpec(loss)
+		sections = sections[1:]
+	} else {
+		for _, l := range doc["model"].([]any) {
+			s.Model = append(s.Model, framework.LayerSpec(pluginSpec(l.(map[string]any))))
+		}
+	}
+	for _, sec := range sections {
 		m := doc[sec.key].(map[string]any)
 		if _, ok := m["type"].(string); !ok {
 			return nil, e.errAt(sec.key+".type", "must be a plugin name, got %s", framework.Describe(m["type"]))

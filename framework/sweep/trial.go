@@ -80,14 +80,12 @@ func (r *run) setup(a *active) (err error) {
 			err = fmt.Errorf("panic while setting up: %v\n%s", p, debug.Stack())
 		}
 	}()
-	spec := r.prep.Specs[a.plan.Index]
-	parts, err := r.prep.build(spec, r.opt.Registries, a.plan.Seed)
+	t, d, err := r.prep.trainer(a.plan, r.opt.Registries, &observer{r: r, a: a})
 	if err != nil {
 		return err
 	}
-	a.train, a.val = parts.data.train, parts.data.val
-	a.trainer = parts.trainer(spec, a.plan.Seed, &observer{r: r, a: a})
-	a.plan.BatchLossEvery = r.batchLossEvery(a.trainer.Config, a.train.Len())
+	a.trainer, a.train, a.val = t, d.train, d.val
+	a.plan.BatchLossEvery = r.batchLossEvery(t.Config, a.train.Len())
 	return nil
 }
 
@@ -100,6 +98,46 @@ func (parts *trialParts) trainer(spec *experiment.TrialSpec, seed uint64, obs fr
 	return &framework.Trainer{Model: parts.model, Loss: parts.loss, Optimizer: parts.opt, Config: cfg,
 		Schedule: parts.schedule, Observer: obs}
 }
+
+// trainer builds the trainer of trial plan (Prepared.build), reporting to
+// obs, and returns it with the trial's data.
+func (p *Prepared) trainer(plan framework.TrialPlan, reg framework.Registries, obs framework.Observer) (*framework.Trainer, *loaded, error) {
+	spec := p.Specs[plan.Index]
+	parts, err := p.build(spec, reg, plan.Seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parts.trainer(spec, plan.Seed, obs), parts.data, nil
+}
+
+// Replay trains trial plan (an element of p.Plans) again, with the
+// builder and seed the run used, so its weights are bit-identical to the
+// run's at every epoch, and calls after with the trainer (its model and
+// loss) and the training data before training (epoch 0) and after each
+// finished epoch. It is how a report gets what the run does not store: the
+// path of a point on a test function (two parameters per epoch), or a
+// trial's final model to draw its decision boundary. Nothing passed to
+// after may be kept past the call.
+func (p *Prepared) Replay(ctx context.Context, plan framework.TrialPlan, reg framework.Registries, after func(epoch int, t *framework.Trainer, train *framework.Dataset)) (framework.Result, error) {
+	obs := &replayObserver{after: after}
+	t, d, err := p.trainer(plan, reg, obs)
+	if err != nil {
+		return framework.Result{}, err
+	}
+	obs.t, obs.train = t, d.train
+	after(0, t, d.train)
+	return t.Train(ctx, d.train, d.val)
+}
+
+// replayObserver calls after at the end of every epoch.
+type replayObserver struct {
+	t     *framework.Trainer
+	train *framework.Dataset
+	after func(int, *framework.Trainer, *framework.Dataset)
+}
+
+func (o *replayObserver) Iteration(framework.IterationStats) {}
+func (o *replayObserver) Epoch(s framework.EpochStats)       { o.after(s.Epoch, o.t, o.train) }
 
 // batchLossEvery is how often a trial's batch losses are kept (see
 // framework.TrialPlan.BatchLossEvery) for its configuration cfg on n
