@@ -16,6 +16,12 @@ type LayerStats struct {
 	DeadFraction float64 // fraction of the layer's units the next activation leaves dead or saturated (NaN: no such activation)
 }
 
+// LayerPoint is a layer's statistics at one weight update, as stored.
+type LayerPoint struct {
+	Iteration int // the update (1-based)
+	LayerStats
+}
+
 // WeightedLayer is a layer with a weight matrix whose gradient flow is
 // measured (record.layer_stats_every): dense.
 type WeightedLayer interface {
