@@ -198,3 +198,28 @@ type countingLayers struct{ n int }
 func (c *countingLayers) Iteration(framework.IterationStats) {}
 func (c *countingLayers) Epoch(framework.EpochStats)         {}
 func (c *countingLayers) Layers(int, []framework.LayerStats) { c.n++ }
+
+// Measuring changes nothing: the weights after training are bit-identical
+// with and without layer statistics.
+func TestLayerStatsChangeNoResult(t *testing.T) {
+	d, _ := data.Synthetic("spirals", 128, 0.1, 2)
+	weights := func(every int) []float32 {
+		tr := build(t, []framework.LayerSpec{dense(16, "he"), act("relu"), dense(8, "uniform"), act("tanh"), dense(2, "xavier")}, 2, "cross_entropy", "adam",
+			framework.TrainConfig{LearningRate: 0.01, BatchSize: 16, Epochs: 3, Shuffle: true, Seed: 3})
+		tr.Observer, tr.LayerStatsEvery = &layerRecorder{}, every
+		if _, err := tr.Train(context.Background(), d, nil); err != nil {
+			t.Fatal(err)
+		}
+		var w []float32
+		for _, p := range tr.Model.Params() {
+			w = append(w, p.Value...)
+		}
+		return w
+	}
+	off, on := weights(0), weights(1)
+	for i := range off {
+		if math.Float32bits(off[i]) != math.Float32bits(on[i]) {
+			t.Fatalf("weight %d: %v without layer stats, %v with", i, off[i], on[i])
+		}
+	}
+}
