@@ -383,6 +383,8 @@ func finish(s *Store, p *framework.TrialPlan, status framework.Status, loss floa
 	for i := 1; i <= 4; i++ {
 		s.Iteration(p, framework.IterationStats{Epoch: 1, Iteration: i, BatchSize: 8, Loss: loss + float64(4-i)})
 	}
+	// layer statistics too, so that tests of whole trials (merge) cover them
+	s.LayerStats(p, 1, []framework.LayerStats{{Layer: 0, GradNorm: loss + 1, WeightNorm: 2, UpdateRatio: 1e-3, DeadFraction: nan}})
 	s.Epoch(p, e)
 	s.TrialFinished(p, framework.TrialOutcome{Status: status, Ended: t0,
 		Result: framework.Result{Status: status, StopReason: "max_epochs", Epochs: 1, Iterations: 4, Samples: 32,
