@@ -223,3 +223,27 @@ func TestLayerStatsChangeNoResult(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLayerStats times an epoch of the digits MLP 64-64-ReLU-10 at
+// batch 32 without layer statistics and with them every 64 updates
+// (layer_stats_every: 64): compare the two to read the cost.
+func BenchmarkLayerStats(b *testing.B) {
+	d, err := data.Builtin("digits")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, every := range []int{0, 64} {
+		b.Run("every="+map[int]string{0: "off", 64: "64"}[every], func(b *testing.B) {
+			tr := build(b, []framework.LayerSpec{dense(64, "he"), act("relu"), dense(10, "uniform")}, 64, "cross_entropy", "sgd",
+				framework.TrainConfig{LearningRate: 0.01, BatchSize: 32, Epochs: 1 << 30, Shuffle: true, Seed: 1})
+			tr.Observer, tr.LayerStatsEvery = &countingLayers{}, every
+			ctx := context.Background()
+			epoch := 0
+			b.ResetTimer()
+			for b.Loop() {
+				epoch++
+				tr.TrainUntil(ctx, d, nil, epoch)
+			}
+		})
+	}
+}
