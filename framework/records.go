@@ -197,6 +197,14 @@ type IterationSink interface {
 	IterationRecorder(t *TrialPlan) func(updates []IterationStats)
 }
 
+// LayerSink is a Sink that also takes a trial's layer statistics
+// (record.layer_stats_every), from the trial's goroutine, when they are
+// measured: an IterationSink may not have had the batch that holds that
+// update yet. stats is reused after the call.
+type LayerSink interface {
+	LayerStats(t *TrialPlan, iteration int, stats []LayerStats)
+}
+
 // The most updates, and training seconds, in one batch given to an
 // IterationSink's recorder: they bound how far live metrics lag behind.
 const (
@@ -283,4 +291,7 @@ type TrialData struct {
 	TimeToTarget      float64 // seconds to reach training.stop.target_loss (NaN if not reached)
 	EpochSeries       []EpochStats
 	BatchLoss         []IterationStats // possibly thinned
+	// Layers is the gradient flow (record.layer_stats_every), by
+	// iteration then layer; nil if not recorded.
+	Layers []LayerPoint
 }

@@ -159,8 +159,13 @@ type Trainer struct {
 	// after every epoch, or after every update when
 	// Config.Schedule.Interval is "iteration".
 	Schedule Schedule
+	// LayerStatsEvery measures the weighted layers (LayerStats) at the
+	// first update and every LayerStatsEvery-th after it, for an Observer
+	// that is a LayerObserver; 0 is off.
+	LayerStatsEvery int
 
 	rng   *rand.Rand
+	probe *layerProbe
 	state *trainState
 	order []int
 	batch batchBuf
@@ -334,12 +339,17 @@ func (t *Trainer) step(train *Dataset, epoch, it int, sums *epochSums) bool {
 	res.Iterations++
 	res.Samples += bs
 	ok := !st.diverge.batch(loss, res.Iterations)
+	measure := false
 	if ok {
 		st.lastLoss = loss
 		if tg.Labels != nil {
 			sums.correct += countCorrect(t.Loss, pred, tg.Labels)
 		}
 		t.Model.Backward(&t.grad)
+		measure = t.probe.due(res.Iterations)
+		if measure {
+			t.probe.beforeUpdate()
+		}
 		t.Optimizer.Step(t.Model.Params(), st.lr)
 		sums.loss += loss * float64(bs)
 		sums.seen += bs
@@ -349,6 +359,9 @@ func (t *Trainer) step(train *Dataset, epoch, it int, sums *epochSums) bool {
 	if t.Observer != nil {
 		t.Observer.Iteration(IterationStats{Epoch: epoch, Iteration: res.Iterations, BatchSize: bs, Loss: loss,
 			Seconds: time.Since(start).Seconds(), LearningRate: st.lr})
+	}
+	if measure {
+		t.probe.afterUpdate(res.Iterations)
 	}
 	if ok {
 		st.lastLR = st.lr
@@ -444,6 +457,7 @@ func (t *Trainer) begin(train *Dataset) error {
 		t.Schedule.Start(cfg.LearningRate, steps)
 		st.lr = t.Schedule.Rate()
 	}
+	t.probe = newLayerProbe(t.Model, t.LayerStatsEvery, t.Observer)
 	st.res = Result{Status: Running, BestValLoss: math.NaN(), LastFiniteLoss: math.NaN(),
 		Final: EpochStats{TrainLoss: math.NaN(), ValLoss: math.NaN(), TrainAccuracy: math.NaN(), ValAccuracy: math.NaN()}}
 	t.state = st

@@ -67,6 +67,7 @@ type Metrics struct {
 	trialIteration *prometheus.GaugeVec
 	trialLR        *prometheus.GaugeVec
 	trialInfo      *prometheus.GaugeVec
+	trialGradNorm  *prometheus.GaugeVec
 	trials         *prometheus.GaugeVec
 	iterations     *prometheus.CounterVec
 	samples        *prometheus.CounterVec
@@ -200,6 +201,9 @@ func New(opts ...Option) *Metrics {
 	m.trialInfo = gauge("gradsweep_trial_info",
 		"Hyperparameters of a running trial as labels; the value is always 1.",
 		"sweep", "trial", "optimizer", "learning_rate", "batch_size", "epochs", "repeat")
+	m.trialGradNorm = gauge("gradsweep_trial_layer_grad_norm",
+		"Gradient norm of a running trial's dense layer (its index in the model) at its latest measured update (record.layer_stats_every).",
+		"sweep", "trial", "layer")
 	m.trials = gauge("gradsweep_trials",
 		"Trials of a sweep by state (pending, running, completed, diverged, failed, interrupted, pruned).",
 		"sweep", "state")
@@ -220,7 +224,7 @@ func New(opts ...Option) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo,
+		m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo, m.trialGradNorm,
 		m.trials, m.iterations, m.samples, m.epochs, m.divergences, m.best, m.iterDur, m.epochDur,
 	)
 	return m
@@ -412,6 +416,20 @@ func (m *Metrics) setGauge(g *prometheus.Gauge, vec *prometheus.GaugeVec, t *tri
 	(*g).Set(v)
 }
 
+var _ framework.LayerSink = (*Metrics)(nil)
+
+// LayerStats sets each dense layer's gradient norm (finite ones only; a
+// layer's gauge keeps its last finite value). It comes every
+// record.layer_stats_every updates, so it is set at once.
+func (m *Metrics) LayerStats(p *framework.TrialPlan, _ int, stats []framework.LayerStats) {
+	t := m.lookup(p)
+	for _, s := range stats {
+		if finite(s.GradNorm) {
+			m.trialGradNorm.WithLabelValues(t.key.sweep, t.key.id, strconv.Itoa(s.Layer)).Set(s.GradNorm)
+		}
+	}
+}
+
 // Iteration records one weight update. It is cheap: one pointer-keyed map
 // load and a few plain stores; Prometheus sees it when the trial next
 // publishes (publishEvery).
@@ -537,7 +555,7 @@ func (m *Metrics) forget(t *trial) {
 
 func (m *Metrics) deleteSeries(k trialKey) {
 	l := prometheus.Labels{"sweep": k.sweep, "trial": k.id}
-	for _, v := range []*prometheus.GaugeVec{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo} {
+	for _, v := range []*prometheus.GaugeVec{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo, m.trialGradNorm} {
 		v.DeletePartialMatch(l)
 	}
 }

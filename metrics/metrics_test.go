@@ -87,7 +87,7 @@ func (cs multi) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (m *Metrics) all() multi {
-	return multi{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo,
+	return multi{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo, m.trialGradNorm,
 		m.trials, m.iterations, m.samples, m.epochs, m.divergences, m.best, m.iterDur, m.epochDur}
 }
 
@@ -239,7 +239,7 @@ gradsweep_trials{state="running",sweep="demo"} 0
 // perTrialSeries counts the per-trial series of m.
 func perTrialSeries(m *Metrics) int {
 	n := 0
-	for _, c := range []prometheus.Collector{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo} {
+	for _, c := range []prometheus.Collector{m.trialLoss, m.trialAccuracy, m.trialEpoch, m.trialIteration, m.trialLR, m.trialInfo, m.trialGradNorm} {
 		n += testutil.CollectAndCount(c)
 	}
 	return n
@@ -571,3 +571,24 @@ func TestConcurrentTrials(t *testing.T) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// A trial's layer gradient norms are a gauge per layer, keep their last
+// finite value, and go with the trial's other series.
+func TestLayerGradNormGauge(t *testing.T) {
+	m := New(WithGracePeriod(0))
+	plans := testPlans()
+	m.SweepStarted(testSweep, plans)
+	p := &plans[0]
+	m.TrialStarted(p)
+	m.LayerStats(p, 1, []framework.LayerStats{{Layer: 0, GradNorm: 1e-7}, {Layer: 2, GradNorm: 0.5}})
+	m.LayerStats(p, 16, []framework.LayerStats{{Layer: 0, GradNorm: math.Inf(1)}, {Layer: 2, GradNorm: 0.25}})
+	for layer, want := range map[string]float64{"0": 1e-7, "2": 0.25} {
+		if got := testutil.ToFloat64(m.trialGradNorm.WithLabelValues("demo", p.ID, layer)); got != want {
+			t.Errorf("layer %s: %v, want %v", layer, got, want)
+		}
+	}
+	m.TrialFinished(p, framework.TrialOutcome{Status: framework.Completed})
+	if n := testutil.CollectAndCount(m.trialGradNorm); n != 0 {
+		t.Errorf("%d layer series after the trial finished, want 0", n)
+	}
+}

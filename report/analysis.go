@@ -69,6 +69,7 @@ type trialInfo struct {
 
 	EpochPNG, BatchPNG     string   // paths relative to the report root ("" if none)
 	RatePNG                string   // the learning rate per update, when a schedule varied it
+	FlowPNG                string   // the gradient norm per dense layer (record.layer_stats_every)
 	PathPNG                string   // the point's path on a test function (Options.Paths)
 	BoundaryPNG            string   // the final model's decision boundary (Options.Boundaries)
 	EpochNotes, BatchNotes []string // what their captions must add (figure.notes)

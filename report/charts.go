@@ -336,6 +336,30 @@ func (a *analysis) trialRateFigure(ti *trialInfo, w, h int) *figure {
 	return curveChart(trialTitle(ti, "learning rate per iteration"), "iteration (weight update)", "learning rate", series, 0, w, h/2, nil)
 }
 
+// trialFlowFigure draws the gradient flow (record.layer_stats_every): the
+// gradient norm ‖∇W‖ of each dense layer per measured update, one line
+// per layer, on a log axis when the norms span more than a decade (they
+// do when the gradient vanishes). nil when the trial has no layer stats.
+func (a *analysis) trialFlowFigure(ti *trialInfo, w, h int) *figure {
+	byLayer := map[int][]xy{}
+	var layers []int
+	for _, l := range ti.T.Layers {
+		if _, ok := byLayer[l.Layer]; !ok {
+			layers = append(layers, l.Layer)
+		}
+		byLayer[l.Layer] = append(byLayer[l.Layer], xy{float64(l.Iteration), l.GradNorm})
+	}
+	if len(layers) == 0 {
+		return nil
+	}
+	slices.Sort(layers)
+	series := make([]curveSeries, len(layers))
+	for k, l := range layers {
+		series[k] = curveSeries{label: fmt.Sprintf("layer %d", l), pts: thin(byLayer[l], maxPlotPoints), col: seriesColor(k), width: 1.5}
+	}
+	return curveChart(trialTitle(ti, "gradient flow: ‖dL/dW‖ per dense layer"), "iteration (weight update)", "gradient norm ‖dL/dW‖", series, 0, w, h, nil)
+}
+
 // divergedTail is how many of a diverged trial's last updates the store
 // keeps whatever its thinning (README: record.batch_loss_every).
 const divergedTail = 32

@@ -362,6 +362,10 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.RatePNG, "trials/"), "learning rate per iteration",
 			"The learning rate of every recorded weight update, as training.schedule varied it.", 0, 0})
 	}
+	if ti.FlowPNG != "" {
+		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.FlowPNG, "trials/"), "gradient flow",
+			"The gradient norm ‖∇W‖ of each dense layer (numbered as in the model) at the first update and every record.layer_stats_every-th: backpropagation multiplies the gradient by one factor per layer on its way down, so a vanishing gradient shows as the first layers' lines far below the last one's. The table layer_stats also holds ‖W‖, ‖ΔW‖/‖W‖ and the fraction of dead or saturated units.", 0, 0})
+	}
 	if ti.BoundaryPNG != "" {
 		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BoundaryPNG, "trials/"), "decision boundary",
 			"The class the final model predicts over the region of the training data (light colours), the training samples in their class's colour, and the misclassified ones crossed. The model comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})

@@ -138,6 +138,10 @@ func Write(dir string, d *framework.SweepData, opt Options) error {
 			ti.RatePNG = "trials/" + ti.File + "-lr.png"
 			jobs = append(jobs, pictureJob{ti.RatePNG, f})
 		}
+		if f := a.trialFlowFigure(ti, opt.TrialWidth, opt.TrialHeight); f != nil {
+			ti.FlowPNG = "trials/" + ti.File + "-flow.png"
+			jobs = append(jobs, pictureJob{ti.FlowPNG, f})
+		}
 		if b := opt.Boundaries[ti.T.Plan.ID]; b != nil {
 			ti.BoundaryPNG = "trials/" + ti.File + "-boundary.png"
 			jobs = append(jobs, pictureJob{ti.BoundaryPNG, boundaryFigure(trialTitle(ti, "decision boundary"), b, opt.TrialWidth, opt.TrialWidth*3/4, true)})

@@ -694,3 +694,46 @@ func TestLearningRateChart(t *testing.T) {
 		t.Errorf("the trial page does not show the learning-rate chart (%v)", err)
 	}
 }
+
+// A trial with layer statistics gets a gradient-flow chart on its page:
+// one line per dense layer, on a log axis when the norms span decades;
+// trials without get none.
+func TestGradientFlowChart(t *testing.T) {
+	d := goldenSweep()
+	for _, it := range []int{1, 16, 32} {
+		for k, l := range []int{0, 2, 4} {
+			d.Trials[0].Layers = append(d.Trials[0].Layers, framework.LayerPoint{Iteration: it,
+				LayerStats: framework.LayerStats{Layer: l, GradNorm: math.Pow(10, float64(2*k-4)) / float64(it), WeightNorm: 1, UpdateRatio: 1e-3, DeadFraction: math.NaN()}})
+		}
+	}
+	dir := t.TempDir()
+	if err := Write(dir, d, goldenOptions); err != nil {
+		t.Fatal(err)
+	}
+	a := analyze(d)
+	var withFlow []string
+	for _, ti := range a.trials {
+		f := a.trialFlowFigure(ti, 600, 300)
+		if f == nil {
+			continue
+		}
+		withFlow = append(withFlow, ti.T.Plan.ID)
+		if !isLog(f.plot.Y) || len(f.legend) != 3 {
+			t.Errorf("flow chart: log y %v, %d legend entries; want log, 3 layers", isLog(f.plot.Y), len(f.legend))
+		}
+		page, err := os.ReadFile(filepath.Join(dir, "trials", ti.File+".html"))
+		if err != nil || !strings.Contains(string(page), ti.File+"-flow.png") {
+			t.Errorf("the trial page does not show the gradient-flow chart (%v)", err)
+		}
+	}
+	if !slices.Equal(withFlow, []string{d.Trials[0].Plan.ID}) {
+		t.Fatalf("flow charts for %v; want the trial with layer stats only", withFlow)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "trials", "*-flow.png"))
+	if len(pngs) != 1 {
+		t.Fatalf("%d gradient-flow pictures, want 1", len(pngs))
+	}
+	if v := grayVariance(decodePNG(t, pngs[0])); v < 1 {
+		t.Errorf("the gradient-flow picture is blank (variance %v)", v)
+	}
+}

@@ -87,8 +87,11 @@ type Experiment struct {
 	// n-th iteration is stored (the first and any non-finite one always);
 	// 0 stores none; BatchLossAuto keeps about MaxBatchLossPoints per trial.
 	BatchLossEvery int
-	InitFrom       string // safetensors file to start every trial from
-	KeepBest       bool   // save the best trial's weights beside the database
+	// LayerStatsEvery measures the dense layers every n updates (and at
+	// the first); 0 is off.
+	LayerStatsEvery int
+	InitFrom        string // safetensors file to start every trial from
+	KeepBest        bool   // save the best trial's weights beside the database
 	// PointModel is the name of the data source that sets the model and
 	// loss itself (a framework.ModelSource: function), or "".
 	PointModel string

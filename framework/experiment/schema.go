@@ -48,6 +48,9 @@ type Record struct {
 	// n-th iteration is stored (the first and any non-finite one always);
 	// 0 stores none; BatchLossAuto keeps about MaxBatchLossPoints per trial.
 	BatchLossEvery int `opt:"batch_loss_every" default:"auto" words:"auto=-1" range:"[0,]" doc:"keep every N-th per-iteration batch loss (0 keeps none; the first and any non-finite are always kept, and a diverged trial keeps its last 32 updates); auto picks N so that a trial keeps about 250"`
+	// LayerStatsEvery measures the dense layers' gradient flow every n
+	// updates (framework.Trainer.LayerStatsEvery); 0 is off.
+	LayerStatsEvery int `opt:"layer_stats_every" default:"0" range:"[0,]" doc:"store per dense layer, at the first update and every N-th: ‖∇W‖, ‖W‖ after the update, ‖ΔW‖/‖W‖, and the fraction of units the next activation leaves dead (ReLU: 0 for every sample of the batch) or saturated (sigmoid |z| > 4, tanh |z| > 2 for every sample); 0 is off"`
 }
 
 // sections are the top-level keys that are not Settings; sweepable are
@@ -168,7 +171,7 @@ func (e *Experiment) decodeSettings(doc map[string]any) error {
 		return e.errAt("name", "%q is not a safe sweep name: use letters, digits, '.', '_' and '-' (it names folders and files), with no '/' or '..'", s.Name)
 	}
 	e.Name, e.Seed, e.Repeats, e.PairedSeeds, e.KeepBest = s.Name, uint64(s.Seed), s.Repeats, s.PairedSeeds, s.KeepBest
-	e.BatchLossEvery = s.Record.BatchLossEvery
+	e.BatchLossEvery, e.LayerStatsEvery = s.Record.BatchLossEvery, s.Record.LayerStatsEvery
 	if _, given := top["metric"]; given {
 		if _, err := results.Lookup(s.Metric); err != nil {
 			return e.errAt("metric", "%v", framework.UnknownNameError("metric", s.Metric, results.Names()))

@@ -52,6 +52,15 @@ func (o *observer) Iteration(s framework.IterationStats) {
 	}
 }
 
+// Layers hands a measurement of the layers to the sinks that take them.
+func (o *observer) Layers(iteration int, stats []framework.LayerStats) {
+	for _, sink := range o.r.sinks {
+		if ls, ok := sink.(framework.LayerSink); ok {
+			ls.LayerStats(&o.a.plan, iteration, stats)
+		}
+	}
+}
+
 // deliverUpdates gives the gathered updates to the recorders.
 func (a *active) deliverUpdates() {
 	if len(a.updates) == 0 {
@@ -107,7 +116,9 @@ func (p *Prepared) trainer(plan framework.TrialPlan, reg framework.Registries, o
 	if err != nil {
 		return nil, nil, err
 	}
-	return parts.trainer(spec, plan.Seed, obs), parts.data, nil
+	t := parts.trainer(spec, plan.Seed, obs)
+	t.LayerStatsEvery = p.Exp.LayerStatsEvery
+	return t, parts.data, nil
 }
 
 // Replay trains trial plan (an element of p.Plans) again, with the

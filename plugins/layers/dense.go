@@ -134,3 +134,9 @@ func (d *Dense) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	mat.MulAB(&d.dx, dy, &d.wm)
 	return &d.dx
 }
+
+// Weight is W (framework.WeightedLayer: its gradient flow is measured).
+func (d *Dense) Weight() *framework.Param { return &d.w }
+
+// Output is x·Wᵀ + b of the last forward pass.
+func (d *Dense) Output() *mat.Matrix { return &d.y }

@@ -50,3 +50,7 @@ func (r *ReLU) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	}
 	return &r.dx
 }
+
+// Inactive is z ≤ 0: the unit outputs exactly 0 and passes no gradient
+// (framework.InactiveUnits; a unit inactive for a whole batch is dead).
+func (r *ReLU) Inactive(z float32) bool { return z <= 0 }

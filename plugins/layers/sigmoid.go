@@ -35,3 +35,7 @@ func sigmoid(v float32) float32 {
 	e := math.Exp(x)
 	return float32(e / (1 + e))
 }
+
+// Inactive is |z| > 4: σ'(z) < 0.018, under a fourteenth of its peak 0.25
+// (framework.InactiveUnits: the unit is saturated).
+func (s *Sigmoid) Inactive(z float32) bool { return z > 4 || z < -4 }

@@ -25,3 +25,7 @@ func (t *Tanh) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	}
 	return t.mapBackward(dy, func(_, y float32) float32 { return 1 - y*y })
 }
+
+// Inactive is |z| > 2: tanh'(z) < 0.071, under a fourteenth of its peak 1
+// (framework.InactiveUnits: the unit is saturated).
+func (t *Tanh) Inactive(z float32) bool { return z > 2 || z < -2 }

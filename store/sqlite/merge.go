@@ -297,11 +297,13 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 			WHERE d.id IS NULL OR (d.state NOT IN ` + finished + ` AND s.state IN ` + finished + `)`,
 		`DELETE FROM main.epochs WHERE trial IN (SELECT id FROM temp.merge_ids)`,
 		`DELETE FROM main.batch_loss_chunks WHERE trial IN (SELECT id FROM temp.merge_ids)`,
+		`DELETE FROM main.layer_stats WHERE trial IN (SELECT id FROM temp.merge_ids)`,
 		`INSERT INTO main.trials (` + cols + `) SELECT ` + strings.Join(sel, ", ") + ` FROM src.trials
 			WHERE id IN (SELECT id FROM temp.merge_ids)
 			ON CONFLICT (id) DO UPDATE SET ` + strings.Join(set, ", "),
 		`INSERT INTO main.epochs SELECT * FROM src.epochs WHERE trial IN (SELECT id FROM temp.merge_ids)`,
 		`INSERT INTO main.batch_loss_chunks SELECT * FROM src.batch_loss_chunks WHERE trial IN (SELECT id FROM temp.merge_ids)`,
+		`INSERT INTO main.layer_stats SELECT * FROM src.layer_stats WHERE trial IN (SELECT id FROM temp.merge_ids)`,
 		`UPDATE main.sweeps SET updated_at = (SELECT s.updated_at FROM src.sweeps s WHERE s.name = sweeps.name)
 			WHERE (SELECT s.updated_at FROM src.sweeps s WHERE s.name = sweeps.name) > updated_at
 			  AND EXISTS (SELECT 1 FROM main.trials t WHERE t.sweep = sweeps.name AND t.id IN (SELECT id FROM temp.merge_ids))`,

@@ -58,7 +58,7 @@ func TestMerge(t *testing.T) {
 			t.Errorf("trial %d is %s, want %s", i, states[p.ID], want)
 		}
 	}
-	// Merged trials carry their series, as in their shard.
+	// Merged trials carry their series (layer statistics too), as in their shard.
 	got, err := dst.LoadSweep(info.Name)
 	if err != nil {
 		t.Fatal(err)
@@ -105,4 +105,30 @@ func TestMerge(t *testing.T) {
 		t.Fatal("merged a missing file")
 	}
 	integrityOK(t, dstPath)
+}
+
+// A merged trial's layer statistics are its shard's: finish stores one
+// row per trial, which TestMerge compares; here the count is checked
+// against the shards' rows.
+func TestMergeCopiesLayerStats(t *testing.T) {
+	dir := t.TempDir()
+	info := sweepInfo("flow", "h")
+	plans := makePlans(info.Name, 2)
+	src := filepath.Join(dir, "one.db")
+	s := openStore(t, src)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range plans {
+		finish(s, &plans[i], framework.Completed, float64(i))
+	}
+	s.Close()
+	dst := openStore(t, filepath.Join(dir, "all.db"))
+	if _, err := dst.Merge(src); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := dst.w.QueryRow(`SELECT count(*) FROM layer_stats`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d layer_stats rows merged (%v), want 2", n, err)
+	}
 }

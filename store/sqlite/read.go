@@ -327,7 +327,7 @@ type nullReal struct {
 
 // loadTrials reads the trials matching where (on alias t), ordered by
 // sweep and idx, with their epoch series and, with batchLoss, their batch
-// losses.
+// losses and layer statistics.
 func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([]framework.TrialData, error) {
 	rows, err := tx.Query(`SELECT `+trialCols+` FROM trials t WHERE `+where+` ORDER BY t.sweep, t.idx`, arg)
 	if err != nil {
@@ -352,7 +352,38 @@ func (s *Store) loadTrials(tx *sql.Tx, where string, arg any, batchLoss bool) ([
 	if err := loadEpochs(tx, where, arg, out, byID); err != nil || !batchLoss {
 		return out, err
 	}
-	return out, loadBatchLosses(tx, where, arg, out, byID)
+	if err := loadBatchLosses(tx, where, arg, out, byID); err != nil {
+		return out, err
+	}
+	return out, loadLayerStats(tx, where, arg, out, byID)
+}
+
+// loadLayerStats appends each trial's layer statistics to
+// out[byID[trial]].Layers, by iteration then layer; NULL reads as NaN.
+func loadLayerStats(tx *sql.Tx, where string, arg any, out []framework.TrialData, byID map[string]int) error {
+	rows, err := tx.Query(`SELECT l.trial, l.iteration, l.layer, l.grad_norm, l.weight_norm, l.update_ratio, l.dead_fraction
+		FROM trials t JOIN layer_stats l ON l.trial = t.id WHERE `+where+` ORDER BY t.sweep, t.idx, l.iteration, l.layer`, arg)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var p framework.LayerPoint
+		var v [4]sql.NullFloat64
+		if err := rows.Scan(&id, &p.Iteration, &p.Layer, &v[0], &v[1], &v[2], &v[3]); err != nil {
+			return err
+		}
+		for i, dst := range [...]*float64{&p.GradNorm, &p.WeightNorm, &p.UpdateRatio, &p.DeadFraction} {
+			*dst = math.NaN()
+			if v[i].Valid {
+				*dst = v[i].Float64
+			}
+		}
+		td := &out[byID[id]]
+		td.Layers = append(td.Layers, p)
+	}
+	return rows.Err()
 }
 
 // loadEpochs appends each trial's epochs to out[byID[trial]].EpochSeries.

@@ -188,7 +188,31 @@ var migrations = []migration{
 	{sql: schemaV3, data: packBatchLossV3},
 	{sql: schemaV4},
 	{sql: schemaV5},
+	{sql: schemaV6},
 }
+
+// schemaV6 stores the gradient flow (record.layer_stats_every):
+//
+// Table layer_stats: one row per (trial, measured update, weighted layer).
+//   - trial TEXT: REFERENCES trials(id) ON DELETE CASCADE.
+//   - iteration INTEGER: the update (1-based); layer INTEGER: the layer's
+//     index in the model (PyTorch's "i.weight"); PRIMARY KEY (trial,
+//     iteration, layer).
+//   - grad_norm, weight_norm, update_ratio, dead_fraction REAL: as
+//     framework.LayerStats; NULL when not finite, and dead_fraction NULL
+//     when no ReLU, sigmoid or tanh follows the layer.
+const schemaV6 = `
+CREATE TABLE layer_stats (
+	trial         TEXT NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+	iteration     INTEGER NOT NULL,
+	layer         INTEGER NOT NULL,
+	grad_norm     REAL,
+	weight_norm   REAL,
+	update_ratio  REAL,
+	dead_fraction REAL,
+	PRIMARY KEY (trial, iteration, layer)
+) WITHOUT ROWID;
+`
 
 // schemaV5 stores the learning rate, which a schedule varies in time:
 //

@@ -78,10 +78,12 @@ func (a *applies) mask() uint8 {
 	return m
 }
 
-// series is a trial's finished epochs and recorded batch losses.
+// series is a trial's finished epochs, recorded batch losses and layer
+// statistics.
 type series struct {
 	epochs []epochRow
 	losses []framework.IterationStats
+	layers []framework.LayerPoint
 }
 
 // epochRow is an epoch and which of its metrics apply (a mask of m*).
@@ -323,6 +325,19 @@ func (s *Store) Epoch(t *framework.TrialPlan, st framework.EpochStats) {
 	}
 }
 
+var _ framework.LayerSink = (*Store)(nil)
+
+// LayerStats records the layer statistics of an update. They are
+// gathered and stored with the trial's epochs.
+func (s *Store) LayerStats(t *framework.TrialPlan, iteration int, stats []framework.LayerStats) {
+	s.recMu.Lock()
+	r := s.recordingOf(t.ID)
+	for _, st := range stats {
+		r.layers = append(r.layers, framework.LayerPoint{Iteration: iteration, LayerStats: st})
+	}
+	s.recMu.Unlock()
+}
+
 // TrialFinished queues the trial's outcome, with the batch losses of an
 // epoch it did not finish (it diverged, or was stopped), and for a
 // diverged trial the last DivergenceTail updates up to the diverging one
@@ -351,7 +366,7 @@ func (s *Store) Flush() error {
 	s.recMu.Lock()
 	var pending []op
 	for id, r := range s.recordings {
-		if len(r.losses) > 0 || len(r.epochs) > 0 {
+		if len(r.losses) > 0 || len(r.epochs) > 0 || len(r.layers) > 0 {
 			pending = append(pending, op{kind: opSeries, trial: id, series: r.take(now)})
 		}
 	}
@@ -475,7 +490,24 @@ func (s *Store) storeSeries(exec func(string, ...any) error, trial string, ser *
 			return fmt.Errorf("trial %s: batch losses: %w", trial, err)
 		}
 	}
+	for _, l := range ser.layers {
+		if err := exec(qLayerStats, trial, l.Iteration, l.Layer, finiteOrNull(l.GradNorm), finiteOrNull(l.WeightNorm),
+			finiteOrNull(l.UpdateRatio), finiteOrNull(l.DeadFraction)); err != nil {
+			return fmt.Errorf("trial %s: layer stats: %w", trial, err)
+		}
+	}
 	return nil
+}
+
+const qLayerStats = `INSERT OR REPLACE INTO layer_stats (trial, iteration, layer, grad_norm, weight_norm, update_ratio, dead_fraction)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// finiteOrNull is v, or NULL when v is not finite.
+func finiteOrNull(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
 }
 
 // epochsPerInsert is how many epochs one INSERT carries (epochColumns
@@ -544,13 +576,16 @@ func (s *Store) apply(tx *sql.Tx, exec func(string, ...any) error, o *op) error 
 	return fmt.Errorf("unknown op %d", o.kind)
 }
 
-// clearSeries deletes a trial's epochs and batch losses (of an earlier
+// clearSeries deletes a trial's epochs, batch losses and layer statistics (of an earlier
 // attempt).
 func clearSeries(exec func(string, ...any) error, trial string) error {
 	if err := exec(`DELETE FROM epochs WHERE trial = ?`, trial); err != nil {
 		return err
 	}
-	return exec(`DELETE FROM batch_loss_chunks WHERE trial = ?`, trial)
+	if err := exec(`DELETE FROM batch_loss_chunks WHERE trial = ?`, trial); err != nil {
+		return err
+	}
+	return exec(`DELETE FROM layer_stats WHERE trial = ?`, trial)
 }
 
 // clearOutcome resets a trial's outcome columns.

@@ -127,7 +127,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 			t.Fatal(q, err)
 		}
 	}
-	if v != SchemaVersion() || v != 5 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
+	if v != SchemaVersion() || v != 6 || fk != 1 || sync != 1 || busy != 10000 || mode != "wal" {
 		t.Fatalf("user_version %d foreign_keys %d synchronous %d busy_timeout %d journal_mode %s", v, fk, sync, busy, mode)
 	}
 	schema := func() string {
@@ -172,7 +172,7 @@ func TestSchemaAndMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (5)") {
+	if err == nil || !strings.Contains(err.Error(), "schema version 7 is newer than this gradsweep knows (6)") {
 		t.Fatalf("newer schema: %v", err)
 	}
 
@@ -383,6 +383,8 @@ func finish(s *Store, p *framework.TrialPlan, status framework.Status, loss floa
 	for i := 1; i <= 4; i++ {
 		s.Iteration(p, framework.IterationStats{Epoch: 1, Iteration: i, BatchSize: 8, Loss: loss + float64(4-i)})
 	}
+	// layer statistics too, so that tests of whole trials (merge) cover them
+	s.LayerStats(p, 1, []framework.LayerStats{{Layer: 0, GradNorm: loss + 1, WeightNorm: 2, UpdateRatio: 1e-3, DeadFraction: nan}})
 	s.Epoch(p, e)
 	s.TrialFinished(p, framework.TrialOutcome{Status: status, Ended: t0,
 		Result: framework.Result{Status: status, StopReason: "max_epochs", Epochs: 1, Iterations: 4, Samples: 32,
@@ -786,4 +788,50 @@ func TestClaimedPlansEqualPrepared(t *testing.T) {
 	if len(want) != 0 || claims[prepared] == 0 || claims[other] == 0 {
 		t.Errorf("%d trials not claimed; claims by the preparing store %d, by the other %d", len(want), claims[prepared], claims[other])
 	}
+}
+
+// Layer statistics read back as given, a NaN as NaN (stored as NULL), and
+// a trial started again (a resumed, interrupted one) drops those of its
+// earlier attempt.
+func TestLayerStatsRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sweeps.db")
+	s := openStore(t, path)
+	info := sweepInfo("flow", "h1")
+	plans := makePlans(info.Name, 1)
+	s.SweepStarted(info, plans)
+	p := &plans[0]
+	s.TrialStarted(p)
+	s.LayerStats(p, 2, []framework.LayerStats{{Layer: 0, GradNorm: 0.5, WeightNorm: 3, UpdateRatio: 1e-3, DeadFraction: 0.25}})
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	s.TrialStarted(p)
+	want := []framework.LayerPoint{
+		{Iteration: 1, LayerStats: framework.LayerStats{Layer: 0, GradNorm: 1.25, WeightNorm: 2, UpdateRatio: 0.01, DeadFraction: 0.125}},
+		{Iteration: 1, LayerStats: framework.LayerStats{Layer: 2, GradNorm: 0.75, WeightNorm: 1, UpdateRatio: 0.02, DeadFraction: nan}},
+		{Iteration: 4, LayerStats: framework.LayerStats{Layer: 0, GradNorm: 1e-9, WeightNorm: 2.5, UpdateRatio: 0.03, DeadFraction: 0}},
+		{Iteration: 4, LayerStats: framework.LayerStats{Layer: 2, GradNorm: 3, WeightNorm: 1.5, UpdateRatio: 0.04, DeadFraction: nan}},
+	}
+	s.LayerStats(p, 1, []framework.LayerStats{want[0].LayerStats, want[1].LayerStats})
+	finish(s, p, framework.Completed, 0.5) // stores the epoch with its gathered layer stats
+	// finish restarts the trial: give it its stats again, then after a
+	// first epoch those of update 4.
+	s.TrialStarted(p)
+	s.LayerStats(p, 1, []framework.LayerStats{want[0].LayerStats, want[1].LayerStats})
+	s.Epoch(p, framework.EpochStats{Epoch: 1, Iteration: 2, TrainLoss: 1, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan})
+	s.LayerStats(p, 4, []framework.LayerStats{want[2].LayerStats, want[3].LayerStats})
+	s.TrialFinished(p, framework.TrialOutcome{Status: framework.Completed, Ended: t0,
+		Result: framework.Result{Status: framework.Completed, StopReason: "max_epochs", Epochs: 1, Iterations: 4,
+			Final: framework.EpochStats{Epoch: 1, TrainLoss: 1, ValLoss: nan, TrainAccuracy: nan, ValAccuracy: nan}, BestValLoss: nan, LastFiniteLoss: nan}})
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.LoadTrial(p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameText(d.Layers, want) {
+		t.Errorf("layer stats read back as\n%+v\nwant\n%+v", d.Layers, want)
+	}
+	integrityOK(t, path)
 }
