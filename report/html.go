@@ -343,37 +343,7 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 	for _, k := range sortedKeys(t.Plan.Params) {
 		v.Params = append(v.Params, kv{k, fmtParam(t.Plan.Params[k])})
 	}
-	if ti.EpochPNG != "" {
-		c := strings.Join(append([]string{"Train and validation loss per epoch."}, ti.EpochNotes...), " ")
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", c, 0, 0})
-	}
-	if ti.BatchPNG != "" {
-		c := "Batch loss of every recorded weight update (SGD's noisy descent)."
-		if t.Status == framework.Diverged && t.DivergedIteration > 0 {
-			c += fmt.Sprintf(" In red, the last losses recorded before the blow-up at iteration %d (×).", t.DivergedIteration)
-		}
-		if len(t.BatchLoss) > maxPlotPoints {
-			c += fmt.Sprintf(" %d points drawn as the min and max of %d buckets.", len(t.BatchLoss), maxPlotPoints/2)
-		}
-		c = strings.Join(append([]string{c}, ti.BatchNotes...), " ")
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BatchPNG, "trials/"), "batch loss per iteration", c, 0, 0})
-	}
-	if ti.RatePNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.RatePNG, "trials/"), "learning rate per iteration",
-			"The learning rate of every recorded weight update, as training.schedule varied it.", 0, 0})
-	}
-	if ti.FlowPNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.FlowPNG, "trials/"), "gradient flow",
-			"The gradient norm ‖∇W‖ of each dense layer (numbered as in the model) at the first update and every record.layer_stats_every-th: backpropagation multiplies the gradient by one factor per layer on its way down, so a vanishing gradient shows as the first layers' lines far below the last one's. The table layer_stats also holds ‖W‖, ‖ΔW‖/‖W‖ and the fraction of dead or saturated units.", 0, 0})
-	}
-	if ti.BoundaryPNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.BoundaryPNG, "trials/"), "decision boundary",
-			"The class the final model predicts over the region of the training data (light colours), the training samples in their class's colour, and the misclassified ones crossed. The model comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
-	}
-	if ti.PathPNG != "" {
-		v.Figures = append(v.Figures, figView{strings.TrimPrefix(ti.PathPNG, "trials/"), "path on the test function",
-			"The point before training (○), after each gradient step, and at the end (■), over the function's contour lines (log-spaced levels). The path comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
-	}
+	v.Figures = trialFigures(ti)
 	v.Epochs = table{ID: "epochs", Header: []string{"epoch", "iteration", "samples", "train loss", "val loss", "train accuracy", "val accuracy", "seconds", "epoch seconds"}}
 	for _, e := range t.EpochSeries {
 		v.Epochs.Rows = append(v.Epochs.Rows, []cell{intCell(e.Epoch), intCell(e.Iteration), intCell(e.Samples),
@@ -390,6 +360,45 @@ func writeTrialPage(dir string, a *analysis, ti *trialInfo, prev, next *trialInf
 		}
 	}
 	return execute(filepath.Join(dir, "trials", ti.File+".html"), "trial", v)
+}
+
+// trialFigures are the pictures of a trial's page, with their captions:
+// the only ones drawn are those the trial has data for.
+func trialFigures(ti *trialInfo) []figView {
+	t := ti.T
+	var figs []figView
+	if ti.EpochPNG != "" {
+		c := strings.Join(append([]string{"Train and validation loss per epoch."}, ti.EpochNotes...), " ")
+		figs = append(figs, figView{strings.TrimPrefix(ti.EpochPNG, "trials/"), "loss per epoch", c, 0, 0})
+	}
+	if ti.BatchPNG != "" {
+		c := "Batch loss of every recorded weight update (SGD's noisy descent)."
+		if t.Status == framework.Diverged && t.DivergedIteration > 0 {
+			c += fmt.Sprintf(" In red, the last losses recorded before the blow-up at iteration %d (×).", t.DivergedIteration)
+		}
+		if len(t.BatchLoss) > maxPlotPoints {
+			c += fmt.Sprintf(" %d points drawn as the min and max of %d buckets.", len(t.BatchLoss), maxPlotPoints/2)
+		}
+		c = strings.Join(append([]string{c}, ti.BatchNotes...), " ")
+		figs = append(figs, figView{strings.TrimPrefix(ti.BatchPNG, "trials/"), "batch loss per iteration", c, 0, 0})
+	}
+	if ti.RatePNG != "" {
+		figs = append(figs, figView{strings.TrimPrefix(ti.RatePNG, "trials/"), "learning rate per iteration",
+			"The learning rate of every recorded weight update, as training.schedule varied it.", 0, 0})
+	}
+	if ti.FlowPNG != "" {
+		figs = append(figs, figView{strings.TrimPrefix(ti.FlowPNG, "trials/"), "gradient flow",
+			"The gradient norm ‖∇W‖ of each dense layer (numbered as in the model) at the first update and every record.layer_stats_every-th: backpropagation multiplies the gradient by one factor per layer on its way down, so a vanishing gradient shows as the first layers' lines far below the last one's. The table layer_stats also holds ‖W‖, ‖ΔW‖/‖W‖ and the fraction of dead or saturated units.", 0, 0})
+	}
+	if ti.BoundaryPNG != "" {
+		figs = append(figs, figView{strings.TrimPrefix(ti.BoundaryPNG, "trials/"), "decision boundary",
+			"The class the final model predicts over the region of the training data (light colours), the training samples in their class's colour, and the misclassified ones crossed. The model comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
+	}
+	if ti.PathPNG != "" {
+		figs = append(figs, figView{strings.TrimPrefix(ti.PathPNG, "trials/"), "path on the test function",
+			"The point before training (○), after each gradient step, and at the end (■), over the function's contour lines (log-spaced levels). The path comes from training the trial again from its stored settings (same seed: the run's weights to the bit).", 0, 0})
+	}
+	return figs
 }
 
 func execute(path, name string, v any) error {
