@@ -217,6 +217,9 @@ type impl struct {
 	rmsprop  func(theta, grad, v, gAvg, b []float32, p RMSpropParams)
 	adagrad  func(theta, grad, sum []float32, p AdagradParams)
 	adadelta func(theta, grad, v, u []float32, p AdadeltaParams)
+	// act holds the activation kernels, indexed by actKernel; they get n ≥ 1
+	// and slices of at least n elements (nil where unused).
+	act [numAct]func(n int, a, b, c []float32, s float32)
 }
 
 // cur is the implementation in use; init in vec_amd64.go replaces it with
