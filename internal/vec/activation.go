@@ -24,11 +24,15 @@ package vec
 // the last place against the float64 functions rounded to float32.
 const MaxULP = 2
 
+// ExpMaxULP is the accuracy bound of ExpShift.
+const ExpMaxULP = 1
+
 type actKernel int
 
 const (
 	actSigmoid actKernel = iota
 	actTanh
+	actExpShift
 	actSigmoidGrad
 	actTanhGrad
 	actLeakyReLU
@@ -58,6 +62,16 @@ func Tanh(dst, x []float32) {
 	n := len(dst)
 	need(n, len(x))
 	runAct(actTanh, n, x[:n], dst, nil, 0)
+}
+
+// ExpShift sets dst[i] = e^(x[i] − shift), for x[i] − shift ≤ 0, as
+// softmax needs it with shift the maximum of x (a positive x[i] − shift
+// gives no meaningful value). It is the exponential inside Sigmoid and
+// Tanh, within ExpMaxULP of the exact value, subnormal results included.
+func ExpShift(dst, x []float32, shift float32) {
+	n := len(dst)
+	need(n, len(x))
+	runAct(actExpShift, n, x[:n], dst, nil, shift)
 }
 
 // SigmoidGrad is the backward pass of Sigmoid from its output y:

@@ -197,6 +197,13 @@ var kernels = []kernel{
 		},
 	},
 	{
+		name: "expShift", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "b ← e^(a − s), for a − s ≤ 0 (softmax's shift by the row maximum)",
+		body: func(b *builder, _ func(byte) bool) {
+			b.store("b", b.expNeg(b.sub(b.load("a"), b.s("s"))))
+		},
+	},
+	{
 		name: "sigmoidGrad", arrays: actArrays, scalars: actScalars, portable: true,
 		doc: "c ← a·(b·(1 − b)), a the upstream gradient and b = σ(x)",
 		body: func(b *builder, _ func(byte) bool) {

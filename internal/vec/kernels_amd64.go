@@ -17,6 +17,7 @@ type asmSet struct {
 	adadelta      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32)                                 // flags "W": v ← ρv + c·g·g; d = √(u+ε)/√(v+ε)·g; u ← ρu + c·d·d; θ ← θ − lr·d
 	sigmoid       [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← σ(a) = 1/(1 + e^−a) for a ≥ 0, e^a/(1 + e^a) otherwise
 	tanh          [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← tanh(a) = ±tanh|a|: |a| + |a|·z·P(z), z = a², for |a| < 0.625, (1 − e)/(1 + e) with e = e^−2|a| otherwise
+	expShift      [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← e^(a − s), for a − s ≤ 0 (softmax's shift by the row maximum)
 	sigmoidGrad   [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": c ← a·(b·(1 − b)), a the upstream gradient and b = σ(x)
 	tanhGrad      [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": c ← a·(1 − b·b), a the upstream gradient and b = tanh(x)
 	leakyRelu     [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← a if a > 0, s·a otherwise
@@ -34,6 +35,7 @@ var avx512Set = asmSet{
 	adadelta:      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX512, adadeltaAVX512W},
 	sigmoid:       [1]func(n int, a, b, c *float32, s float32){sigmoidAVX512},
 	tanh:          [1]func(n int, a, b, c *float32, s float32){tanhAVX512},
+	expShift:      [1]func(n int, a, b, c *float32, s float32){expShiftAVX512},
 	sigmoidGrad:   [1]func(n int, a, b, c *float32, s float32){sigmoidGradAVX512},
 	tanhGrad:      [1]func(n int, a, b, c *float32, s float32){tanhGradAVX512},
 	leakyRelu:     [1]func(n int, a, b, c *float32, s float32){leakyReluAVX512},
@@ -51,6 +53,7 @@ var avx2Set = asmSet{
 	adadelta:      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX2, adadeltaAVX2W},
 	sigmoid:       [1]func(n int, a, b, c *float32, s float32){sigmoidAVX2},
 	tanh:          [1]func(n int, a, b, c *float32, s float32){tanhAVX2},
+	expShift:      [1]func(n int, a, b, c *float32, s float32){expShiftAVX2},
 	sigmoidGrad:   [1]func(n int, a, b, c *float32, s float32){sigmoidGradAVX2},
 	tanhGrad:      [1]func(n int, a, b, c *float32, s float32){tanhGradAVX2},
 	leakyRelu:     [1]func(n int, a, b, c *float32, s float32){leakyReluAVX2},
@@ -158,6 +161,9 @@ func sigmoidAVX512(n int, a, b, c *float32, s float32)
 
 //go:noescape
 func tanhAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func expShiftAVX512(n int, a, b, c *float32, s float32)
 
 //go:noescape
 func sigmoidGradAVX512(n int, a, b, c *float32, s float32)
@@ -272,6 +278,9 @@ func sigmoidAVX2(n int, a, b, c *float32, s float32)
 
 //go:noescape
 func tanhAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func expShiftAVX2(n int, a, b, c *float32, s float32)
 
 //go:noescape
 func sigmoidGradAVX2(n int, a, b, c *float32, s float32)

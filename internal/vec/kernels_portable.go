@@ -155,6 +155,62 @@ func tanhGo(n int, a, b, c []float32, s float32) {
 	}
 }
 
+// expShiftGo is the portable expShift kernel: b ← e^(a − s), for a − s ≤ 0 (softmax's shift by the row maximum).
+func expShiftGo(n int, a, b, c []float32, s float32) {
+	for i := 0; i < n; i++ {
+		v0 := a[i]
+		v1 := s
+		v2 := v0 - v1
+		v3 := math.Float32frombits(0xc2d00000)
+		v4 := maxX(v3, v2)
+		v5 := math.Float32frombits(0x3fb8aa3b)
+		v6 := float32(v4 * v5)
+		v7 := math.Float32frombits(0x4b400000)
+		v8 := v6 + v7
+		v9 := math.Float32frombits(0x4b400000)
+		v10 := v8 - v9
+		v11 := math.Float32frombits(0x3f318000)
+		v12 := float32(v10 * v11)
+		v13 := v4 - v12
+		v14 := math.Float32frombits(0xb95e8083)
+		v15 := float32(v10 * v14)
+		v16 := v13 - v15
+		v17 := float32(v16 * v16)
+		v18 := math.Float32frombits(0x39506967)
+		v19 := float32(v18 * v16)
+		v20 := math.Float32frombits(0x3ab743ce)
+		v21 := v19 + v20
+		v22 := float32(v21 * v16)
+		v23 := math.Float32frombits(0x3c088908)
+		v24 := v22 + v23
+		v25 := float32(v24 * v16)
+		v26 := math.Float32frombits(0x3d2aa9c1)
+		v27 := v25 + v26
+		v28 := float32(v27 * v16)
+		v29 := math.Float32frombits(0x3e2aaaaa)
+		v30 := v28 + v29
+		v31 := float32(v30 * v16)
+		v32 := math.Float32frombits(0x3f000000)
+		v33 := v31 + v32
+		v34 := float32(v33 * v17)
+		v35 := v34 + v16
+		v36 := math.Float32frombits(0x3f800000)
+		v37 := v35 + v36
+		v38 := cvtX(v10)
+		v39 := srai1X(v38)
+		v40 := isubX(v38, v39)
+		v41 := math.Float32frombits(0x0000007f)
+		v42 := iaddX(v39, v41)
+		v43 := slli23X(v42)
+		v44 := float32(v37 * v43)
+		v45 := math.Float32frombits(0x0000007f)
+		v46 := iaddX(v40, v45)
+		v47 := slli23X(v46)
+		v48 := float32(v44 * v47)
+		b[i] = v48
+	}
+}
+
 // sigmoidGradGo is the portable sigmoidGrad kernel: c ← a·(b·(1 − b)), a the upstream gradient and b = σ(x).
 func sigmoidGradGo(n int, a, b, c []float32, s float32) {
 	for i := 0; i < n; i++ {

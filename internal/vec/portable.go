@@ -18,7 +18,7 @@ var portable = &impl{
 	adagrad:  adagradGo,
 	adadelta: adadeltaGo,
 	act: [numAct]func(n int, a, b, c []float32, s float32){
-		actSigmoid: sigmoidGo, actTanh: tanhGo, actSigmoidGrad: sigmoidGradGo,
+		actSigmoid: sigmoidGo, actTanh: tanhGo, actExpShift: expShiftGo, actSigmoidGrad: sigmoidGradGo,
 		actTanhGrad: tanhGradGo, actLeakyReLU: leakyReluGo, actLeakyReLUGrad: leakyReluGradGo,
 	},
 }

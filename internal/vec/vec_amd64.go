@@ -71,6 +71,7 @@ func (s *asmSet) impl() *impl {
 		act: [numAct]func(n int, a, b, c []float32, sc float32){
 			actSigmoid:       asmAct(s.sigmoid[0]),
 			actTanh:          asmAct(s.tanh[0]),
+			actExpShift:      asmAct(s.expShift[0]),
 			actSigmoidGrad:   asmAct(s.sigmoidGrad[0]),
 			actTanhGrad:      asmAct(s.tanhGrad[0]),
 			actLeakyReLU:     asmAct(s.leakyRelu[0]),
