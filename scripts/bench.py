@@ -88,6 +88,12 @@ def preflight(a, torch_py, numpy_py):
     for mod, pkg in (("numpy", "python3-numpy"), ("torch", "python3-torch")):
         if subprocess.run([PYTHON, "-c", f"import {mod}"], capture_output=True).returncode != 0:
             die(f"needs {PYTHON} with {mod} (apt-get install {pkg})")
+    # Debian's numpy and PyTorch call whatever libblas.so.3 the alternatives
+    # system points at; without OpenBLAS that is the reference BLAS, some 30×
+    # slower, and the table would flatter gradsweep.
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    if os.path.exists(blas) and "openblas" not in blas:
+        die(f"numpy and PyTorch would use {blas}, not OpenBLAS (apt-get install libopenblas0-pthread)")
     if not (os.path.isfile(a.sweep) and os.access(a.sweep, os.X_OK)):
         die(f"needs the sweep binary {a.sweep} (go build -o sweep ./cmd/sweep, or --sweep PATH)")
     if not a.mnist:

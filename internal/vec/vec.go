@@ -1,4 +1,5 @@
-// Package vec holds the element-wise float32 kernels of the optimizers: one
+// Package vec holds the element-wise float32 kernels of the optimizers (and,
+// in activation.go, of the activation layers and losses): one
 // fused pass over the slices per step (each array read once, written once),
 // with AVX-512 (16 lanes) and AVX2 (8 lanes) assembly chosen at run time on
 // amd64 and the portable Go in portable.go everywhere else.
