@@ -11,7 +11,7 @@ package vec
 // rounded functions. Against float64 math rounded to float32 they stay
 // within MaxULP (ExpShift: ExpMaxULP) units in the last place, subnormal
 // results included, on every input TestActivationAccuracy checks: every
-// 1021st float32 bit pattern by default, every 31st when this was written
+// 1021st float32 bit pattern by default, every 251st when this was written
 // (-act-stride 1 checks all 2³²). All three rest on one exponential of a
 // non-positive argument: Cephes' expf reduction and polynomial, scaled by
 // two exact powers of two. They are exact at ±0 (σ(±0) = 0.5, tanh(±0) =
