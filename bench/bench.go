@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,14 @@ type Options struct {
 	LR        float64
 	MNISTDir  string // IDX folder; "" uses synthetic data of the same shape
 	Init      string // safetensors file of initial weights (torch_mlp.py --save-init)
+	// Activation is the hidden layers' activation, one of Activations
+	// (default relu); leaky_relu has slope 0.01, as nn.LeakyReLU.
+	Activation string
 }
+
+// Activations are the hidden activations the workload offers, as the
+// yardsticks' --activation.
+var Activations = []string{"relu", "leaky_relu", "tanh", "sigmoid"}
 
 // Result is the JSON line the benchmark prints; field names follow
 // torch_mlp.py so the two can be compared directly.
@@ -43,6 +51,7 @@ type Result struct {
 	Batch       int     `json:"batch"`
 	Threads     int     `json:"threads"`
 	Opt         string  `json:"opt"`
+	Activation  string  `json:"activation"`
 	Data        string  `json:"data"`
 	Kernel      string  `json:"kernel"`
 	Samples     int     `json:"samples"`
@@ -86,6 +95,17 @@ func (o *Options) defaults() {
 	if o.LR == 0 {
 		o.LR = 0.05
 	}
+	if o.Activation == "" {
+		o.Activation = "relu"
+	}
+}
+
+// checkActivation reports an activation the workload does not offer.
+func checkActivation(a string) error {
+	if !slices.Contains(Activations, a) {
+		return fmt.Errorf("--activation %q: the workload knows %s", a, strings.Join(Activations, ", "))
+	}
+	return nil
 }
 
 // Data loads the benchmark's data: the first n MNIST training images (or
@@ -115,10 +135,10 @@ func Data(dir string, n, inputs, classes int) (*framework.Dataset, string, error
 	return d, "synthetic", nil
 }
 
-// Model builds the benchmark MLP: dense layers with ReLU between them,
-// initialised like nn.Linear, or from a safetensors file.
-func Model(dims []int, initFile string) (*framework.Model, error) {
-	m, err := framework.NewModel(framework.Layers, layerSpecs(dims), dims[0], framework.NewTrainRand(0, 0))
+// Model builds the benchmark MLP: dense layers with the activation act
+// between them, initialised like nn.Linear, or from a safetensors file.
+func Model(dims []int, act, initFile string) (*framework.Model, error) {
+	m, err := framework.NewModel(framework.Layers, layerSpecs(dims, act), dims[0], framework.NewTrainRand(0, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -139,13 +159,13 @@ func Model(dims []int, initFile string) (*framework.Model, error) {
 }
 
 // layerSpecs are the benchmark MLP's layers: dense layers of the widths
-// dims[1:], with ReLU between them.
-func layerSpecs(dims []int) []framework.LayerSpec {
+// dims[1:], with the activation act between them.
+func layerSpecs(dims []int, act string) []framework.LayerSpec {
 	var specs []framework.LayerSpec
 	for i := 1; i < len(dims); i++ {
 		specs = append(specs, framework.LayerSpec{Type: "dense", Options: map[string]any{"units": dims[i]}})
 		if i < len(dims)-1 {
-			specs = append(specs, framework.LayerSpec{Type: "relu"})
+			specs = append(specs, framework.LayerSpec{Type: act})
 		}
 	}
 	return specs
@@ -161,7 +181,10 @@ func Trainer(o Options, d *framework.Dataset) (*framework.Trainer, error) {
 	if dims[0] != d.X.Cols {
 		return nil, fmt.Errorf("--arch input width %d does not match the data's %d features", dims[0], d.X.Cols)
 	}
-	m, err := Model(dims, o.Init)
+	if err := checkActivation(o.Activation); err != nil {
+		return nil, err
+	}
+	m, err := Model(dims, o.Activation, o.Init)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +235,10 @@ func Run(o Options) (Result, error) {
 	}
 	// The same memory limits as an experiment's model and data, checked
 	// before anything is allocated.
-	if err := framework.CheckModelSize(framework.Layers, layerSpecs(dims), dims[0], o.Batch); err != nil {
+	if err := checkActivation(o.Activation); err != nil {
+		return Result{}, err
+	}
+	if err := framework.CheckModelSize(framework.Layers, layerSpecs(dims, o.Activation), dims[0], o.Batch); err != nil {
 		return Result{}, fmt.Errorf("--arch: %w", err)
 	}
 	if err := data.CheckSize("--samples", int64(o.Samples), int64(dims[0])); err != nil {
@@ -236,7 +262,7 @@ func Run(o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Peer: "gradsweep-" + runtime.Version(), Arch: o.Arch, Batch: o.Batch, Threads: 1, Opt: o.Optimizer, Data: kind,
+	return Result{Peer: "gradsweep-" + runtime.Version(), Arch: o.Arch, Batch: o.Batch, Threads: 1, Opt: o.Optimizer, Activation: o.Activation, Data: kind,
 		Kernel: gemm.Kernel(), Samples: res.Samples, SamplesPerS: float64(res.Samples) / secs, StepsPerS: float64(res.Iterations) / secs,
 		Seconds: secs, FinalLoss: rec.last, MeanLoss: rec.sum / float64(rec.n)}, nil
 }

@@ -63,6 +63,37 @@ func TestBenchRuns(t *testing.T) {
 	}
 }
 
+// TestBenchActivations runs the workload with every hidden activation: the
+// model has that layer between its dense layers, the result says which, and
+// an unknown name is refused with the list.
+func TestBenchActivations(t *testing.T) {
+	for _, act := range Activations {
+		r, err := Run(Options{Batch: 8, Samples: 32, Arch: "784-16-8-10", Activation: act})
+		if err != nil {
+			t.Fatalf("%s: %v", act, err)
+		}
+		if r.Activation != act || r.MeanLoss < 1.5 || r.MeanLoss > 3.5 {
+			t.Errorf("%s: %+v", act, r)
+		}
+		d, _, _ := Data("", 16, 784, 10)
+		tr, err := Trainer(Options{Batch: 8, Arch: "784-16-8-10", Activation: act}, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var types []string
+		for _, s := range tr.Model.Specs {
+			types = append(types, s.Type)
+		}
+		if want := "dense " + act + " dense " + act + " dense"; strings.Join(types, " ") != want {
+			t.Errorf("%s: layers %v, want %s", act, types, want)
+		}
+	}
+	if _, err := Run(Options{Batch: 8, Samples: 32, Activation: "gelu"}); err == nil ||
+		!strings.Contains(err.Error(), `--activation "gelu": the workload knows relu, leaky_relu, tanh, sigmoid`) {
+		t.Errorf("unknown activation: %v", err)
+	}
+}
+
 // The benchmark's model and data fall under the experiment's memory
 // limits: refused before anything is allocated, never a fatal out of
 // memory; a FIFO as --init is refused instead of blocking.

@@ -24,6 +24,10 @@ if np is None:
     die('needs numpy: run it with /usr/bin/python3 (apt-get install python3-numpy)')
 
 
+# The hidden activations of the workload, as `sweep bench --activation`.
+ACTIVATIONS = ['relu', 'leaky_relu', 'tanh', 'sigmoid']
+
+
 def parse_common(p):
     """Adds the flags both yardsticks share to the ArgumentParser p, parses
     the command line and checks it. The result has .dims, the layer widths."""
@@ -34,6 +38,8 @@ def parse_common(p):
     p.add_argument('--mnist', default=os.environ.get('MNIST_DIR', ''),
                    help='folder of train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz (default $MNIST_DIR)')
     p.add_argument('--load-init', default='', help='start from these weights (safetensors, nn.Sequential names)')
+    p.add_argument('--activation', default='relu', choices=ACTIVATIONS,
+                   help='hidden activation (leaky_relu: negative slope 0.01, as nn.LeakyReLU)')
     a = p.parse_args()
     try:
         a.dims = [int(d) for d in a.arch.replace('-', ',').split(',')]

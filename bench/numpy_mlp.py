@@ -5,7 +5,7 @@ loop, with no framework at all, trains through the reference workload of
 256 it is faster than PyTorch, so being ahead of every peer means ahead of it.
 
 The workload, as bench/torch_mlp.py: dense layers (by default 784-128-64-10)
-with ReLU between them, softmax cross-entropy averaged over the batch, plain
+with ReLU (or --activation) between them, softmax cross-entropy averaged over the batch, plain
 SGD at --lr (0.05), float32 throughout, one pass over the first N MNIST
 training images in order. Forward and backward passes are written out by
 hand with numpy's matrix products (OpenBLAS). The clock covers the training
@@ -33,6 +33,26 @@ sys.dont_write_bytecode = True  # no __pycache__ folder in bench/
 from mlp_data import die, load_mnist, load_safetensors, np, parse_common
 
 
+def sigmoid_(z):
+    """z = 1/(1 + e^-z) in place (float32; e^-z may overflow to inf, giving 0)."""
+    with np.errstate(over='ignore'):
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+    z += np.float32(1)
+    np.reciprocal(z, out=z)
+
+
+# Each hidden activation: f applied to z in place, and f' written in terms of
+# the output a = f(z), as float32.
+ACT = {
+    'relu': (lambda z: np.maximum(z, 0, out=z), lambda a: a > 0),
+    'leaky_relu': (lambda z: np.maximum(z, np.float32(0.01) * z, out=z),
+                   lambda a: np.where(a > 0, np.float32(1), np.float32(0.01))),
+    'tanh': (lambda z: np.tanh(z, out=z), lambda a: np.float32(1) - a * a),
+    'sigmoid': (sigmoid_, lambda a: a * (np.float32(1) - a)),
+}
+
+
 def main():
     p = argparse.ArgumentParser(description='numpy yardstick for `sweep bench`.')
     a = parse_common(p)
@@ -40,7 +60,7 @@ def main():
     x, y = load_mnist(a.mnist, a.samples)
     L = len(dims) - 1
     if a.load_init:
-        # nn.Sequential names: Linear i is module 2i (ReLUs sit between), its
+        # nn.Sequential names: Linear i is module 2i (activations sit between), its
         # weight is [out, in]; here W[l] is [in, out] so that z = x @ W[l].
         sd = load_safetensors(a.load_init)
         W, B = [], []
@@ -56,6 +76,7 @@ def main():
         W = [rng.uniform(-1, 1, (dims[l], dims[l + 1])).astype(np.float32) / np.float32(np.sqrt(dims[l]))
              for l in range(L)]
         B = [rng.uniform(-1, 1, dims[l + 1]).astype(np.float32) / np.float32(np.sqrt(dims[l])) for l in range(L)]
+    activate, slope = ACT[a.activation]
     lr = np.float32(a.lr)
     n = x.shape[0]
     t0 = time.perf_counter()
@@ -68,7 +89,7 @@ def main():
             z = acts[-1] @ W[l]
             z += B[l]
             if l < L - 1:
-                np.maximum(z, 0, out=z)
+                activate(z)
             acts.append(z)
         z = acts[-1]
         z -= z.max(axis=1, keepdims=True)
@@ -85,7 +106,7 @@ def main():
             gB = d.sum(axis=0)
             if l > 0:
                 d = d @ W[l].T
-                d *= (acts[l] > 0)
+                d *= slope(acts[l])  # f'(z) from the activation's output
             gW *= lr
             W[l] -= gW
             gB *= lr
@@ -95,7 +116,7 @@ def main():
     if W[0].dtype != np.float32:
         sys.exit('numpy_mlp.py: internal error: the weights left float32 (%s)' % W[0].dtype)
     print(json.dumps({'peer': 'numpy-%s' % np.__version__, 'arch': a.arch, 'batch': a.batch, 'threads': 1,
-                      'opt': 'sgd', 'data': 'mnist', 'samples': n, 'samples_per_s': n / dt,
+                      'opt': 'sgd', 'activation': a.activation, 'data': 'mnist', 'samples': n, 'samples_per_s': n / dt,
                       'steps_per_s': steps / dt, 'seconds': dt, 'final_loss': float(loss),
                       'mean_loss': loss_sum / n}))
 

@@ -2,7 +2,7 @@
 """The PyTorch yardstick: how many MNIST samples per second PyTorch trains
 through the reference workload of `sweep bench` (bench/bench.go), on the CPU.
 
-The workload: an MLP (by default 784-128-64-10) of nn.Linear layers with ReLU
+The workload: an MLP (by default 784-128-64-10) of nn.Linear layers with ReLU (or --activation)
 between them, softmax cross-entropy (nn.CrossEntropyLoss, mean over the
 batch), plain SGD at lr 0.05 (or momentum 0.9, or Adam at lr/50, as `sweep
 bench --optimizer`), float32, one pass over the first N MNIST training images
@@ -76,7 +76,8 @@ def main():
     for i in range(len(a.dims) - 1):
         layers.append(torch.nn.Linear(a.dims[i], a.dims[i + 1]))
         if i < len(a.dims) - 2:
-            layers.append(torch.nn.ReLU())
+            layers.append({'relu': torch.nn.ReLU, 'leaky_relu': torch.nn.LeakyReLU, 'tanh': torch.nn.Tanh,
+                           'sigmoid': torch.nn.Sigmoid}[a.activation]())
     model = torch.nn.Sequential(*layers)
     if a.load_init:
         try:
@@ -102,7 +103,7 @@ def main():
         steps += 1
     dt = time.perf_counter() - t0
     print(json.dumps({'peer': 'pytorch-%s' % torch.__version__, 'arch': a.arch, 'batch': a.batch,
-                      'threads': a.threads, 'opt': a.opt, 'data': 'mnist', 'samples': n,
+                      'threads': a.threads, 'opt': a.opt, 'activation': a.activation, 'data': 'mnist', 'samples': n,
                       'samples_per_s': n / dt, 'steps_per_s': steps / dt, 'seconds': dt,
                       'final_loss': float(loss), 'mean_loss': loss_sum / n}))
 

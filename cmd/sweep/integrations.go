@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gradsweep/gradsweep/bench"
@@ -163,6 +164,7 @@ func cmdBench(env *env, args []string) error {
 	fs.Float64Var(&o.LR, "lr", 0.05, "learning rate")
 	fs.StringVar(&o.MNISTDir, "mnist", os.Getenv("MNIST_DIR"), "MNIST IDX `DIR` (default $MNIST_DIR; \"auto\" finds the GoMNIST module; empty: synthetic data of the same shape)")
 	fs.StringVar(&o.Init, "init", "", "start from the weights in this safetensors `FILE` (torch_mlp.py --save-init)")
+	fs.StringVar(&o.Activation, "activation", "relu", "hidden activation: "+strings.Join(bench.Activations, ", ")+" (leaky_relu: slope 0.01)")
 	if _, err := parse(fs, args, 0, 0, ""); err != nil {
 		return err
 	}

@@ -30,7 +30,9 @@ import (
 	"bytes"
 	"fmt"
 	"go/format"
+	"math"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -43,6 +45,10 @@ type kernel struct {
 	flags   string   // one letter per variant bit, bit i = flags[i]
 	doc     string
 	body    func(b *builder, has func(flag byte) bool)
+	// portable: the generator also writes the kernel's Go counterpart to
+	// kernels_portable.go (the activation kernels); the optimizers' portable
+	// kernels are the hand-written loops of portable.go.
+	portable bool
 }
 
 var kernels = []kernel{
@@ -162,16 +168,118 @@ var kernels = []kernel{
 			b.store("theta", b.sub(th, b.mul(b.s("lr"), d)))
 		},
 	},
+	// The activation kernels share one signature, (n, a, b, c, s): a and b
+	// are read, the last array named in the body is written, s is a scalar.
+	{
+		name: "sigmoid", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "b ← σ(a) = 1/(1 + e^−a) for a ≥ 0, e^a/(1 + e^a) otherwise",
+		body: func(b *builder, _ func(byte) bool) {
+			x := b.load("a")
+			e := b.expNeg(b.or(x, b.c(signBit))) // e^−|x|
+			d := b.add(b.c(one), e)
+			num := b.blend(b.cmp("ge", x, b.c(0)), b.c(one), e)
+			b.store("b", b.div(num, d))
+		},
+	},
+	{
+		name: "tanh", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "b ← tanh(a) = ±tanh|a|: |a| + |a|·z·P(z), z = a², for |a| < 0.625, (1 − e)/(1 + e) with e = e^−2|a| otherwise",
+		body: func(b *builder, _ func(byte) bool) {
+			x := b.load("a")
+			ax := b.and(x, b.c(absMask))
+			e := b.expNeg(b.mul(ax, b.c(f32(-2))))
+			big := b.div(b.sub(b.c(one), e), b.add(b.c(one), e))
+			z := b.mul(ax, ax)
+			p := b.poly(z, tanhP)
+			small := b.add(b.mul(b.mul(p, z), ax), ax)
+			r := b.blend(b.cmp("lt", ax, b.c(f32(0.625))), small, big)
+			b.store("b", b.or(r, b.and(x, b.c(signBit)))) // tanh(|x|) ≥ 0 takes x's sign
+		},
+	},
+	{
+		name: "expShift", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "b ← e^(a − s), for a − s ≤ 0 (softmax's shift by the row maximum)",
+		body: func(b *builder, _ func(byte) bool) {
+			b.store("b", b.expNeg(b.sub(b.load("a"), b.s("s"))))
+		},
+	},
+	{
+		name: "sigmoidGrad", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "c ← a·(b·(1 − b)), a the upstream gradient and b = σ(x)",
+		body: func(b *builder, _ func(byte) bool) {
+			y := b.load("b")
+			b.store("c", b.mul(b.load("a"), b.mul(y, b.sub(b.c(one), y))))
+		},
+	},
+	{
+		name: "tanhGrad", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "c ← a·(1 − b·b), a the upstream gradient and b = tanh(x)",
+		body: func(b *builder, _ func(byte) bool) {
+			y := b.load("b")
+			b.store("c", b.mul(b.load("a"), b.sub(b.c(one), b.mul(y, y))))
+		},
+	},
+	{
+		name: "leakyRelu", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "b ← a if a > 0, s·a otherwise",
+		body: func(b *builder, _ func(byte) bool) {
+			x := b.load("a")
+			b.store("b", b.blend(b.cmp("gt", x, b.c(0)), x, b.mul(b.s("s"), x)))
+		},
+	},
+	{
+		name: "leakyReluGrad", arrays: actArrays, scalars: actScalars, portable: true,
+		doc: "c ← a·(1 if b > 0, s otherwise), a the upstream gradient and b = x",
+		body: func(b *builder, _ func(byte) bool) {
+			g := b.load("a")
+			d := b.blend(b.cmp("gt", b.load("b"), b.c(0)), b.c(one), b.s("s"))
+			b.store("c", b.mul(g, d))
+		},
+	},
 }
+
+var (
+	actArrays  = []string{"a", "b", "c"}
+	actScalars = []string{"s"}
+)
+
+// Bit patterns of the constants the activation kernels use.
+const (
+	signBit = 0x80000000
+	one     = 0x3f800000
+	absMask = 0x7fffffff
+)
+
+func f32(x float32) uint32 { return math.Float32bits(x) }
+
+// The exp kernel's constants (Cephes expf): Cody–Waite split of ln 2, whose
+// high part has 9 significant bits so n·expC1 is exact for |n| ≤ 2^15, and
+// the minimax polynomial of (e^r − 1 − r)/r² on |r| ≤ ln(2)/2.
+var (
+	expLog2e = f32(1.44269504088896341)
+	expMagic = f32(12582912) // 1.5·2^23: adding it rounds to an integer
+	expC1    = f32(0.693359375)
+	expC2    = f32(-2.12194440e-4)
+	expP     = []float32{1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1}
+	// tanhP is Cephes tanhf's polynomial: tanh x ≈ x + x·z·P(z), z = x², |x| < 0.625.
+	tanhP = []float32{-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1}
+)
 
 // ---- intermediate form ----
 
 type op struct {
-	kind string // load store scalar mul add sub div sqrt max and cmpeq cmpunord blend
+	kind string // load store scalar const mul add sub div sqrt max and or cmp* blend cvt iadd isub srai1 slli23
 	args []int  // value ids
-	name string // array or scalar name
+	name string // array or scalar name; a const's is constName(bits)
+	bits uint32 // a const's bit pattern
 	mask bool   // produces a comparison mask
 }
+
+func constName(bits uint32) string { return fmt.Sprintf("c%08x", bits) }
+
+// pinnable reports whether o is a broadcast value (a scalar argument or a
+// constant) that may keep a register for the whole function.
+func pinnable(o op) bool { return o.kind == "scalar" || o.kind == "const" }
 
 // builder records one element's update as a list of operations; value i is
 // the result of ops[i].
@@ -200,6 +308,60 @@ func (b *builder) add(x, y int) int { return b.emit(op{kind: "add", args: []int{
 func (b *builder) sub(x, y int) int { return b.emit(op{kind: "sub", args: []int{x, y}}) }
 func (b *builder) div(x, y int) int { return b.emit(op{kind: "div", args: []int{x, y}}) }
 func (b *builder) sqrt(x int) int   { return b.emit(op{kind: "sqrt", args: []int{x}}) }
+func (b *builder) and(x, y int) int { return b.emit(op{kind: "and", args: []int{x, y}}) }
+func (b *builder) or(x, y int) int  { return b.emit(op{kind: "or", args: []int{x, y}}) }
+
+// c is the constant with bit pattern bits in every lane.
+func (b *builder) c(bits uint32) int {
+	return b.emit(op{kind: "const", name: constName(bits), bits: bits})
+}
+
+// maxX is the x86 MAXPS rule, x > y ? x : y: y when either is NaN.
+func (b *builder) maxX(x, y int) int { return b.emit(op{kind: "max", args: []int{x, y}}) }
+
+// cmp is the mask of x pred y for pred lt, gt or ge (false when either is
+// NaN, as Go's comparisons).
+func (b *builder) cmp(pred string, x, y int) int {
+	return b.emit(op{kind: "cmp" + pred, args: []int{x, y}, mask: true})
+}
+
+// blend is m ? x : y, lane by lane.
+func (b *builder) blend(m, x, y int) int { return b.emit(op{kind: "blend", args: []int{m, x, y}}) }
+
+// poly is Horner's ((c0·z + c1)·z + …) + c_last, one rounding per operation.
+func (b *builder) poly(z int, cs []float32) int {
+	p := b.c(f32(cs[0]))
+	for _, c := range cs[1:] {
+		p = b.add(b.mul(p, z), b.c(f32(c)))
+	}
+	return p
+}
+
+// expNeg is e^a for a ≤ 0 (NaN for NaN), to within about one ulp also
+// where the result is subnormal:
+//
+//	a  = max(a, −104)                 (e^−104 rounds to 0 in float32)
+//	n  = round(a·log2e)               (adding and subtracting 1.5·2^23)
+//	r  = (a − n·C1) − n·C2
+//	p  = (P(r)·r²  + r) + 1
+//	e^a = (p·2^⌊n/2⌋)·2^(n−⌊n/2⌋)      (two exact powers of two built in the
+//	                                   exponent bits; only the last product
+//	                                   rounds, once, also to a subnormal)
+func (b *builder) expNeg(a int) int {
+	a = b.maxX(b.c(f32(-104)), a)
+	t := b.add(b.mul(a, b.c(expLog2e)), b.c(expMagic))
+	n := b.sub(t, b.c(expMagic))
+	r := b.sub(b.sub(a, b.mul(n, b.c(expC1))), b.mul(n, b.c(expC2)))
+	z := b.mul(r, r)
+	p := b.add(b.add(b.mul(b.poly(r, expP), z), r), b.c(one))
+	ni := b.emit(op{kind: "cvt", args: []int{n}})
+	n1 := b.emit(op{kind: "srai1", args: []int{ni}})
+	n2 := b.emit(op{kind: "isub", args: []int{ni, n1}})
+	pow := func(k int) int {
+		return b.emit(op{kind: "slli23", args: []int{b.emit(op{kind: "iadd", args: []int{k, b.c(127)}})}})
+	}
+	return b.mul(b.mul(p, pow(n1)), pow(n2))
+}
 
 // grad is g = grad, or grad + wd·θ with weight decay.
 func (b *builder) grad(th int, wd bool) int {
@@ -308,7 +470,7 @@ func allocate(is isa, ops []op, pin []string) (alloc, bool) {
 		}
 	}
 	for i, o := range ops {
-		if o.kind == "scalar" {
+		if pinnable(o) {
 			if r, ok := a.pinned[o.name]; ok {
 				a.reg[i] = r
 				continue
@@ -339,7 +501,7 @@ func allocate(is isa, ops []op, pin []string) (alloc, bool) {
 }
 
 func isPinned(a alloc, ops []op, v int) bool {
-	if ops[v].kind != "scalar" {
+	if !pinnable(ops[v]) {
 		return false
 	}
 	_, ok := a.pinned[ops[v].name]
@@ -411,11 +573,17 @@ func goSignature(k *kernel) string {
 	return fmt.Sprintf("(n int, %s *float32, %s float32)", strings.Join(k.arrays, ", "), strings.Join(k.scalars, ", "))
 }
 
-// usedScalars lists the scalars a variant reads, most used first.
+// usedScalars lists the scalars and constants a variant reads, most used
+// first (scalars in argument order, then constants in order of first use,
+// among equals).
 func usedScalars(ops []op, k *kernel) []string {
 	count := map[string]int{}
+	var consts []string
 	for _, o := range ops {
-		if o.kind == "scalar" {
+		if pinnable(o) {
+			if o.kind == "const" && count[o.name] == 0 {
+				consts = append(consts, o.name)
+			}
 			count[o.name]++
 		}
 	}
@@ -425,6 +593,7 @@ func usedScalars(ops []op, k *kernel) []string {
 			out = append(out, s)
 		}
 	}
+	out = append(out, consts...)
 	// stable sort by descending count
 	for i := 1; i < len(out); i++ {
 		for j := i; j > 0 && count[out[j]] > count[out[j-1]]; j-- {
@@ -536,6 +705,43 @@ func broadcastPinned(e *emitter, k *kernel, name string, off map[string]int, a, 
 			}
 		}
 	}
+	var regs []string
+	for r, s := range bcast {
+		if strings.HasPrefix(s, "c") && constOff[s] >= 0 {
+			if _, isArg := off[s]; !isArg {
+				regs = append(regs, r)
+			}
+		}
+	}
+	sort.Slice(regs, func(i, j int) bool { return bcast[regs[i]] < bcast[regs[j]] })
+	for _, r := range regs {
+		e.f("\tVBROADCASTSS %s, %s", constRef(bcast[r]), r)
+	}
+}
+
+// constOff is the offset of each constant in the vconst<> table of every
+// assembly file (collected from all kernels before emission).
+var constOff = map[string]int{}
+
+// constBits lists the constants' bit patterns in table order.
+var constBits []uint32
+
+func constRef(name string) string { return fmt.Sprintf("vconst<>+%d(SB)", constOff[name]) }
+
+// collectConsts fills constOff and constBits from every kernel's body.
+func collectConsts() {
+	for ki := range kernels {
+		k := &kernels[ki]
+		for _, v := range variants(k) {
+			ops, _ := v.body(1)
+			for _, o := range ops {
+				if _, ok := constOff[o.name]; o.kind == "const" && !ok {
+					constOff[o.name] = 4 * len(constBits)
+					constBits = append(constBits, o.bits)
+				}
+			}
+		}
+	}
 }
 
 // emitTailMask builds the mask of the CX remaining elements (0 < CX <
@@ -599,6 +805,27 @@ func emitBody(e *emitter, is isa, ops []op, starts []int, a alloc, areg map[stri
 			if _, ok := a.pinned[o.name]; !ok {
 				e.f("\tVBROADCASTSS %s+%d(FP), %s", o.name, off[o.name], r)
 			}
+		case "const":
+			if _, ok := a.pinned[o.name]; !ok {
+				e.f("\tVBROADCASTSS %s, %s", constRef(o.name), r)
+			}
+		case "or":
+			if is.name == "avx512" {
+				e.f("\tVPORD %s, %s, %s", arg(1), arg(0), r)
+			} else {
+				e.f("\tVORPS %s, %s, %s", arg(1), arg(0), r)
+			}
+		case "iadd", "isub":
+			e.f("\tVP%sD %s, %s, %s", strings.ToUpper(o.kind[1:]), arg(1), arg(0), r)
+		case "srai1":
+			e.f("\tVPSRAD $1, %s, %s", arg(0), r)
+		case "slli23":
+			e.f("\tVPSLLD $23, %s, %s", arg(0), r)
+		case "cvt": // round to nearest even (the MXCSR default); 0x80000000 for NaN
+			e.f("\tVCVTPS2DQ %s, %s", arg(0), r)
+		case "cmplt", "cmpgt", "cmpge":
+			pred := map[string]int{"cmplt": 17, "cmpgt": 30, "cmpge": 29}[o.kind] // LT_OQ, GT_OQ, GE_OQ
+			e.f("\tVCMPPS $%d, %s, %s, %s", pred, arg(1), arg(0), r)
 		case "load":
 			switch {
 			case !masked:
@@ -657,6 +884,8 @@ const asmDoc = `// %[1]s kernels of package vec: element-wise optimizer updates 
 `
 
 func main() {
+	collectConsts()
+	writePortable()
 	var goDecl emitter
 	goDecl.f("%s", strings.TrimRight(header, "\n"))
 	goDecl.f("")
@@ -722,6 +951,16 @@ func writeAsm(is isa, goDecl *emitter) {
 	e.f(asmDoc, is.name, is.lanes, is.unroll, is.tailDoc)
 	e.f(`#include "textflag.h"`)
 	e.f("")
+	e.f("// vconst<> holds the activation kernels' constants, broadcast from here.")
+	for i := 0; i < len(constBits); i += 2 {
+		if i+1 < len(constBits) {
+			e.f("DATA vconst<>+%d(SB)/8, $0x%08x%08x", 4*i, constBits[i+1], constBits[i])
+		} else {
+			e.f("DATA vconst<>+%d(SB)/4, $0x%08x", 4*i, constBits[i])
+		}
+	}
+	e.f("GLOBL vconst<>(SB), RODATA|NOPTR, $%d", 4*len(constBits))
+	e.f("")
 	if is.name == "avx2" {
 		e.f("// tailmask<>+32−4·rem holds rem all-ones lanes, then zeros.")
 		for i := 0; i < 8; i++ {
@@ -753,4 +992,75 @@ func declare(goDecl *emitter, is isa, v variant) {
 	goDecl.f("//go:noescape")
 	goDecl.f("func %s%s", v.funcName(is), goSignature(v.k))
 	goDecl.f("")
+}
+
+// writePortable writes kernels_portable.go: for each kernel marked portable,
+// a Go loop that performs the same float32 operations as the assembly, in
+// the same order, each rounded on its own (every product is wrapped in
+// float32(…) so no compiler fuses it into an FMA), with the x86 rules of
+// MAXPS, CVTPS2DQ and the comparisons spelled out by the helpers of
+// portable_ops.go. That is what makes the two bit-identical.
+func writePortable() {
+	var e emitter
+	e.f("%s", strings.TrimRight(strings.Replace(header, "//go:build amd64 && !purego\n", "", 1), "\n"))
+	e.f("")
+	e.f("package vec")
+	e.f("")
+	e.f("import \"math\"")
+	e.f("")
+	e.f("var _ = math.Float32frombits")
+	for ki := range kernels {
+		k := &kernels[ki]
+		if !k.portable {
+			continue
+		}
+		ops, _ := variants(k)[0].body(1)
+		e.f("")
+		e.f("// %sGo is the portable %s kernel: %s.", k.name, k.name, k.doc)
+		e.f("func %sGo(n int, %s []float32, %s float32) {", k.name, strings.Join(k.arrays, ", "), strings.Join(k.scalars, ", "))
+		e.f("for i := 0; i < n; i++ {")
+		v := func(j int) string { return fmt.Sprintf("v%d", j) }
+		for i, o := range ops {
+			a := func(j int) string { return v(o.args[j]) }
+			var x string
+			switch o.kind {
+			case "load":
+				x = o.name + "[i]"
+			case "store":
+				e.f("%s[i] = %s", o.name, a(0))
+				continue
+			case "scalar":
+				x = o.name
+			case "const":
+				x = fmt.Sprintf("math.Float32frombits(0x%08x)", o.bits)
+			case "mul":
+				x = fmt.Sprintf("float32(%s * %s)", a(0), a(1))
+			case "add", "sub", "div":
+				x = fmt.Sprintf("%s %s %s", a(0), map[string]string{"add": "+", "sub": "-", "div": "/"}[o.kind], a(1))
+			case "max":
+				x = fmt.Sprintf("maxX(%s, %s)", a(0), a(1))
+			case "and", "or", "iadd", "isub":
+				x = fmt.Sprintf("%sX(%s, %s)", o.kind, a(0), a(1))
+			case "srai1", "slli23", "cvt":
+				x = fmt.Sprintf("%sX(%s)", o.kind, a(0))
+			case "cmplt", "cmpgt", "cmpge":
+				x = fmt.Sprintf("%s %s %s", a(0), map[string]string{"cmplt": "<", "cmpgt": ">", "cmpge": ">="}[o.kind], a(1))
+			case "blend":
+				x = fmt.Sprintf("blendX(%s, %s, %s)", a(0), a(1), a(2))
+			default:
+				panic("no portable form of " + o.kind)
+			}
+			e.f("%s := %s", v(i), x)
+		}
+		e.f("}")
+		e.f("}")
+	}
+	src, err := format.Source(e.Bytes())
+	if err != nil {
+		os.Stdout.Write(e.Bytes())
+		panic(err)
+	}
+	if err := os.WriteFile("kernels_portable.go", src, 0o644); err != nil {
+		panic(err)
+	}
 }

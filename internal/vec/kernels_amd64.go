@@ -7,36 +7,57 @@ package vec
 // asmSet holds one instruction set's kernels, each indexed by its variant
 // flags (bit i set when flag letter i of the kernel is on).
 type asmSet struct {
-	name     string
-	sgd      [2]func(n int, theta, grad *float32, nlr, wd float32)                                                      // flags "W": θ ← θ + nlr·g
-	momentum [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32)                                         // flags "WFN": b ← g (F) or μ·b + damp·g;  θ ← θ + nlr·(g + μ·b) (N) or θ + nlr·b
-	adam     [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32) // flags "WDA": θ ← θ·keep (D); m ← β₁m + c₁g; v ← β₂v + c₂g·g; u = v or vmax ← max(vmax, v) (A); θ ← θ − s·m/(√u/bc + ε)
-	nadam    [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32)                   // flags "W": m ← β₁m + c₁g; v ← β₂v + c₂g·g; d = √(v/bc) + ε; θ ← θ − cg·g/d; θ ← θ − cm·m/d
-	rmsprop  [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32)                   // flags "WCM": v ← αv + c·g·g; ṽ = v or v − ḡ², ḡ ← αḡ + c·g (C); d = √ṽ + ε; b ← μb + g/d, θ ← θ − lr·b (M) or θ ← θ − lr·g/d
-	adagrad  [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32)                                            // flags "W": s ← s + g·g; θ ← θ − clr·g/(√s + ε)
-	adadelta [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32)                                 // flags "W": v ← ρv + c·g·g; d = √(u+ε)/√(v+ε)·g; u ← ρu + c·d·d; θ ← θ − lr·d
+	name          string
+	sgd           [2]func(n int, theta, grad *float32, nlr, wd float32)                                                      // flags "W": θ ← θ + nlr·g
+	momentum      [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32)                                         // flags "WFN": b ← g (F) or μ·b + damp·g;  θ ← θ + nlr·(g + μ·b) (N) or θ + nlr·b
+	adam          [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32) // flags "WDA": θ ← θ·keep (D); m ← β₁m + c₁g; v ← β₂v + c₂g·g; u = v or vmax ← max(vmax, v) (A); θ ← θ − s·m/(√u/bc + ε)
+	nadam         [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32)                   // flags "W": m ← β₁m + c₁g; v ← β₂v + c₂g·g; d = √(v/bc) + ε; θ ← θ − cg·g/d; θ ← θ − cm·m/d
+	rmsprop       [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32)                   // flags "WCM": v ← αv + c·g·g; ṽ = v or v − ḡ², ḡ ← αḡ + c·g (C); d = √ṽ + ε; b ← μb + g/d, θ ← θ − lr·b (M) or θ ← θ − lr·g/d
+	adagrad       [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32)                                            // flags "W": s ← s + g·g; θ ← θ − clr·g/(√s + ε)
+	adadelta      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32)                                 // flags "W": v ← ρv + c·g·g; d = √(u+ε)/√(v+ε)·g; u ← ρu + c·d·d; θ ← θ − lr·d
+	sigmoid       [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← σ(a) = 1/(1 + e^−a) for a ≥ 0, e^a/(1 + e^a) otherwise
+	tanh          [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← tanh(a) = ±tanh|a|: |a| + |a|·z·P(z), z = a², for |a| < 0.625, (1 − e)/(1 + e) with e = e^−2|a| otherwise
+	expShift      [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← e^(a − s), for a − s ≤ 0 (softmax's shift by the row maximum)
+	sigmoidGrad   [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": c ← a·(b·(1 − b)), a the upstream gradient and b = σ(x)
+	tanhGrad      [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": c ← a·(1 − b·b), a the upstream gradient and b = tanh(x)
+	leakyRelu     [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": b ← a if a > 0, s·a otherwise
+	leakyReluGrad [1]func(n int, a, b, c *float32, s float32)                                                                // flags "": c ← a·(1 if b > 0, s otherwise), a the upstream gradient and b = x
 }
 
 var avx512Set = asmSet{
-	name:     "avx512",
-	sgd:      [2]func(n int, theta, grad *float32, nlr, wd float32){sgdAVX512, sgdAVX512W},
-	momentum: [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32){momentumAVX512, momentumAVX512W, momentumAVX512F, momentumAVX512WF, momentumAVX512N, momentumAVX512WN, momentumAVX512FN, momentumAVX512WFN},
-	adam:     [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32){adamAVX512, adamAVX512W, adamAVX512D, adamAVX512WD, adamAVX512A, adamAVX512WA, adamAVX512DA, adamAVX512WDA},
-	nadam:    [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32){nadamAVX512, nadamAVX512W},
-	rmsprop:  [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32){rmspropAVX512, rmspropAVX512W, rmspropAVX512C, rmspropAVX512WC, rmspropAVX512M, rmspropAVX512WM, rmspropAVX512CM, rmspropAVX512WCM},
-	adagrad:  [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32){adagradAVX512, adagradAVX512W},
-	adadelta: [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX512, adadeltaAVX512W},
+	name:          "avx512",
+	sgd:           [2]func(n int, theta, grad *float32, nlr, wd float32){sgdAVX512, sgdAVX512W},
+	momentum:      [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32){momentumAVX512, momentumAVX512W, momentumAVX512F, momentumAVX512WF, momentumAVX512N, momentumAVX512WN, momentumAVX512FN, momentumAVX512WFN},
+	adam:          [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32){adamAVX512, adamAVX512W, adamAVX512D, adamAVX512WD, adamAVX512A, adamAVX512WA, adamAVX512DA, adamAVX512WDA},
+	nadam:         [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32){nadamAVX512, nadamAVX512W},
+	rmsprop:       [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32){rmspropAVX512, rmspropAVX512W, rmspropAVX512C, rmspropAVX512WC, rmspropAVX512M, rmspropAVX512WM, rmspropAVX512CM, rmspropAVX512WCM},
+	adagrad:       [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32){adagradAVX512, adagradAVX512W},
+	adadelta:      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX512, adadeltaAVX512W},
+	sigmoid:       [1]func(n int, a, b, c *float32, s float32){sigmoidAVX512},
+	tanh:          [1]func(n int, a, b, c *float32, s float32){tanhAVX512},
+	expShift:      [1]func(n int, a, b, c *float32, s float32){expShiftAVX512},
+	sigmoidGrad:   [1]func(n int, a, b, c *float32, s float32){sigmoidGradAVX512},
+	tanhGrad:      [1]func(n int, a, b, c *float32, s float32){tanhGradAVX512},
+	leakyRelu:     [1]func(n int, a, b, c *float32, s float32){leakyReluAVX512},
+	leakyReluGrad: [1]func(n int, a, b, c *float32, s float32){leakyReluGradAVX512},
 }
 
 var avx2Set = asmSet{
-	name:     "avx2",
-	sgd:      [2]func(n int, theta, grad *float32, nlr, wd float32){sgdAVX2, sgdAVX2W},
-	momentum: [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32){momentumAVX2, momentumAVX2W, momentumAVX2F, momentumAVX2WF, momentumAVX2N, momentumAVX2WN, momentumAVX2FN, momentumAVX2WFN},
-	adam:     [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32){adamAVX2, adamAVX2W, adamAVX2D, adamAVX2WD, adamAVX2A, adamAVX2WA, adamAVX2DA, adamAVX2WDA},
-	nadam:    [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32){nadamAVX2, nadamAVX2W},
-	rmsprop:  [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32){rmspropAVX2, rmspropAVX2W, rmspropAVX2C, rmspropAVX2WC, rmspropAVX2M, rmspropAVX2WM, rmspropAVX2CM, rmspropAVX2WCM},
-	adagrad:  [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32){adagradAVX2, adagradAVX2W},
-	adadelta: [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX2, adadeltaAVX2W},
+	name:          "avx2",
+	sgd:           [2]func(n int, theta, grad *float32, nlr, wd float32){sgdAVX2, sgdAVX2W},
+	momentum:      [8]func(n int, theta, grad, b *float32, nlr, mu, damp, wd float32){momentumAVX2, momentumAVX2W, momentumAVX2F, momentumAVX2WF, momentumAVX2N, momentumAVX2WN, momentumAVX2FN, momentumAVX2WFN},
+	adam:          [8]func(n int, theta, grad, m, v, vmax *float32, b1, c1, b2, c2, bc2sqrt, eps, stepsize, wd, keep float32){adamAVX2, adamAVX2W, adamAVX2D, adamAVX2WD, adamAVX2A, adamAVX2WA, adamAVX2DA, adamAVX2WDA},
+	nadam:         [2]func(n int, theta, grad, m, v *float32, b1, c1, b2, c2, bc2, eps, cg, cm, wd float32){nadamAVX2, nadamAVX2W},
+	rmsprop:       [8]func(n int, theta, grad, v, gavg, b *float32, alpha, calpha, eps, mu, lr, wd float32){rmspropAVX2, rmspropAVX2W, rmspropAVX2C, rmspropAVX2WC, rmspropAVX2M, rmspropAVX2WM, rmspropAVX2CM, rmspropAVX2WCM},
+	adagrad:       [2]func(n int, theta, grad, sum *float32, clr, eps, wd float32){adagradAVX2, adagradAVX2W},
+	adadelta:      [2]func(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32){adadeltaAVX2, adadeltaAVX2W},
+	sigmoid:       [1]func(n int, a, b, c *float32, s float32){sigmoidAVX2},
+	tanh:          [1]func(n int, a, b, c *float32, s float32){tanhAVX2},
+	expShift:      [1]func(n int, a, b, c *float32, s float32){expShiftAVX2},
+	sigmoidGrad:   [1]func(n int, a, b, c *float32, s float32){sigmoidGradAVX2},
+	tanhGrad:      [1]func(n int, a, b, c *float32, s float32){tanhGradAVX2},
+	leakyRelu:     [1]func(n int, a, b, c *float32, s float32){leakyReluAVX2},
+	leakyReluGrad: [1]func(n int, a, b, c *float32, s float32){leakyReluGradAVX2},
 }
 
 //go:noescape
@@ -136,6 +157,27 @@ func adadeltaAVX512(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd fl
 func adadeltaAVX512W(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32)
 
 //go:noescape
+func sigmoidAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func tanhAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func expShiftAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func sigmoidGradAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func tanhGradAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func leakyReluAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func leakyReluGradAVX512(n int, a, b, c *float32, s float32)
+
+//go:noescape
 func sgdAVX2(n int, theta, grad *float32, nlr, wd float32)
 
 //go:noescape
@@ -230,3 +272,24 @@ func adadeltaAVX2(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd floa
 
 //go:noescape
 func adadeltaAVX2W(n int, theta, grad, v, u *float32, rho, crho, eps, lr, wd float32)
+
+//go:noescape
+func sigmoidAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func tanhAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func expShiftAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func sigmoidGradAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func tanhGradAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func leakyReluAVX2(n int, a, b, c *float32, s float32)
+
+//go:noescape
+func leakyReluGradAVX2(n int, a, b, c *float32, s float32)

@@ -17,6 +17,10 @@ var portable = &impl{
 	rmsprop:  rmspropGo,
 	adagrad:  adagradGo,
 	adadelta: adadeltaGo,
+	act: [numAct]func(n int, a, b, c []float32, s float32){
+		actSigmoid: sigmoidGo, actTanh: tanhGo, actExpShift: expShiftGo, actSigmoidGrad: sigmoidGradGo,
+		actTanhGrad: tanhGradGo, actLeakyReLU: leakyReluGo, actLeakyReLUGrad: leakyReluGradGo,
+	},
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

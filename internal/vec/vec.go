@@ -1,4 +1,5 @@
-// Package vec holds the element-wise float32 kernels of the optimizers: one
+// Package vec holds the element-wise float32 kernels of the optimizers (and,
+// in activation.go, of the activation layers and losses): one
 // fused pass over the slices per step (each array read once, written once),
 // with AVX-512 (16 lanes) and AVX2 (8 lanes) assembly chosen at run time on
 // amd64 and the portable Go in portable.go everywhere else.
@@ -217,6 +218,9 @@ type impl struct {
 	rmsprop  func(theta, grad, v, gAvg, b []float32, p RMSpropParams)
 	adagrad  func(theta, grad, sum []float32, p AdagradParams)
 	adadelta func(theta, grad, v, u []float32, p AdadeltaParams)
+	// act holds the activation kernels, indexed by actKernel; they get n ≥ 1
+	// and slices of at least n elements (nil where unused).
+	act [numAct]func(n int, a, b, c []float32, s float32)
 }
 
 // cur is the implementation in use; init in vec_amd64.go replaces it with

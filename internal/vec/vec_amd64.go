@@ -68,5 +68,19 @@ func (s *asmSet) impl() *impl {
 		adadelta: func(theta, grad, v, u []float32, p AdadeltaParams) {
 			s.adadelta[flags(p.WD != 0)](len(theta), ptr(theta), ptr(grad), ptr(v), ptr(u), p.Rho, p.CRho, p.Eps, p.LR, p.WD)
 		},
+		act: [numAct]func(n int, a, b, c []float32, sc float32){
+			actSigmoid:       asmAct(s.sigmoid[0]),
+			actTanh:          asmAct(s.tanh[0]),
+			actExpShift:      asmAct(s.expShift[0]),
+			actSigmoidGrad:   asmAct(s.sigmoidGrad[0]),
+			actTanhGrad:      asmAct(s.tanhGrad[0]),
+			actLeakyReLU:     asmAct(s.leakyRelu[0]),
+			actLeakyReLUGrad: asmAct(s.leakyReluGrad[0]),
+		},
 	}
+}
+
+// asmAct adapts an assembly activation kernel to slices.
+func asmAct(f func(n int, a, b, c *float32, s float32)) func(n int, a, b, c []float32, s float32) {
+	return func(n int, a, b, c []float32, s float32) { f(n, ptr(a), ptr(b), ptr(c), s) }
 }

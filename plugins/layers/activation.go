@@ -19,23 +19,18 @@ type activation struct {
 func (a *activation) Init(in int, _ *rand.Rand) (int, error) { return in, nil }
 func (a *activation) Params() []*framework.Param             { return nil }
 
-// mapForward sets y = f(x) element-wise.
-func (a *activation) mapForward(x *mat.Matrix, f func(float32) float32) *mat.Matrix {
+// forward keeps x and sets y = f(x) with an element-wise kernel of
+// internal/vec, f(dst, src).
+func (a *activation) forward(x *mat.Matrix, f func(dst, src []float32)) *mat.Matrix {
 	a.x = x
 	a.y.Resize(x.Rows, x.Cols)
-	for i, v := range x.Data[:len(a.y.Data)] {
-		a.y.Data[i] = f(v)
-	}
+	f(a.y.Data, x.Data)
 	return &a.y
 }
 
-// mapBackward sets dx = dy ⊙ df(x, y), df being f' written in terms of the
-// input x and output y, whichever is cheaper.
-func (a *activation) mapBackward(dy *mat.Matrix, df func(x, y float32) float32) *mat.Matrix {
+// backward sets dx with a gradient kernel of internal/vec, f(dx, dy).
+func (a *activation) backward(dy *mat.Matrix, f func(dx, dy []float32)) *mat.Matrix {
 	a.dx.Resize(dy.Rows, dy.Cols)
-	xs, ys := a.x.Data[:len(a.dx.Data)], a.y.Data[:len(a.dx.Data)]
-	for i, g := range dy.Data[:len(a.dx.Data)] {
-		a.dx.Data[i] = g * df(xs[i], ys[i])
-	}
+	f(a.dx.Data, dy.Data)
 	return &a.dx
 }

@@ -3,6 +3,7 @@ package layers
 import (
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // LeakyReLU is y = x for x > 0 and y = s·x otherwise (s = negative_slope),
@@ -17,13 +18,7 @@ var _ = add(framework.Plugin[framework.Layer]{Name: "leaky_relu", Doc: "y = x if
 
 // Forward applies the leaky rectifier.
 func (l *LeakyReLU) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
-	s := float32(l.NegativeSlope)
-	return l.mapForward(x, func(v float32) float32 {
-		if v > 0 {
-			return v
-		}
-		return s * v
-	})
+	return l.forward(x, func(y, x []float32) { vec.LeakyReLU(y, x, float32(l.NegativeSlope)) })
 }
 
 // Backward multiplies by 1 or s.
@@ -31,11 +26,5 @@ func (l *LeakyReLU) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	if !want {
 		return nil
 	}
-	s := float32(l.NegativeSlope)
-	return l.mapBackward(dy, func(x, _ float32) float32 {
-		if x > 0 {
-			return 1
-		}
-		return s
-	})
+	return l.backward(dy, func(dx, dy []float32) { vec.LeakyReLUGrad(dx, dy, l.x.Data, float32(l.NegativeSlope)) })
 }

@@ -14,7 +14,7 @@ type ReLU struct{ activation }
 var _ = add(framework.Plugin[framework.Layer]{Name: "relu", Doc: "y = max(0, x)",
 	New: func() framework.Layer { return &ReLU{} }})
 
-// Forward is written out (not through mapForward) because it is on the
+// Forward is written out (not through forward) because it is on the
 // hot path of every benchmark network.
 func (r *ReLU) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
 	r.x = x

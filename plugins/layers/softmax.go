@@ -1,10 +1,9 @@
 package layers
 
 import (
-	"math"
-
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // Softmax maps each row to probabilities, y_j = e^(x_j − m) / Σ_k e^(x_k − m)
@@ -30,11 +29,10 @@ func (s *Softmax) Forward(x *mat.Matrix, _ bool) *mat.Matrix {
 		for _, v := range in {
 			m = max(m, v)
 		}
+		vec.ExpShift(out, in, m) // e^(x_j − m), summed in float64
 		var sum float64
-		for j, v := range in {
-			e := math.Exp(float64(v - m))
-			out[j] = float32(e)
-			sum += e
+		for _, e := range out {
+			sum += float64(e)
 		}
 		for j := range out {
 			out[j] = float32(float64(out[j]) / sum)

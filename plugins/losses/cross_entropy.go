@@ -6,6 +6,7 @@ import (
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // CrossEntropy is PyTorch's nn.CrossEntropyLoss on logits x and integer
@@ -39,8 +40,9 @@ func (*CrossEntropy) Check(task framework.Task, outputs, targets int) error {
 }
 
 // Eval computes the mean loss and its gradient. Each logit is
-// exponentiated once: e_j = exp(x_j − m) gives both the log-sum-exp and
-// the softmax p_j = e_j / Σ e.
+// exponentiated once, by vec.ExpShift (float32, within vec.ExpMaxULP, the
+// same bits on every CPU): e_j = exp(x_j − m) gives both the log-sum-exp
+// (Σ e in float64) and the softmax p_j = e_j / Σ e.
 func (c *CrossEntropy) Eval(pred *mat.Matrix, t framework.Targets, grad *mat.Matrix) float64 {
 	grad.Resize(pred.Rows, pred.Cols)
 	invB := 1 / float64(pred.Rows)
@@ -55,11 +57,10 @@ func (c *CrossEntropy) Eval(pred *mat.Matrix, t framework.Targets, grad *mat.Mat
 				m = v
 			}
 		}
+		vec.ExpShift(g, x, m) // e_j = e^(x_j − m) in float32, turned into the gradient below
 		var s float64
-		for j, v := range x {
-			e := math.Exp(float64(v) - float64(m))
-			g[j] = float32(e) // e_j, turned into the gradient below
-			s += e
+		for _, e := range g {
+			s += float64(e)
 		}
 		logS := math.Log(s)
 		label := int(t.Labels[i])
