@@ -514,13 +514,14 @@ func TestRealSlurm(t *testing.T) {
 	})
 }
 
-// timeLimitExperiment is a grid whose shard 1 of 4 takes some 20 s on this
+// timeLimitExperiment is a grid whose shard 1 of 4 takes some 40 s on this
 // machine and the other shards a moment: the last key varies fastest, so
 // trial i has epochs[i mod 4]. Its slow trials' epochs are calibrated by a
-// short run here, so that shard 1 takes ≥ 12 s of CPU time (it then runs
-// past the moment Slurm sends USR1, some 10 s after its start, however
-// loaded the machine is) and about 20 s of wall time at the machine's
-// present load. The trials are short (about a second), so that each run of
+// short run here, so that shard 1 takes ≥ 24 s of CPU time and about 40 s
+// of wall time at the machine's present load: it runs past the moment
+// Slurm sends USR1, some 10 s after its start, and past the next of
+// Slurm's checks 30 s later should a loaded machine start the task after
+// the first (a 20 s shard once finished before any signal came). The trials are short (about a second), so that each run of
 // the task finishes some of them before Slurm stops it.
 func timeLimitExperiment(t *testing.T) string {
 	const head = `name: timelimit
@@ -547,7 +548,7 @@ optimizer: {type: sgd}
 	}
 	wall := time.Since(begin).Seconds() / calib
 	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds() / calib
-	epochs := int(math.Ceil(max(12/cpu, 20/wall) / trials))
+	epochs := int(math.Ceil(max(24/cpu, 40/wall) / trials))
 	t.Logf("calibration: %.1f ms of CPU, %.1f ms of wall time per epoch: %d epochs per slow trial", cpu*1000, wall*1000, epochs)
 	lrs := make([]string, trials)
 	for i := range lrs {
