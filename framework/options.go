@@ -202,6 +202,10 @@ func decodeFields(fields []optionField, opts map[string]any) error {
 			continue
 		}
 		if err := setOption(f.value, f.spec, opts[k], false); err != nil {
+			var inner *OptionError // from an OptionDecoder: an option inside this one
+			if errors.As(err, &inner) {
+				return &OptionError{Option: k + "." + inner.Option, Unknown: inner.Unknown, Err: inner.Err}
+			}
 			return &OptionError{Option: k, Err: err}
 		}
 		if f.given.IsValid() {

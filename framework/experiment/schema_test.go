@@ -148,3 +148,24 @@ func decodedAs(field, value, typ string) bool {
 	}
 	return field == value
 }
+
+// A schedule's own keys are placed on their full path: its interval, its
+// warmup's options, and (when the trial is built) its plugin options.
+func TestScheduleErrorsNameTheirKey(t *testing.T) {
+	for _, c := range []struct{ schedule, want string }{
+		{"{type: step, step_size: 2, interval: daily}", `x.yaml:10: training.schedule.interval: must be epoch or iteration, got a string "daily"`},
+		{"{type: step, step_size: 2, warmup: {iterations: -1}}", "x.yaml:10: training.schedule.warmup.iterations: must be an integer ≥ 0, got -1"},
+		{"{type: step, step_size: 2, warmup: {iteratons: 3}}", `training.schedule.warmup.iteratons: unknown option "iteratons"`},
+		{"{step_size: 2}", "x.yaml:10: training.schedule: needs a type"},
+	} {
+		src := strings.Replace(base, "epochs: 2}", "epochs: 2, schedule: "+c.schedule+"}", 1)
+		e, err := experiment.Parse([]byte(src), "x.yaml")
+		if err == nil {
+			ps, _ := e.Plans()
+			_, err = e.ResolvePlan(ps[0])
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("schedule %s:\n got %v\nwant …%s…", c.schedule, err, c.want)
+		}
+	}
+}
