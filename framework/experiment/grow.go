@@ -13,7 +13,7 @@ import (
 // keeps a trial whose id, index, point, repeat, seed, params and varied
 // are all unchanged), so a changed random distribution, which changes
 // every sample, is refused there.
-var growthKeys = []string{"grid", "random", "tpe", "include", "exclude", "repeats"}
+var growthKeys = []string{"grid", "random", "include", "exclude", "repeats"}
 
 // ChangedFrom says how e changes a setting of old that is not one of the
 // growthKeys (the base document, seed, metric, pruner, record, ...), or
