@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,4 +302,16 @@ func (e *Experiment) checkPath(where, path string) (string, error) {
 		return bad("%v", framework.UnknownNameError("section", parts[0], sweepable))
 	}
 	return strings.Join(parts, "."), nil
+}
+
+// TrainingPath is the dotted path of framework.TrainConfig's field (its
+// Go name, such as "LearningRate"), as a grid names it and a trial stores
+// it: "training.learning_rate". It panics for a field without an opt tag
+// (a programming error).
+func TrainingPath(field string) string {
+	f, ok := reflect.TypeFor[framework.TrainConfig]().FieldByName(field)
+	if !ok || f.Tag.Get("opt") == "" {
+		panic("experiment: TrainConfig has no option field " + field)
+	}
+	return "training." + f.Tag.Get("opt")
 }

@@ -169,3 +169,20 @@ func TestScheduleErrorsNameTheirKey(t *testing.T) {
 		}
 	}
 }
+
+// TrainingPath names a TrainConfig field as a grid path, nested sections
+// included only through their own fields.
+func TestTrainingPath(t *testing.T) {
+	if got := experiment.TrainingPath("LearningRate"); got != "training.learning_rate" {
+		t.Errorf("LearningRate: %q", got)
+	}
+	if got := experiment.TrainingPath("BatchSize"); got != "training.batch_size" {
+		t.Errorf("BatchSize: %q", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a field without an opt tag did not panic")
+		}
+	}()
+	experiment.TrainingPath("Seed")
+}

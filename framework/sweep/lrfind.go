@@ -49,8 +49,8 @@ func RangeTest(ctx context.Context, e *experiment.Experiment, reg framework.Regi
 	}
 	// the rate and the epochs are the range test's (set below): a file
 	// that sets them only in its grid needs no base value
-	plan := framework.TrialPlan{Sweep: e.Name, Params: map[string]any{"training.epochs": 1, "training.learning_rate": c.Min},
-		Varied: []string{"training.epochs", "training.learning_rate"}}
+	epochs, rate := experiment.TrainingPath("Epochs"), experiment.TrainingPath("LearningRate")
+	plan := framework.TrialPlan{Sweep: e.Name, Params: map[string]any{epochs: 1, rate: c.Min}, Varied: []string{epochs, rate}}
 	spec, err := e.ResolvePlan(plan)
 	if err != nil {
 		return nil, set, err
