@@ -216,7 +216,7 @@ func (e *Experiment) Varied(key string, params map[string]any, varied []string) 
 		if v != key && !strings.HasPrefix(v, key+".") && !strings.HasPrefix(key, v+".") {
 			continue
 		}
-		value := pointValue(params, v)
+		value := framework.TrialPlan{Params: params}.Setting(v)
 		vl, random := e.VariedLine(v, value)
 		note += fmt.Sprintf(" (with %s = %s", v, framework.Flow(value))
 		switch {
@@ -234,31 +234,6 @@ func (e *Experiment) Varied(key string, params map[string]any, varied []string) 
 		}
 	}
 	return note, line
-}
-
-// pointValue is the value a point gave path, rebuilt from the trial's
-// flattened params: a mapping is stored as path.a, path.b, ….
-func pointValue(params map[string]any, path string) any {
-	if v, ok := params[path]; ok {
-		return v
-	}
-	var sub map[string]any
-	for k, v := range params {
-		rest, ok := strings.CutPrefix(k, path+".")
-		if !ok {
-			continue
-		}
-		if sub == nil {
-			sub = map[string]any{}
-		}
-		if err := setPath(sub, rest, v); err != nil {
-			return nil
-		}
-	}
-	if sub == nil {
-		return nil
-	}
-	return sub
 }
 
 // same compares two settings by value and type: the string "16" is not

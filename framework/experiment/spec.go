@@ -59,7 +59,7 @@ type TrialSpec struct {
 func (e *Experiment) ResolvePlan(plan framework.TrialPlan) (*TrialSpec, error) {
 	point := Point{}
 	for _, k := range plan.Varied {
-		point[k] = pointValue(plan.Params, k)
+		point[k] = plan.Setting(k)
 	}
 	s, err := e.resolve(point)
 	var ee *Error
