@@ -82,8 +82,6 @@ func defaultOf(o framework.OptionSpec) string {
 		return "required"
 	case o.Type == "bool":
 		return "false"
-	case o.Type == "section" || o.Type == "list" || o.Type == "plugin":
-		return "none"
 	}
 	return "none"
 }

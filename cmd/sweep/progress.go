@@ -106,17 +106,20 @@ func (p *progress) SweepStarted(info framework.SweepInfo, trials []framework.Tri
 	if p.stored != nil {
 		states, _ = p.stored(info.Name) // without them, every trial counts as to run
 	}
+	known := 0 // epochs of every known trial, finished or not
 	for i := range trials {
+		e := plannedEpochs(&trials[i])
+		known += e
 		if isFinished(states[trials[i].ID]) {
 			p.before++
 		} else {
-			p.planned += plannedEpochs(&trials[i])
+			p.planned += e
 		}
 	}
 	if more := p.plannedTrials - len(trials); more > 0 && len(trials) > 0 {
 		// trials proposed later (tpe): as many epochs as the known ones, on average
 		p.total += more
-		p.planned += more * (p.planned + p.before*plannedEpochs(&trials[0])) / len(trials)
+		p.planned += more * known / len(trials)
 	}
 	p.done = p.before
 	of := ""
