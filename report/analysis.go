@@ -59,6 +59,7 @@ type trialInfo struct {
 
 	LR      float64
 	HasLR   bool
+	Planned int // epochs the trial was planned for (0 if its settings do not say)
 	Batch   int // batch size (the data size for full batch)
 	Full    bool
 	HasBat  bool
@@ -275,16 +276,16 @@ func shortKey(k string) string {
 // abbreviations shorten setting names in chart labels.
 var abbreviations = map[string]string{"learning_rate": "lr", "batch_size": "batch"}
 
-// batchOf derives a trial's batch size: the parameter, "full", or the data
-// size when the trial did one iteration per epoch.
-func batchOf(t *framework.TrialData) (b batchKey, dataLen int, ok bool) {
+// batchOf derives a trial's batch size from its settings set: the
+// parameter, "full", or the data size when the trial did one iteration per
+// epoch.
+func batchOf(t *framework.TrialData, set framework.TrialSettings) (b batchKey, dataLen int, ok bool) {
 	if len(t.EpochSeries) > 0 {
 		e := t.EpochSeries[0]
 		if e.Epoch == 1 || e.Epoch == 0 {
 			dataLen = e.Samples
 		}
 	}
-	set := t.Plan.Settings()
 	if !set.HasBatchSize {
 		return batchKey{}, dataLen, false
 	}
@@ -323,11 +324,12 @@ func (a *analysis) readTrials() {
 			ti.Metric = math.NaN()
 		}
 		set := t.Plan.Settings()
+		ti.Planned = set.Training.Epochs
 		if lr := set.Training.LearningRate; lr > 0 {
 			ti.LR, ti.HasLR = lr, true
 		}
 		var bk batchKey
-		bk, ti.DataLen, ti.HasBat = batchOf(t)
+		bk, ti.DataLen, ti.HasBat = batchOf(t, set)
 		ti.Batch, ti.Full = bk.Size, bk.Full
 		if set.Optimizer != "" {
 			ti.Opt = set.Optimizer
@@ -530,7 +532,7 @@ func (a *analysis) savedIterations() (saved int64, unknown int) {
 		if t.Status != framework.Pruned {
 			continue
 		}
-		planned := t.Plan.Settings().Training.Epochs
+		planned := ti.Planned
 		if planned <= 0 {
 			unknown++
 			continue
