@@ -260,10 +260,17 @@ func fmtNum(v float64) string {
 }
 
 // shortKey names a dotted key in labels by its last part, abbreviated:
-// training.learning_rate is "lr", optimizer.type is "optimizer".
+// training.learning_rate is "lr", optimizer.type is "optimizer"; a layer's
+// setting names the layer: model.1.type is "layer 1".
 func shortKey(k string) string {
 	parts := strings.Split(k, ".")
 	last := parts[len(parts)-1]
+	if len(parts) == 3 && parts[0] == "model" { // model.1.type is "layer 1", model.0.units "layer 0 units"
+		if last == "type" {
+			return "layer " + parts[1]
+		}
+		return "layer " + parts[1] + " " + last
+	}
 	if (last == "type" || last == "name") && len(parts) > 1 {
 		return parts[len(parts)-2]
 	}

@@ -737,3 +737,14 @@ func TestGradientFlowChart(t *testing.T) {
 		t.Errorf("the gradient-flow picture is blank (variance %v)", v)
 	}
 }
+
+// Chart labels name a layer's setting by the layer, not by a bare index
+// ("1=sigmoid" read as a number).
+func TestShortKeyNamesLayers(t *testing.T) {
+	for k, want := range map[string]string{"model.1.type": "layer 1", "model.0.units": "layer 0 units",
+		"training.learning_rate": "lr", "optimizer.type": "optimizer", "training.batch_size": "batch", "loss.delta": "delta"} {
+		if got := shortKey(k); got != want {
+			t.Errorf("shortKey(%q) = %q, want %q", k, got, want)
+		}
+	}
+}
