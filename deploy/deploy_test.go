@@ -553,7 +553,7 @@ func TestSlurmArrayRunsLocally(t *testing.T) {
 		return 0, out.String()
 	}
 
-	// task 1: USR1 to the batch shell once two trials finished
+	// task 1: USR1 to the batch shell once two trials finished, during the third
 	cmd := task(1)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -563,8 +563,11 @@ func TestSlurmArrayRunsLocally(t *testing.T) {
 	localDB := filepath.Join(root, "node1", "gradsweep-77-1", "shard-1.db")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		s, err := tryQuery(localDB, "SELECT count(*) FROM trials WHERE state = 'completed'")
-		if n, _ := strconv.Atoi(s); err == nil && n >= 2 {
+		// two finished and one running: the signal then finds a trial to
+		// interrupt (between two trials there is none)
+		s, err := tryQuery(localDB, "SELECT (SELECT count(*) FROM trials WHERE state = 'completed') || ' ' || (SELECT count(*) FROM trials WHERE state = 'running')")
+		var done, running int
+		if _, serr := fmt.Sscan(s, &done, &running); err == nil && serr == nil && done >= 2 && running > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
