@@ -36,6 +36,11 @@ type SweepInfo struct {
 	// planned, Kept the trials of it stored here (this shard's).
 	GrowsFrom, NotGrowth string
 	GrewFrom, Kept       int
+	// Proposes is set for a sweep whose trials are not all planned before
+	// it runs (tpe proposes settings as trials finish): a stored trial
+	// missing from the plans is then one the run will propose and check,
+	// not one a grown config dropped.
+	Proposes bool
 }
 
 // Growth says how a grown sweep grew: "grew from 48 to 72 trials, 48
@@ -54,7 +59,7 @@ type TrialPlan struct {
 	Index  int    // position in the sweep's fixed trial order (0-based)
 	Point  int    // grid point index (0-based); repeats of a point share it
 	Repeat int    // 0-based repeat of the point
-	Seed   uint64 // the trial's seed, derived from the sweep seed and Index
+	Seed   uint64 // the trial's seed, derived from the sweep seed and the point's settings and Repeat (or Repeat alone with paired_seeds), never Index
 	// Params holds every setting of the trial as dotted keys, as in grid:
 	// "training.learning_rate": 0.1, "optimizer.type": "adam", ...
 	Params map[string]any

@@ -20,16 +20,26 @@ grid:
   model.0.units: [4, 8]
 `
 
-// keptRows is every column of the stored rows of the trials ids, and of
+// keptRows is every column of the stored rows of the trials ids but their
+// place (idx, point: a grown sweep may insert trials before them), and of
 // their epochs and batch-loss chunks, as rowsOf writes them.
 func keptRows(t *testing.T, db string, ids []string) map[string][]string {
 	t.Helper()
 	in := "'" + strings.Join(ids, "','") + "'"
 	return map[string][]string{
-		"trials":            rowsOf(t, db, `SELECT * FROM trials WHERE id IN (`+in+`) ORDER BY id`),
+		"trials":            rowsOf(t, db, `SELECT `+keptColumns(t, db)+` FROM trials WHERE id IN (`+in+`) ORDER BY id`),
 		"epochs":            rowsOf(t, db, `SELECT * FROM epochs WHERE trial IN (`+in+`) ORDER BY trial, epoch`),
 		"batch_loss_chunks": rowsOf(t, db, `SELECT * FROM batch_loss_chunks WHERE trial IN (`+in+`) ORDER BY trial, iteration`),
 	}
+}
+
+// keptColumns lists the trials table's columns but idx and point.
+func keptColumns(t *testing.T, db string) string {
+	cols := rowsOf(t, db, `SELECT name FROM pragma_table_info('trials') WHERE name NOT IN ('idx', 'point') ORDER BY cid`)
+	for i := range cols {
+		cols[i] = strings.Trim(cols[i], `"`)
+	}
+	return strings.Join(cols, ", ")
 }
 
 func writeFile(t *testing.T, dir, name, text string) {
@@ -54,6 +64,11 @@ func TestGrowSweep(t *testing.T) {
 		{"include items appended", growBase + "include:\n  - {training.learning_rate: 0.3, model.0.units: 4}\n",
 			growBase + "include:\n  - {training.learning_rate: 0.3, model.0.units: 4}\n  - {training.learning_rate: 0.5, model.0.units: [4, 8]}\n", 5, 7},
 		{"repeats of a one-point sweep", growOnePoint(2), growOnePoint(3), 2, 3},
+		{"a grid value on the last axis (trials inserted between the stored ones)", growBase,
+			strings.Replace(growBase, "[4, 8]", "[4, 8, 16]", 1), 4, 6},
+		{"a grid value at the front", growBase, strings.Replace(growBase, "[0.1, 0.05]", "[0.2, 0.1, 0.05]", 1), 4, 6},
+		{"repeats of several points", growBase, strings.Replace(growBase, "repeats: 1", "repeats: 2", 1), 4, 8},
+		{"tpe trials", growTPE(4), growTPE(7), 4, 7},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -95,6 +110,13 @@ func growRandom(n int) string {
 		"random:\n  trials: "+itoa(n)+"\n  training.learning_rate: {log_uniform: [0.01, 0.5]}\n", 1)
 }
 
+// growTPE is growBase searched by tpe: n settings, 2 random ones first,
+// then batches of 2.
+func growTPE(n int) string {
+	return strings.Replace(growBase, "grid:\n  training.learning_rate: [0.1, 0.05]\n  model.0.units: [4, 8]\n",
+		"tpe:\n  trials: "+itoa(n)+"\n  batch: 2\n  startup: 2\n  training.learning_rate: {log_uniform: [0.01, 0.5]}\n  model.0.units: {int_uniform: [2, 8]}\n", 1)
+}
+
 func growOnePoint(repeats int) string {
 	return strings.Replace(strings.Replace(growBase, "repeats: 1", "repeats: "+itoa(repeats), 1),
 		"grid:\n  training.learning_rate: [0.1, 0.05]\n  model.0.units: [4, 8]\n", "grid:\n  training.learning_rate: [0.1]\n", 1)
@@ -107,11 +129,11 @@ func TestGrowSweepRefused(t *testing.T) {
 		{"a changed base setting", growBase,
 			strings.Replace(strings.Replace(growBase, "epochs: 2", "epochs: 3", 1), "[0.1, 0.05]", "[0.1, 0.05, 0.01]", 1),
 			"(it changes training.epochs: 2 → 3: "},
-		{"a grid value that shifts stored trials' indices and seeds", growBase,
-			strings.Replace(growBase, "[4, 8]", "[4, 8, 16]", 1),
-			"(index 2, point 2, repeat 0) would move from index 2 to 3 (seed "},
-		{"repeats of several points", growBase, strings.Replace(growBase, "repeats: 1", "repeats: 2", 1),
-			"(index 1, point 1, repeat 0) would move from index 1 to 2 (seed "},
+		{"tpe repeats", growTPE(4), strings.Replace(growTPE(4), "repeats: 1", "repeats: 2", 1),
+			"(it changes repeats: 1 → 2: a tpe sweep grows only by a larger tpe.trials"},
+		{"fewer tpe trials", growTPE(7), growTPE(4), "(it changes tpe.trials: 7 → 4: a sweep grows, it does not shrink"},
+		{"another tpe space", growTPE(4), strings.Replace(growTPE(7), "0.01, 0.5", "0.02, 0.5", 1),
+			"(it changes tpe.training.learning_rate.log_uniform.0: 0.01 → 0.02"},
 		{"a changed random distribution", growRandom(3),
 			strings.Replace(growRandom(5), "0.01, 0.5", "0.02, 0.5", 1), "(index 0, point 0, repeat 0) is not planned any more"},
 		{"a removed grid value", strings.Replace(growBase, "[0.1, 0.05]", "[0.1, 0.05, 0.01]", 1), growBase,

@@ -2,6 +2,7 @@ package experiment
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -470,7 +471,10 @@ func (e *Experiment) Plans() ([]framework.TrialPlan, error) {
 // from plans. A trial's id is a hash of the sweep's name, its point and
 // its repeat; a point that a tpe sweep samples twice (possible with
 // integers and choices) gets its point index in the hash too, so ids stay
-// unique and stable.
+// unique and stable. Its seed derives from the sweep seed and, likewise,
+// its setting and repeat (settingStream), or its repeat alone with
+// paired_seeds: never from its index, so adding trials to a sweep (more
+// grid values, more repeats) leaves every other trial's seed as it was.
 func (e *Experiment) AppendPlans(plans []framework.TrialPlan, pts []Point) ([]framework.TrialPlan, error) {
 	first := 0
 	if n := len(plans); n > 0 {
@@ -491,19 +495,19 @@ func (e *Experiment) AppendPlans(plans []framework.TrialPlan, pts []Point) ([]fr
 		}
 		params := Flatten(doc)
 		varied := sortedKeys(p)
-		key := e.Name + "\x00" + canonical(p) + "\x00"
-		if h := sha256.Sum256([]byte(key + "0")); ids[fmt.Sprintf("%x", h[:6])] {
-			key = e.Name + "\x00" + canonical(p) + "\x00" + strconv.Itoa(pi) + "\x00"
+		setting := canonical(p) + "\x00"
+		if h := sha256.Sum256([]byte(e.Name + "\x00" + setting + "0")); ids[fmt.Sprintf("%x", h[:6])] {
+			setting += strconv.Itoa(pi) + "\x00"
 		}
 		for r := 0; r < e.Repeats; r++ {
 			idx := len(plans)
-			h := sha256.Sum256([]byte(key + strconv.Itoa(r)))
+			h := sha256.Sum256([]byte(e.Name + "\x00" + setting + strconv.Itoa(r)))
 			if ids != nil {
 				ids[fmt.Sprintf("%x", h[:6])] = true
 			}
-			stream := uint64(idx)
-			if e.PairedSeeds {
-				stream = uint64(r)
+			stream := uint64(r)
+			if !e.PairedSeeds {
+				stream = settingStream(setting + strconv.Itoa(r))
 			}
 			plans = append(plans, framework.TrialPlan{
 				ID: fmt.Sprintf("%x", h[:6]), Sweep: e.Name, Index: idx, Point: pi, Repeat: r,
@@ -514,7 +518,16 @@ func (e *Experiment) AppendPlans(plans []framework.TrialPlan, pts []Point) ([]fr
 	return plans, nil
 }
 
-// DeriveSeed mixes the sweep seed with a stream number (the trial index, or
+// settingStream is the seed stream of a trial that is not paired: the
+// first 8 bytes of SHA-256 of its setting and repeat (not of the sweep's
+// name, nor of its place in the sweep), so a trial keeps its seed when a
+// sweep grows around it or is renamed.
+func settingStream(settingAndRepeat string) uint64 {
+	h := sha256.Sum256([]byte("seed\x00" + settingAndRepeat))
+	return binary.LittleEndian.Uint64(h[:8])
+}
+
+// DeriveSeed mixes the sweep seed with a stream number (settingStream, or
 // the repeat with paired seeds) by SplitMix64's finaliser, so neighbouring
 // trials get unrelated seeds. Seeds keep 53 bits, so they survive JSON
 // (float64) and SQLite (int64) exactly.

@@ -24,21 +24,44 @@ func (e *Experiment) ChangedFrom(old *Experiment) string {
 	if e.Pruner != nil {
 		return "the sweep has a pruner, whose rungs compare every trial: added trials would change the decisions taken on those kept"
 	}
-	a, b := map[string]any{}, map[string]any{}
-	for k, v := range old.doc {
-		if !slices.Contains(growthKeys, k) {
-			a[k] = v
-		}
+	if old.TPE != nil && e.TPE != nil {
+		return e.tpeChangedFrom(old)
 	}
-	for k, v := range e.doc {
-		if !slices.Contains(growthKeys, k) {
-			b[k] = v
-		}
-	}
-	if d := firstChange("", a, b); d != "" {
+	if d := firstChange("", withoutKeys(old.doc, growthKeys), withoutKeys(e.doc, growthKeys)); d != "" {
 		return "it changes " + d + ": a sweep grows only by what grid, random, include, exclude and repeats add"
 	}
 	return ""
+}
+
+// tpeChangedFrom is ChangedFrom for two tpe sweeps: one grows only by a
+// larger tpe.trials. The settings proposed so far are then those the
+// larger sweep proposes first (each batch comes from the finished
+// settings before it, and within a batch each proposal from the ones
+// before it), and the runner checks the stored ones against its own
+// proposals as on every resume. More repeats would change the means the
+// proposals came from.
+func (e *Experiment) tpeChangedFrom(old *Experiment) string {
+	a, b := withoutKeys(old.doc, []string{"tpe"}), withoutKeys(e.doc, []string{"tpe"})
+	a["tpe"] = withoutKeys(old.doc["tpe"].(map[string]any), []string{"trials"})
+	b["tpe"] = withoutKeys(e.doc["tpe"].(map[string]any), []string{"trials"})
+	if d := firstChange("", a, b); d != "" {
+		return "it changes " + d + ": a tpe sweep grows only by a larger tpe.trials (its proposals come from the finished settings, the mean over their repeats)"
+	}
+	if e.TPE.Trials < old.TPE.Trials {
+		return fmt.Sprintf("it changes tpe.trials: %d → %d: a sweep grows, it does not shrink", old.TPE.Trials, e.TPE.Trials)
+	}
+	return ""
+}
+
+// withoutKeys is a shallow copy of doc without keys.
+func withoutKeys(doc map[string]any, keys []string) map[string]any {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if !slices.Contains(keys, k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // firstChange is the first dotted path, in sorted order, where two

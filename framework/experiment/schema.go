@@ -34,7 +34,7 @@ import (
 type Settings struct {
 	Name        string `opt:"name" required:"true" doc:"the sweep's name in the database and the report folder's name: letters, digits, '.', '_' and '-' ('../x' and '/etc/x' are refused)"`
 	Description string `opt:"description" doc:"free text; not part of the config hash"`
-	Seed        int    `opt:"seed" default:"0" range:"[0,]" doc:"the sweep seed: trial i gets the seed SplitMix64(seed, i), 53 bits"`
+	Seed        int    `opt:"seed" default:"0" range:"[0,]" doc:"the sweep seed: a trial gets the seed SplitMix64(seed, SHA-256 of its setting and repeat), 53 bits; not its place in the sweep, so a grown sweep keeps its trials' seeds"`
 	Repeats     int    `opt:"repeats" default:"1" range:"[1,1000]" doc:"runs of each grid point with different derived seeds; rankings use mean ± std over them"`
 	Metric      string `opt:"metric" doc:"the ranking metric: val_loss (the default with a validation split), val_accuracy, train_loss (the default without one), train_accuracy, time_to_target (seconds until training.stop.target_loss)"`
 	PairedSeeds bool   `opt:"paired_seeds" default:"false" doc:"repeat r of every point gets the same seed, so points are compared on the same initial weights and data order (common random numbers)"`

@@ -21,8 +21,7 @@ type RangeSetting struct {
 // setting: the base document alone (grid, random and include are ignored,
 // so a varied key keeps its base value), built by the trial builder
 // (Prepared.build) as the sweep's first trial would be, with its data split
-// and its seed. Repeat r uses the seed of repeat r of the sweep's first
-// grid point, DeriveSeed(e.Seed, r). Each run is one ordinary training by
+// and the seed paired_seeds gives repeat r, DeriveSeed(e.Seed, r). Each run is one ordinary training by
 // the trainer with three changes: the learning rate starts at c.Min and the
 // schedule is exponential per update with c.Gamma() (the file's schedule
 // and warmup are replaced); the epochs are as many as c.Iterations updates

@@ -166,7 +166,8 @@ func (p *Prepared) Info() framework.SweepInfo {
 		planned = p.Exp.Planned()
 	}
 	return framework.SweepInfo{Name: p.Exp.Name, ConfigHash: p.Exp.Hash, Config: string(p.Exp.Source),
-		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: planned, Started: time.Now(), DataID: p.dataFiles}
+		Seed: p.Exp.Seed, Metric: p.Exp.Metric, Planned: planned, Started: time.Now(), DataID: p.dataFiles,
+		Proposes: p.Exp.TPE != nil}
 }
 
 // ErrTrialsFailed is returned (wrapped) when the sweep finished but some
@@ -248,9 +249,9 @@ func Run(ctx context.Context, p *Prepared, opt Options) (framework.SweepSummary,
 // another one, which parses, and p changes no setting of it but which
 // trials there are (Experiment.ChangedFrom). Which trials are kept is the
 // store's decision, in the transaction that grows the sweep: each stored
-// trial must be planned again with the same id, index, point, repeat,
-// seed, params and varied, so the grown sweep is the one a fresh run of
-// p stores.
+// trial must be planned again with the same id, repeat, seed, params and
+// varied (its index and point may change), so the grown sweep is the one
+// a fresh run of p stores.
 func growth(p *Prepared, st Store, info *framework.SweepInfo) error {
 	hash, config, stored, err := st.Stored(info.Name)
 	if err != nil || hash == "" || hash == info.ConfigHash {

@@ -147,6 +147,9 @@ func (s *Store) PrepareSweep(info framework.SweepInfo, trials []framework.TrialP
 			}
 			return insertSweep(tx, &info, trials, now)
 		}
+		if err := checkResumed(tx, info.Name, trials); err != nil {
+			return err
+		}
 		if _, err := insertMissingTrials(tx, info.Name, trials); err != nil {
 			return err
 		}
@@ -217,36 +220,31 @@ func insertSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.Trial
 }
 
 // growSweep grows a stored sweep to info's config: it keeps every stored
-// trial, untouched, when trials plans it again with the same id, index,
-// point, repeat, seed, params and varied (a trial that differs in any of
-// them is another trial: ErrConfigChanged, naming the first difference),
-// inserts the new trials as pending, and stores info's config and hash.
-// A grown sweep is so the one a fresh run of the new config stores.
+// trial when trials plans it again with the same id, repeat, seed, params
+// and varied (a trial that differs in any of them is another trial:
+// ErrConfigChanged, naming the first difference), inserts the new trials
+// as pending, and stores info's config and hash. A kept trial whose place
+// in the new order differs (a grid value inserted before it, a repeat
+// added to every point) gets its new index and point; its results are
+// untouched, and its seed, which follows its setting and repeat, not its
+// place, is the one a fresh run gives it. A grown sweep is so the one a
+// fresh run of the new config stores. In a sweep that proposes settings
+// as it runs (info.Proposes), stored trials not planned yet are left for
+// the run to propose.
 func growSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.TrialPlan, now time.Time) error {
-	byID := make(map[string]*framework.TrialPlan, len(trials))
-	for i := range trials {
-		byID[trials[i].ID] = &trials[i]
-	}
-	rows, err := tx.Query(`SELECT id, idx, point, repeat, seed, params, varied FROM trials WHERE sweep = ? ORDER BY idx`, info.Name)
+	moved, err := checkStoredTrials(tx, info.Name, trials, func(id string, planned bool, idx, point, repeat int, why string) error {
+		if info.Proposes && !planned {
+			return nil // a setting the run will propose again, and check
+		}
+		return fmt.Errorf("%w: sweep %q cannot grow to config hash %s: trial %s (index %d, point %d, repeat %d) %s; a grown sweep keeps every stored trial as it is: use --force or rename the sweep",
+			ErrConfigChanged, info.Name, info.ConfigHash, id, idx, point, repeat, why)
+	})
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, seed, params, varied string
-		var idx, point, repeat int
-		if err := rows.Scan(&id, &idx, &point, &repeat, &seed, &params, &varied); err != nil {
-			return err
-		}
-		if why := trialChange(byID[id], idx, point, repeat, seed, params, varied); why != "" {
-			return fmt.Errorf("%w: sweep %q cannot grow to config hash %s: trial %s (index %d, point %d, repeat %d) %s; a grown sweep keeps every stored trial as it is: use --force or rename the sweep",
-				ErrConfigChanged, info.Name, info.ConfigHash, id, idx, point, repeat, why)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := moveTrials(tx, info.Name, moved); err != nil {
 		return err
 	}
-	rows.Close()
 	if _, err := insertMissingTrials(tx, info.Name, trials); err != nil {
 		return err
 	}
@@ -255,23 +253,95 @@ func growSweep(tx *sql.Tx, info *framework.SweepInfo, trials []framework.TrialPl
 	return err
 }
 
-// trialChange says how plan differs from the stored trial of the same id
-// (nil: it is not planned any more), or "" if it does not.
-func trialChange(plan *framework.TrialPlan, idx, point, repeat int, seed, params, varied string) string {
-	if plan == nil {
-		return "is not planned any more (its setting or its place was removed, or it moved to another shard)"
+// checkStoredTrials compares every stored trial of sweep with its plan in
+// trials (by id) and returns the plans of those whose index or point
+// differs. A stored trial planned otherwise (or not at all) is passed to
+// refuse, whose error ends the check (nil: the trial is left as it is).
+func checkStoredTrials(tx *sql.Tx, sweep string, trials []framework.TrialPlan,
+	refuse func(id string, planned bool, idx, point, repeat int, why string) error) ([]*framework.TrialPlan, error) {
+	byID := make(map[string]*framework.TrialPlan, len(trials))
+	for i := range trials {
+		byID[trials[i].ID] = &trials[i]
 	}
-	switch {
-	case plan.Index != idx:
-		change := ""
-		if seedText(plan.Seed) != seed {
-			change = fmt.Sprintf(" (seed %s → %d)", seed, plan.Seed)
+	rows, err := tx.Query(`SELECT id, idx, point, repeat, seed, params, varied FROM trials WHERE sweep = ? ORDER BY idx`, sweep)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var moved []*framework.TrialPlan
+	for rows.Next() {
+		var id, seed, params, varied string
+		var idx, point, repeat int
+		if err := rows.Scan(&id, &idx, &point, &repeat, &seed, &params, &varied); err != nil {
+			return nil, err
 		}
-		return fmt.Sprintf("would move from index %d to %d%s: a grown sweep's new trials must all come after its stored ones", idx, plan.Index, change)
+		plan := byID[id]
+		if why := trialChange(plan, repeat, seed, params, varied); why != "" {
+			if err := refuse(id, plan != nil, idx, point, repeat, why); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if plan.Index != idx || plan.Point != point {
+			moved = append(moved, plan)
+		}
+	}
+	return moved, rows.Err()
+}
+
+// checkResumed refuses to resume a sweep stored under the same config
+// hash whose stored trials this run plans otherwise (another seed, index
+// or setting for the same id): a database written by a gradsweep that
+// planned trials differently, such as one before trial seeds followed a
+// trial's setting instead of its index. Running on, it would mix the two
+// plans in one sweep. Stored trials this run does not plan (another
+// shard's, or settings a tpe sweep proposed) are not its business.
+func checkResumed(tx *sql.Tx, sweep string, trials []framework.TrialPlan) error {
+	refuse := func(id string, planned bool, idx, point, repeat int, why string) error {
+		if !planned {
+			return nil
+		}
+		return fmt.Errorf("%w: sweep %q: stored trial %s (index %d, point %d, repeat %d) %s in this run: the database was written by a gradsweep that planned the same file otherwise (earlier gradsweeps derived a trial's seed from its index; it now follows the trial's setting and repeat); finish the sweep with that gradsweep, or use --force or rename the sweep",
+			ErrConfigChanged, sweep, id, idx, point, repeat, why)
+	}
+	moved, err := checkStoredTrials(tx, sweep, trials, refuse)
+	if err == nil && len(moved) > 0 {
+		pl := moved[0]
+		err = fmt.Errorf("%w: sweep %q: stored trial %s would be index %d, point %d in this run: the database was written by a gradsweep that planned the same file otherwise; finish the sweep with that gradsweep, or use --force or rename the sweep",
+			ErrConfigChanged, sweep, pl.ID, pl.Index, pl.Point)
+	}
+	return err
+}
+
+// moveTrials gives stored trials the index and point of their plans, in
+// two steps (first to negative indices) so that UNIQUE(sweep, idx) holds
+// after each statement whatever the order of the moves.
+func moveTrials(tx *sql.Tx, sweep string, plans []*framework.TrialPlan) error {
+	for _, final := range []bool{false, true} {
+		for _, pl := range plans {
+			idx := -1 - pl.Index
+			if final {
+				idx = pl.Index
+			}
+			if _, err := tx.Exec(`UPDATE trials SET idx = ?, point = ? WHERE id = ? AND sweep = ?`, idx, pl.Point, pl.ID, sweep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// trialChange says how plan differs from the stored trial of the same id
+// (nil: it is not planned any more), or "" if it does not. Its index and
+// point are its place, not what it is: they may change.
+func trialChange(plan *framework.TrialPlan, repeat int, seed, params, varied string) string {
+	switch {
+	case plan == nil:
+		return "is not planned any more (its setting or its place was removed, or it moved to another shard)"
 	case seedText(plan.Seed) != seed:
 		return fmt.Sprintf("would get seed %d instead of %s", plan.Seed, seed)
-	case plan.Point != point || plan.Repeat != repeat:
-		return fmt.Sprintf("would be point %d, repeat %d", plan.Point, plan.Repeat)
+	case plan.Repeat != repeat:
+		return fmt.Sprintf("would be repeat %d", plan.Repeat)
 	}
 	p, err := encodeParams(plan.Params)
 	if err != nil {

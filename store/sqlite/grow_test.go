@@ -13,7 +13,8 @@ import (
 // replaced meanwhile is refused as changed), only when every stored trial
 // is planned again unchanged (the message names the first difference),
 // and then keeps the stored trials, adds the new ones and stores the new
-// config.
+// config. A kept trial may move: a new trial planned before it pushes it
+// to a later index (its seed does not depend on it).
 func TestPrepareSweepGrows(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "sweeps.db"))
 	old := sweepInfo("g", "hash-old")
@@ -36,8 +37,6 @@ func TestPrepareSweepGrows(t *testing.T) {
 			`trial g-t001 (index 1, point 0, repeat 1) would change optimizer.type from "adam" to "sgd"`},
 		{"a new setting", "hash-old", func(p []framework.TrialPlan) { p[2].Params["loss.delta"] = 1.0 },
 			"trial g-t002 (index 2, point 1, repeat 0) would get the setting loss.delta = 1.0"},
-		{"a moved trial", "hash-old", func(p []framework.TrialPlan) { p[1].Index, p[3].Index = 3, 1 },
-			"trial g-t001 (index 1, point 0, repeat 1) would move from index 1 to 3"},
 		{"another seed", "hash-old", func(p []framework.TrialPlan) { p[2].Seed++ },
 			"trial g-t002 (index 2, point 1, repeat 0) would get seed "},
 		{"a dropped trial", "hash-old", func(p []framework.TrialPlan) { p[2].ID = "g-other" },
@@ -61,8 +60,16 @@ func TestPrepareSweepGrows(t *testing.T) {
 
 	info := grown
 	info.GrowsFrom = "hash-old"
-	if err := s.PrepareSweep(info, makePlans(old.Name, 4), false); err != nil {
+	next := makePlans(old.Name, 4)
+	next[1].Index, next[1].Point, next[3].Index, next[3].Point = 3, 1, 1, 0 // new trial 3 comes before stored trial 1
+	if err := s.PrepareSweep(info, next, false); err != nil {
 		t.Fatal(err)
+	}
+	for _, pl := range next {
+		var idx, point int
+		if err := s.w.QueryRow(`SELECT idx, point FROM trials WHERE id = ?`, pl.ID).Scan(&idx, &point); err != nil || idx != pl.Index || point != pl.Point {
+			t.Fatalf("trial %s: index %d, point %d (%v), want %d, %d", pl.ID, idx, point, err, pl.Index, pl.Point)
+		}
 	}
 	var hash, config string
 	var trials int
@@ -81,5 +88,42 @@ func TestPrepareSweepGrows(t *testing.T) {
 	}
 	if h, _, _, err := s.Stored("none"); err != nil || h != "" {
 		t.Fatalf("Stored of an unknown sweep: %q %v", h, err)
+	}
+}
+
+// A sweep resumed under the same config hash is refused when this run
+// plans a stored trial otherwise (a database from a gradsweep whose seeds
+// followed the trial index); stored trials it does not plan (another
+// shard's) are left alone.
+func TestPrepareSweepRefusesAnotherPlan(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sweeps.db")
+	s := openStore(t, path)
+	info := sweepInfo("r", "hash")
+	plans := makePlans(info.Name, 4)
+	if err := s.PrepareSweep(info, plans, false); err != nil {
+		t.Fatal(err)
+	}
+	finish(s, &plans[0], framework.Completed, 0.5)
+	before := dump(t, path, "trials", "epoch_metrics", "batch_loss")
+	for _, c := range []struct {
+		name string
+		edit func(p []framework.TrialPlan)
+		want string
+	}{
+		{"another seed", func(p []framework.TrialPlan) { p[2].Seed++ }, "stored trial r-t002 (index 2, point 1, repeat 0) would get seed "},
+		{"another index", func(p []framework.TrialPlan) { p[1].Index, p[3].Index = 3, 1 }, "stored trial r-t001 would be index 3, point 0"},
+	} {
+		next := makePlans(info.Name, 4)
+		c.edit(next)
+		err := s.PrepareSweep(info, next, false)
+		if !errors.Is(err, ErrConfigChanged) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "planned the same file otherwise") {
+			t.Fatalf("%s: %v, want ErrConfigChanged with %q", c.name, err, c.want)
+		}
+	}
+	if err := s.PrepareSweep(info, makePlans(info.Name, 4)[:2], false); err != nil {
+		t.Fatalf("a run that plans a part of the stored trials: %v", err)
+	}
+	if after := dump(t, path, "trials", "epoch_metrics", "batch_loss"); after != before {
+		t.Fatalf("refused resumes changed the database")
 	}
 }
