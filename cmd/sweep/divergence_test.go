@@ -9,7 +9,7 @@ import (
 )
 
 // divergeYAML has one setting that diverges (a finite loss exploding past
-// diverge_factor, at iteration 113) and one that completes, with every
+// diverge_factor, at iteration 114) and one that completes, with every
 // 50th batch loss recorded.
 const divergeYAML = `name: div
 seed: 1
@@ -19,7 +19,7 @@ model:
 loss: mse
 training: {learning_rate: 0.1, batch_size: 1, epochs: 3, shuffle: false}
 grid:
-  training.learning_rate: [0.15, 0.26]
+  training.learning_rate: [0.15, 0.255]
 record: {batch_loss_every: 50}
 `
 
