@@ -69,6 +69,9 @@ func TestGrowSweep(t *testing.T) {
 		{"a grid value at the front", growBase, strings.Replace(growBase, "[0.1, 0.05]", "[0.2, 0.1, 0.05]", 1), 4, 6},
 		{"repeats of several points", growBase, strings.Replace(growBase, "repeats: 1", "repeats: 2", 1), 4, 8},
 		{"tpe trials", growTPE(4), growTPE(7), 4, 7},
+		{"random trials beside a grid", growBase + "random:\n  trials: 1\n  training.batch_size: {int_uniform: [8, 32]}\n",
+			growBase + "random:\n  trials: 2\n  training.batch_size: {int_uniform: [8, 32]}\n", 4, 8},
+		{"an exclude removed", growBase + "exclude:\n  - {training.learning_rate: 0.1, model.0.units: 4}\n", growBase, 3, 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
