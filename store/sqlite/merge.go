@@ -269,6 +269,9 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 	if err := checkMergedData(tx); err != nil {
 		return 0, err
 	}
+	if err := checkSameResults(tx); err != nil {
+		return 0, err
+	}
 
 	cols := strings.Join(trialColumns, ", ")
 	var sel, set []string
@@ -321,6 +324,38 @@ func (s *Store) mergeTx(ctx context.Context, conn *sql.Conn) (int, error) {
 		return 0, err
 	}
 	return n, tx.Commit()
+}
+
+// resultColumns are the trials columns that say what a trial's training
+// gave: two runs of one trial (same settings and seed) agree on all of
+// them, to the bit, on the same kind of CPU.
+var resultColumns = strings.Fields(`state iterations final_train_loss final_train_loss_nonfinite
+	final_val_loss final_val_loss_nonfinite diverged_iteration last_finite_loss last_finite_loss_nonfinite`)
+
+// checkSameResults refuses a source holding a trial that the destination
+// also holds as completed or diverged, with another result (ErrMergeRefused,
+// naming the trial and the first differing column): a merge keeps the
+// destination's row, and must not hide that the same trial gave two
+// answers (files from CPUs with other matrix kernels, or from another
+// gradsweep). Pruned and failed trials are not compared: a rung's
+// decision depends on which trials the run saw.
+func checkSameResults(tx *sql.Tx) error {
+	var differs []string
+	for _, c := range resultColumns {
+		differs = append(differs, fmt.Sprintf(`CASE WHEN d.%[1]s IS NOT s.%[1]s THEN '%[1]s: ' || quote(d.%[1]s) || ' here, ' || quote(s.%[1]s) || ' in the source' END`, c))
+	}
+	var id, diff string
+	err := tx.QueryRow(`SELECT s.id, coalesce(` + strings.Join(differs, ", ") + `) FROM src.trials s JOIN main.trials d ON d.id = s.id
+		WHERE d.state IN ('completed', 'diverged') AND s.state IN ('completed', 'diverged')
+		  AND coalesce(` + strings.Join(differs, ", ") + `) IS NOT NULL ORDER BY d.idx LIMIT 1`).Scan(&id, &diff)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
+	return fmt.Errorf("%w: trial %s finished in both files with other results (%s): the same trial gave two answers (files from CPUs with other matrix kernels, see 'sweep bench', or from another gradsweep); merge the files of one kind of machine, or run the trial again in one of them",
+		ErrMergeRefused, id, diff)
 }
 
 // checkMergedData refuses a source sweep whose data files differ from

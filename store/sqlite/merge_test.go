@@ -3,6 +3,7 @@ package sqlite
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/framework"
@@ -130,5 +131,40 @@ func TestMergeCopiesLayerStats(t *testing.T) {
 	var n int
 	if err := dst.w.QueryRow(`SELECT count(*) FROM layer_stats`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("%d layer_stats rows merged (%v), want 2", n, err)
+	}
+}
+
+// A trial finished in both files with other results is refused, naming
+// the trial and the column, and nothing is written; the same results, or
+// a pruned trial, merge as before.
+func TestMergeRefusesTwoAnswers(t *testing.T) {
+	dir := t.TempDir()
+	info := sweepInfo("two", "h")
+	plans := makePlans(info.Name, 3)
+	file := func(name string, loss float64) string {
+		path := filepath.Join(dir, name)
+		s := openStore(t, path)
+		if err := s.PrepareSweep(info, plans, false); err != nil {
+			t.Fatal(err)
+		}
+		finish(s, &plans[0], framework.Completed, 0.5)
+		finish(s, &plans[1], framework.Completed, loss)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	a, same, other := file("a.db", 0.25), file("same.db", 0.25), file("other.db", 0.375)
+	dst := openStore(t, a)
+	if n, err := dst.Merge(same); err != nil || n != 0 {
+		t.Fatalf("merge of the same results: added %d, %v", n, err)
+	}
+	before := dump(t, a)
+	_, err := dst.Merge(other)
+	if !errors.Is(err, ErrMergeRefused) || !strings.Contains(err.Error(), "trial "+plans[1].ID+" finished in both files with other results (final_train_loss: ") {
+		t.Fatalf("merge of other results: %v", err)
+	}
+	if dump(t, a) != before {
+		t.Fatal("a refused merge wrote")
 	}
 }
