@@ -345,9 +345,9 @@ func checkSameResults(tx *sql.Tx) error {
 		differs = append(differs, fmt.Sprintf(`CASE WHEN d.%[1]s IS NOT s.%[1]s THEN '%[1]s: ' || quote(d.%[1]s) || ' here, ' || quote(s.%[1]s) || ' in the source' END`, c))
 	}
 	var id, diff string
-	err := tx.QueryRow(`SELECT s.id, coalesce(` + strings.Join(differs, ", ") + `) FROM src.trials s JOIN main.trials d ON d.id = s.id
+	err := tx.QueryRow(`SELECT s.id, coalesce(`+strings.Join(differs, ", ")+`) FROM src.trials s JOIN main.trials d ON d.id = s.id
 		WHERE d.state IN ('completed', 'diverged') AND s.state IN ('completed', 'diverged')
-		  AND coalesce(` + strings.Join(differs, ", ") + `) IS NOT NULL ORDER BY d.idx LIMIT 1`).Scan(&id, &diff)
+		  AND coalesce(`+strings.Join(differs, ", ")+`) IS NOT NULL ORDER BY d.idx LIMIT 1`).Scan(&id, &diff)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
