@@ -236,6 +236,9 @@ func cmdRun(env *env, args []string) error {
 	if p.Exp.TPE != nil && f.shards > 1 {
 		return usagef("%s: a tpe sweep cannot be sharded (each batch is proposed from every finished setting before it): run it without --shard, in one process or in several sharing the database", f.file)
 	}
+	if err := checkReportDir(f.reportPath(p.Exp.Name)); err != nil {
+		return err
+	}
 	// Workers beyond the trials of this shard would only wait.
 	f.workers = min(f.workers, max(1, trialsInShard(p, f.shard, f.shards)))
 	st, err := sqlite.Open(f.db)
@@ -307,10 +310,7 @@ func afterRun(ctx context.Context, env *env, f *runFlags, p *sweep.Prepared, st 
 	if f.reportDir == "" || canceled {
 		return nil
 	}
-	dir := f.reportDir
-	if dir == "auto" {
-		dir = filepath.Join("reports", p.Exp.Name)
-	}
+	dir := f.reportPath(p.Exp.Name)
 	if err := writeReport(st, p.Exp.Name, dir); err != nil {
 		return err
 	}
@@ -406,4 +406,38 @@ func fmtFloat(v float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// reportPath is the folder --report names for sweep ("auto":
+// reports/<sweep>), or "" without --report.
+func (f *runFlags) reportPath(sweep string) string {
+	if f.reportDir == "auto" {
+		return filepath.Join("reports", sweep)
+	}
+	return f.reportDir
+}
+
+// checkReportDir refuses (exit 2), before anything trains, a --report
+// folder the report could not be written to at the end: a path that is a
+// file, under a file, or whose nearest existing folder is not writable.
+func checkReportDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && !fi.IsDir():
+			return usagef("--report %s: %s is not a folder", dir, p)
+		case err == nil:
+			if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+				return usagef("--report %s: cannot write in %s: %v", dir, p, err)
+			}
+			return nil
+		case !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return usagef("--report %s: %v", dir, err)
+		case p == filepath.Dir(p):
+			return nil
+		}
+	}
 }

@@ -306,3 +306,23 @@ func TestReportDrawsMovingAverage(t *testing.T) {
 		}
 	}
 }
+
+// A --report folder that cannot be written is refused (exit 2) before
+// anything trains: no database is written.
+func TestRunRefusesAnUnwritableReportFolder(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "small.yaml", mustRead(t, "testdata/small.yaml"))
+	writeFile(t, dir, "taken", "a file")
+	for _, c := range []struct{ flag, want string }{
+		{"taken", "--report taken: taken is not a folder"},
+		{"taken/report", "--report taken/report: taken is not a folder"},
+	} {
+		r := runCLI(t, dir, "run", "small.yaml", "--quiet", "--report", c.flag)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Fatalf("--report %s: exit %d, want 2 with %q:\n%s", c.flag, r.code, c.want, r.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "sweeps.db")); err == nil {
+			t.Fatalf("--report %s: a database was written before the refusal", c.flag)
+		}
+	}
+}
