@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,6 +98,9 @@ func Prepare(e *experiment.Experiment, reg framework.Registries) (*Prepared, err
 	if err := p.checkMetric(); err != nil {
 		return nil, err
 	}
+	if err := p.checkRateIsUsed(reg); err != nil {
+		return nil, err
+	}
 	if p.dataFiles, err = p.dataID(); err != nil {
 		return nil, err
 	}
@@ -120,6 +124,38 @@ func (p *Prepared) resolve(plans []framework.TrialPlan, reg framework.Registries
 		}
 	}
 	return nil
+}
+
+// checkRateIsUsed refuses a sweep that varies training.learning_rate
+// while every trial's schedule sets its own rate whatever the learning
+// rate (onecycle's max_lr/div_factor, framework.InitialRater): its values
+// would train the same trial again and again, and a chart over them would
+// show a learning rate with no effect.
+func (p *Prepared) checkRateIsUsed(reg framework.Registries) error {
+	path := experiment.TrainingPath("LearningRate")
+	varied, name := false, ""
+	for i, plan := range p.Plans {
+		if plan.Repeat > 0 {
+			continue
+		}
+		varied = varied || slices.Contains(plan.Varied, path)
+		spec := p.Specs[i].Training.Schedule // a warmup ramps up to the schedule's own first rate
+		s, err := reg.Schedules.New(spec.Type, spec.Options)
+		if err != nil {
+			return nil // refused where the trial is built
+		}
+		ir, ok := s.(framework.InitialRater)
+		if !ok || ir.InitialRate(1) != ir.InitialRate(2) {
+			return nil
+		}
+		name = spec.Type
+	}
+	if !varied || p.Exp.TPE != nil && len(p.Plans) == 0 {
+		return nil
+	}
+	line, _ := p.Exp.VariedLine(path, p.Plans[0].Params[path])
+	return &experiment.Error{File: p.Exp.File, Line: line, Key: path,
+		Msg: fmt.Sprintf("every trial's schedule (%s) sets its own learning rate, so the values of %s would train the same trial again: vary the schedule's rate instead (training.schedule.max_lr for onecycle)", name, path)}
 }
 
 // checkMetric refuses a ranking metric that no trial can have: accuracy

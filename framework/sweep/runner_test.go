@@ -422,6 +422,36 @@ metric: val_accuracy
 	}
 }
 
+// A learning rate varied where every trial's schedule sets its own rate
+// (onecycle, with or without a warmup) is refused at the grid's line; with
+// a schedule that uses it, or beside points that use it, it is not.
+func TestPrepareRefusesALearningRateWithNoEffect(t *testing.T) {
+	base := `name: oc
+dataset: {builtin: iris, validation_split: 0.2}
+model: [{type: dense, units: 4}, {type: relu}, {type: dense, units: 3}]
+loss: cross_entropy
+training: {learning_rate: 0.1, batch_size: 16, epochs: 2, schedule: SCHEDULE}
+grid:
+  training.learning_rate: [0.1, 0.05]
+`
+	want := `x.yaml:7: training.learning_rate: every trial's schedule (onecycle) sets its own learning rate`
+	for _, c := range []struct{ schedule, extra, want string }{
+		{"{type: onecycle, max_lr: 0.5}", "", want},
+		{"{type: onecycle, max_lr: 0.5, warmup: {iterations: 3}}", "", want},
+		{"{type: cosine, t_max: 2}", "", ""},
+		{"{type: onecycle, max_lr: 0.5}", "  training.schedule.max_lr: [0.5, 1]\n", want},
+		{"{type: onecycle, max_lr: 0.5}", "include:\n  - {training.schedule: constant, training.learning_rate: 0.2}\n", ""},
+	} {
+		e, err := experiment.Parse([]byte(strings.Replace(base, "SCHEDULE", c.schedule, 1)+c.extra), "x.yaml")
+		if err == nil {
+			_, err = sweep.Prepare(e, framework.Default())
+		}
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s %q: got %v, want …%s…", c.schedule, c.extra, err, c.want)
+		}
+	}
+}
+
 // A pruner with no rung before the last epoch (min_epochs or warmup at or
 // past training.epochs) prunes nothing: every trial trains to the end,
 // exactly as without the pruner.
