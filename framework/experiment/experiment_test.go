@@ -128,6 +128,12 @@ func TestRandomSearchReproducible(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{"name: [", "x.yaml:1: malformed YAML"},
+		// an open flow collection is named at its own line, not the line
+		// yaml.v3 gives (that of the enclosing block, often 1)
+		{strings.Replace(base, "epochs: 2}", "epochs: 2", 1), "x.yaml:10: malformed YAML: the '{' opened on this line is not closed"},
+		{base + "grid:\n  training.learning_rate: [0.1, 0.2\n", "x.yaml:12: malformed YAML: the '[' opened on this line is not closed"},
+		{base + "grid: {training.learning_rate: [0.1, 0.2}\n", "x.yaml:11: malformed YAML: the '[' opened on this line is not closed"},
+		{"# a [ in a comment\nname: 'a { b'\ntraining: {epochs: [2, 3]\n", "x.yaml:3: malformed YAML: the '{' opened on this line is not closed"},
 		{base + "grid: {}\n", "x.yaml:11: grid: must be a non-empty mapping"},
 		{base + "gird: {}\n", `x.yaml:11: gird: unknown key "gird"`},
 		{base + "grid:\n  training.learning_rat: [1]\n", `x.yaml:12: grid.training.learning_rat: path "training.learning_rat" names nothing`},

@@ -133,7 +133,7 @@ func Parse(src []byte, file string) (*Experiment, error) {
 	if err := dec.Decode(&root); err == io.EOF {
 		return nil, &Error{File: file, Msg: "empty experiment file (it holds only comments)"}
 	} else if err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, src, err)
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		return nil, &Error{File: file, Msg: "empty experiment file"}
@@ -142,7 +142,7 @@ func Parse(src []byte, file string) (*Experiment, error) {
 	if err := dec.Decode(&next); err == nil {
 		return nil, &Error{File: file, Line: next.Line, Msg: "a second YAML document (after ---): an experiment file holds one"}
 	} else if err != io.EOF {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, src, err)
 	}
 	lines := map[string]int{}
 	v, err := convert(root.Content[0], "", lines, file)
@@ -161,8 +161,11 @@ func Parse(src []byte, file string) (*Experiment, error) {
 }
 
 // yamlError turns a yaml.v3 syntax error ("yaml: line N: msg") into an
-// *Error at line N.
-func yamlError(file string, err error) error {
+// *Error at line N. For a flow collection left open ("did not find
+// expected ',' or '}'"), yaml.v3 names the line where its enclosing block
+// began, often line 1: the error is then put at the line of the bracket
+// that is not closed (unclosedFlow), and says so.
+func yamlError(file string, src []byte, err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
@@ -172,7 +175,68 @@ func yamlError(file string, err error) error {
 			}
 		}
 	}
+	if strings.HasPrefix(msg, "did not find expected ',' or ") {
+		if l, open, ok := unclosedFlow(src); ok {
+			return &Error{File: file, Line: l, Msg: fmt.Sprintf("malformed YAML: the %q opened on this line is not closed (%s)", open, msg)}
+		}
+	}
 	return &Error{File: file, Line: line, Msg: "malformed YAML: " + msg}
+}
+
+// unclosedFlow finds the first flow bracket ('[' or '{') of a YAML text
+// that is not closed by its own kind of bracket, and its line. A bracket
+// opens a flow collection at the start of a value (after "key: ", "- " or
+// at the start of a line) or inside another one; quoted strings and
+// comments are skipped. A heuristic for error messages only: the text is
+// not valid YAML when it is called.
+func unclosedFlow(src []byte) (line int, open byte, ok bool) {
+	type opened struct {
+		b    byte
+		line int
+	}
+	var stack []opened
+	line = 1
+	valueStart := true // at a place where a flow collection may begin
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch {
+		case c == '\n':
+			line++
+			valueStart = true
+			continue
+		case c == '#' && (i == 0 || src[i-1] == ' ' || src[i-1] == '\t' || src[i-1] == '\n'):
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+			continue
+		case (c == '"' || c == '\'') && (valueStart || len(stack) > 0):
+			for i++; i < len(src) && src[i] != c; i++ {
+				if src[i] == '\n' {
+					line++
+				} else if c == '"' && src[i] == '\\' {
+					i++
+				}
+			}
+		case (c == '[' || c == '{') && (valueStart || len(stack) > 0):
+			stack = append(stack, opened{c, line})
+		case (c == ']' || c == '}') && len(stack) > 0:
+			top := stack[len(stack)-1]
+			if top.b == '[' && c != ']' || top.b == '{' && c != '}' {
+				return top.line, top.b, true
+			}
+			stack = stack[:len(stack)-1]
+		case c == ' ' || c == '\t':
+			continue
+		case c == '-' || c == ':' || c == ',':
+			valueStart = i+1 >= len(src) || src[i+1] == ' ' || src[i+1] == '\n' || c == ','
+			continue
+		}
+		valueStart = false
+	}
+	if len(stack) > 0 {
+		return stack[0].line, stack[0].b, true
+	}
+	return 0, 0, false
 }
 
 // convert turns a YAML node into plain Go values (map[string]any, []any,
