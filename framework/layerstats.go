@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // LayerStats describe one weighted layer at one weight update: how much
@@ -115,7 +116,7 @@ func (p *layerProbe) beforeUpdate() {
 // afterUpdate measures the updated weights and tells the observer.
 func (p *layerProbe) afterUpdate(iteration int) {
 	for k, l := range p.layers {
-		ww, dd := normAndDistance(l.Weight().Value, p.before[k])
+		ww, dd := vec.SumSquaresDistance(l.Weight().Value, p.before[k])
 		s := &p.stats[k]
 		s.WeightNorm = math.Sqrt(ww)
 		s.UpdateRatio = math.Sqrt(dd) / s.WeightNorm
@@ -123,43 +124,11 @@ func (p *layerProbe) afterUpdate(iteration int) {
 	p.obs.Layers(iteration, p.stats)
 }
 
-// norm is the Euclidean (Frobenius) norm of v, summed in float64 in four
-// interleaved partial sums (independent additions, so the loop is not held
-// up by the latency of one: measuring stays a small part of training).
+// norm is the Euclidean (Frobenius) norm of v, summed in float64 in the
+// 16 interleaved partial sums of vec.SumSquares (vectorized, so measuring
+// stays a small part of training).
 func norm(v []float32) float64 {
-	var s [4]float64
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		for j := range 4 {
-			s[j] += float64(v[i+j]) * float64(v[i+j])
-		}
-	}
-	for ; i < len(v); i++ {
-		s[0] += float64(v[i]) * float64(v[i])
-	}
-	return math.Sqrt((s[0] + s[1]) + (s[2] + s[3]))
-}
-
-// normAndDistance are ‖w‖² and ‖w − before‖², summed in float64 as norm
-// sums.
-func normAndDistance(w, before []float32) (ww, dd float64) {
-	var sw, sd [4]float64
-	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		for j := range 4 {
-			v := float64(w[i+j])
-			d := v - float64(before[i+j])
-			sw[j] += v * v
-			sd[j] += d * d
-		}
-	}
-	for ; i < len(w); i++ {
-		v := float64(w[i])
-		d := v - float64(before[i])
-		sw[0] += v * v
-		sd[0] += d * d
-	}
-	return (sw[0] + sw[1]) + (sw[2] + sw[3]), (sd[0] + sd[1]) + (sd[2] + sd[3])
+	return math.Sqrt(vec.SumSquares(v))
 }
 
 // inactiveFraction is the fraction of z's columns (units) for which act
