@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/data"
@@ -224,26 +225,61 @@ func TestLayerStatsChangeNoResult(t *testing.T) {
 	}
 }
 
-// BenchmarkLayerStats times an epoch of the digits MLP 64-64-ReLU-10 at
-// batch 32 without layer statistics and with them every 64 updates
-// (layer_stats_every: 64): compare the two to read the cost.
+// BenchmarkLayerStats measures the cost of layer_stats_every: 64 on the
+// digits MLP 64-64-ReLU-10 trained by SGD at batch 32. Two trainers from the
+// same seed train the same epochs (measuring changes no result), one
+// without layer statistics and one measuring every 64 updates; each loop
+// trains one epoch of each, in alternating order, so the load of a shared
+// machine falls on both alike. It reports the median epoch time of each
+// (ns/epoch-off, ns/epoch-64) and their cost: the median of the paired
+// differences over the median epoch without, in percent (cost-%). On a
+// busy machine that difference of two noisy times varies by about ±1%
+// from run to run (two trainers both off differ as much), so the loop also
+// times the added work itself, 16 measurements at a time between the
+// epochs (framework.MeasureLayers): measure-% is the median time of one
+// over that of 64 updates without, the cost free of the noise of training.
 func BenchmarkLayerStats(b *testing.B) {
+	const every, burst = 64, 16
 	d, err := data.Builtin("digits")
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, every := range []int{0, 64} {
-		b.Run("every="+map[int]string{0: "off", 64: "64"}[every], func(b *testing.B) {
-			tr := build(b, []framework.LayerSpec{dense(64, "he"), act("relu"), dense(10, "uniform")}, 64, "cross_entropy", "sgd",
-				framework.TrainConfig{LearningRate: 0.01, BatchSize: 32, Epochs: 1 << 30, Shuffle: true, Seed: 1})
-			tr.Observer, tr.LayerStatsEvery = &countingLayers{}, every
-			ctx := context.Background()
-			epoch := 0
-			b.ResetTimer()
-			for b.Loop() {
-				epoch++
-				tr.TrainUntil(ctx, d, nil, epoch)
-			}
-		})
+	var trainers [2]*framework.Trainer // off, every 64
+	for k, n := range []int{0, every} {
+		trainers[k] = build(b, []framework.LayerSpec{dense(64, "he"), act("relu"), dense(10, "uniform")}, 64, "cross_entropy", "sgd",
+			framework.TrainConfig{LearningRate: 0.01, BatchSize: 32, Epochs: 1 << 30, Shuffle: true, Seed: 1})
+		trainers[k].Observer, trainers[k].LayerStatsEvery = &countingLayers{}, n
 	}
+	ctx := context.Background()
+	var off, diff, measure []float64
+	epoch := 0
+	for b.Loop() {
+		epoch++
+		var ns [2]float64
+		for i := range 2 {
+			k := (i + epoch) % 2
+			start := time.Now()
+			trainers[k].TrainUntil(ctx, d, nil, epoch)
+			ns[k] = float64(time.Since(start).Nanoseconds())
+		}
+		off, diff = append(off, ns[0]), append(diff, ns[1]-ns[0])
+		start := time.Now()
+		for range burst {
+			framework.MeasureLayers(trainers[1])
+		}
+		measure = append(measure, float64(time.Since(start).Nanoseconds())/burst)
+	}
+	iters := framework.IterationsPerEpoch(d.Len(), 32, false)
+	if n := trainers[1].Observer.(*countingLayers).n; n != 1+epoch*iters/every+epoch*burst {
+		b.Fatalf("%d measurements in %d epochs", n, epoch)
+	}
+	median := func(x []float64) float64 {
+		slices.Sort(x)
+		return (x[(len(x)-1)/2] + x[len(x)/2]) / 2
+	}
+	mOff, mDiff := median(off), median(diff)
+	b.ReportMetric(mOff, "ns/epoch-off")
+	b.ReportMetric(mOff+mDiff, "ns/epoch-64")
+	b.ReportMetric(100*mDiff/mOff, "cost-%")
+	b.ReportMetric(100*median(measure)/(every*mOff/float64(iters)), "measure-%")
 }
