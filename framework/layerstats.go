@@ -52,9 +52,9 @@ func (r InactiveRange) Inactive(z float32) bool { return z <= r.Lo || z > r.Hi }
 
 // RangeInactive is an InactiveUnits whose Inactive is that of its
 // InactiveRange. Measuring then compares the pre-activations with the
-// range's bounds inline, row by row, rather than calling Inactive for
-// each: a layer whose units are mostly dead or saturated, where every
-// element must be looked at, costs a few times less.
+// range's bounds inline rather than calling Inactive for each: a layer
+// whose units are mostly dead or saturated, where every element must be
+// looked at, costs a few times less.
 type RangeInactive interface {
 	InactiveUnits
 	InactiveRange() InactiveRange
@@ -79,7 +79,6 @@ type layerProbe struct {
 	layers []WeightedLayer
 	next   []InactiveUnits // the activation after each layer, or nil
 	before [][]float32     // each layer's weights before the update
-	active [][]bool        // each layer's units seen active (inactiveFraction's scratch)
 	stats  []LayerStats
 }
 
@@ -103,11 +102,6 @@ func newLayerProbe(m *Model, every int, obs Observer) *layerProbe {
 		p.layers = append(p.layers, w)
 		p.next = append(p.next, act)
 		p.before = append(p.before, make([]float32, len(w.Weight().Value)))
-		var units int // the output width, when the weight is units × inputs (dense)
-		if s := w.Weight().Shape; len(s) > 0 {
-			units = s[0]
-		}
-		p.active = append(p.active, make([]bool, units))
 		p.stats = append(p.stats, LayerStats{Layer: i})
 	}
 	if len(p.layers) == 0 {
@@ -132,7 +126,7 @@ func (p *layerProbe) beforeUpdate() {
 		s.GradNorm = norm(w.Grad)
 		s.DeadFraction = math.NaN()
 		if p.next[k] != nil {
-			s.DeadFraction = inactiveFraction(l.Output(), p.next[k], &p.active[k])
+			s.DeadFraction = inactiveFraction(l.Output(), p.next[k])
 		}
 	}
 }
@@ -156,39 +150,38 @@ func norm(v []float32) float64 {
 }
 
 // inactiveFraction is the fraction of z's columns (units) for which act
-// finds every row (sample) inactive. For a RangeInactive act it scans z
-// row by row, marking the columns seen active in *active (grown to z's
-// width if needed, so it allocates nothing once the layer's width is
-// known) and stopping once every column is; otherwise it scans each
-// column until a sample is active.
-func inactiveFraction(z *mat.Matrix, act InactiveUnits, active *[]bool) float64 {
+// finds every row (sample) inactive. It scans each column until a sample
+// is active: a live unit is usually found so after a sample or two, and a
+// dead column's test gives the same answer all the way down, so the
+// branches are predicted. For a RangeInactive act it compares with the
+// range's bounds inline instead of calling Inactive for each element.
+func inactiveFraction(z *mat.Matrix, act InactiveUnits) float64 {
 	if z.Rows == 0 || z.Cols == 0 {
 		return math.NaN()
 	}
 	cols := z.Cols
+	data := z.Data[:z.Rows*cols]
+	dead := 0
 	if ra, ok := act.(RangeInactive); ok {
 		r := ra.InactiveRange()
-		if len(*active) < cols {
-			*active = make([]bool, cols)
-		}
-		seen := (*active)[:cols]
-		clear(seen)
-		left := cols // columns not seen active
-		for i := 0; i < z.Rows && left > 0; i++ {
-			for j, v := range z.Data[i*cols : (i+1)*cols] {
-				if !(v <= r.Lo || v > r.Hi) && !seen[j] { // r.Inactive(v), inline
-					seen[j] = true
-					left--
+		for j := range cols {
+			all := true
+			for i := j; i < len(data); i += cols {
+				if v := data[i]; !(v <= r.Lo || v > r.Hi) { // r.Inactive(v), inline
+					all = false
+					break
 				}
 			}
+			if all {
+				dead++
+			}
 		}
-		return float64(left) / float64(cols)
+		return float64(dead) / float64(cols)
 	}
-	dead := 0
-	for j := 0; j < cols; j++ {
+	for j := range cols {
 		all := true
-		for i := 0; i < z.Rows && all; i++ {
-			all = act.Inactive(z.Data[i*cols+j])
+		for i := j; i < len(data) && all; i += cols {
+			all = act.Inactive(data[i])
 		}
 		if all {
 			dead++
