@@ -18,7 +18,7 @@ type ranged struct{ byCall }
 
 func (r ranged) InactiveRange() InactiveRange { return r.r }
 
-// The inline scan of a RangeInactive finds the dead fraction the scan
+// The vector scan of a RangeInactive finds the dead fraction the scan
 // with a call per element finds, on matrices from all units dead to none,
 // with NaN, ±Inf and values on the bounds, and allocates nothing.
 func TestInactiveFractionByRange(t *testing.T) {

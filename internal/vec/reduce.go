@@ -42,3 +42,21 @@ func SumSquaresDistance(w, v []float32) (ww, dd float64) {
 	}
 	return cur.sumSqDist(w, v[:n])
 }
+
+// DeadColumns counts the columns of the rows × cols row-major matrix z in
+// which every element lies outside the interval (lo, hi]: z ≤ lo or z > hi
+// (a NaN is never outside, ±Inf compares as usual): the units of a layer
+// whose activation leaves them inactive for a whole batch. A matrix of no
+// rows has every column dead. z must hold at least rows·cols elements
+// (it panics otherwise). Counting is exact, so every implementation
+// agrees.
+func DeadColumns(z []float32, rows, cols int, lo, hi float32) int {
+	if rows < 0 || cols < 0 {
+		panic("vec: DeadColumns of a negative shape")
+	}
+	if rows == 0 || cols == 0 {
+		return cols
+	}
+	need(rows*cols, len(z))
+	return cur.deadColumns(z[:rows*cols], rows, cols, lo, hi)
+}

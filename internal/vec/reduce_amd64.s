@@ -286,3 +286,117 @@ fold:
 	VMOVSD X4, dd+32(FP)
 	VZEROUPPER
 	RET
+
+// The dead-column count scans 16 (AVX-512) or 8 (AVX2) columns at a time
+// down the rows, OR-ing into a mask the lanes whose element is inside
+// (lo, hi]: !(z ≤ lo) and !(z > hi), both true for NaN (the unordered
+// predicates NLE_UQ and NGT_UQ). A chunk stops as soon as every column of
+// it has been seen inside; its dead columns are those never seen. The
+// columns past cols in the last chunk are loaded masked and not counted.
+
+// func deadColumnsAVX512(z *float32, rows, cols int, lo, hi float32) int
+TEXT ·deadColumnsAVX512(SB), NOSPLIT, $0-40
+	MOVQ z+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ cols+16(FP), R9
+	VBROADCASTSS lo+24(FP), Z1
+	VBROADCASTSS hi+28(FP), Z2
+	XORQ AX, AX // dead columns
+	MOVQ R9, R10
+	SHLQ $2, R10 // the row stride in bytes
+	XORQ R11, R11 // the chunk's first column
+chunk:
+	CMPQ R11, R9
+	JGE done
+	MOVQ R9, CX
+	SUBQ R11, CX // columns left
+	MOVL $0xffff, BX
+	CMPQ CX, $16
+	JGE full
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+full:
+	KMOVW BX, K1 // the chunk's columns
+	KXORW K2, K2, K2 // the columns seen inside
+	LEAQ (SI)(R11*4), DI
+	MOVQ R8, DX // rows left
+row:
+	VMOVUPS.Z (DI), K1, Z0
+	VCMPPS $0x16, Z1, Z0, K1, K3 // !(z ≤ lo)
+	VCMPPS $0x1a, Z2, Z0, K3, K3 // and !(z > hi)
+	KORW K3, K2, K2
+	ADDQ R10, DI
+	DECQ DX
+	JEQ count
+	KXORW K1, K2, K4
+	KORTESTW K4, K4
+	JNE row // some column not seen inside yet
+count:
+	KANDNW K1, K2, K4 // never seen inside
+	KMOVW K4, BX
+	POPCNTL BX, BX
+	ADDQ BX, AX
+	ADDQ $16, R11
+	JMP chunk
+done:
+	MOVQ AX, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func deadColumnsAVX2(z *float32, rows, cols int, lo, hi float32) int
+TEXT ·deadColumnsAVX2(SB), NOSPLIT, $0-40
+	MOVQ z+0(FP), SI
+	MOVQ rows+8(FP), R8
+	MOVQ cols+16(FP), R9
+	VBROADCASTSS lo+24(FP), Y1
+	VBROADCASTSS hi+28(FP), Y2
+	XORQ AX, AX // dead columns
+	MOVQ R9, R10
+	SHLQ $2, R10 // the row stride in bytes
+	XORQ R11, R11 // the chunk's first column
+	LEAQ tailmask<>(SB), R13
+chunk:
+	CMPQ R11, R9
+	JGE done
+	MOVQ R9, CX
+	SUBQ R11, CX // columns left
+	MOVL $0xff, BX
+	VPCMPEQD Y3, Y3, Y3 // load every lane
+	CMPQ CX, $8
+	JGE full
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	MOVQ $16, DX
+	SUBQ CX, DX
+	VMOVDQU (R13)(DX*4), Y3 // load the first CX lanes
+full:
+	VXORPS Y4, Y4, Y4 // the columns seen inside
+	LEAQ (SI)(R11*4), DI
+	MOVQ R8, DX // rows left
+row:
+	VMASKMOVPS (DI), Y3, Y0
+	VCMPPS $0x16, Y1, Y0, Y5 // !(z ≤ lo)
+	VCMPPS $0x1a, Y2, Y0, Y6 // !(z > hi)
+	VANDPS Y6, Y5, Y5
+	VORPS Y5, Y4, Y4
+	ADDQ R10, DI
+	DECQ DX
+	JEQ count
+	VMOVMSKPS Y4, R12
+	ANDL BX, R12
+	CMPL R12, BX
+	JNE row // some column not seen inside yet
+count:
+	VMOVMSKPS Y4, R12
+	NOTL R12
+	ANDL BX, R12 // never seen inside
+	POPCNTL R12, R12
+	ADDQ R12, AX
+	ADDQ $8, R11
+	JMP chunk
+done:
+	MOVQ AX, ret+32(FP)
+	VZEROUPPER
+	RET

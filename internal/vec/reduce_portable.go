@@ -38,3 +38,22 @@ func fold16(s *[16]float64) float64 {
 	}
 	return t[0] + t[1]
 }
+
+// deadColumnsGo scans each column until an element is inside (lo, hi].
+func deadColumnsGo(z []float32, rows, cols int, lo, hi float32) int {
+	z = z[:rows*cols]
+	dead := 0
+	for j := range cols {
+		all := true
+		for i := j; i < len(z); i += cols {
+			if v := z[i]; !(v <= lo || v > hi) {
+				all = false
+				break
+			}
+		}
+		if all {
+			dead++
+		}
+	}
+	return dead
+}

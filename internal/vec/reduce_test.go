@@ -164,3 +164,78 @@ func TestReductionsSpecialValues(t *testing.T) {
 		}()
 	}
 }
+
+// refDeadColumns transcribes DeadColumns' definition: every element of the
+// column is ≤ lo or > hi.
+func refDeadColumns(z []float32, rows, cols int, lo, hi float32) int {
+	dead := 0
+	for j := range cols {
+		n := 0
+		for i := range rows {
+			if v := z[i*cols+j]; v <= lo || v > hi {
+				n++
+			}
+		}
+		if n == rows {
+			dead++
+		}
+	}
+	return dead
+}
+
+// Every implementation counts the dead columns of the definition, on
+// shapes through the column tails of both vector widths, from no column
+// alive to all, with NaN (alive), ±Inf, ±0 and values on and next to the
+// bounds; columns alive in only their last row (no early stop) included.
+func TestDeadColumns(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	inf := float32(math.Inf(1))
+	ranges := [][2]float32{{0, inf}, {math.Nextafter32(-2, -inf), 2}, {math.Nextafter32(-4, -inf), 4}}
+	for _, im := range impls(t) {
+		use(t, im)
+		for _, rg := range ranges {
+			lo, hi := rg[0], rg[1]
+			inside := []float32{math.Nextafter32(lo, inf), 1, hi, float32(math.NaN()), 0.5}
+			outside := []float32{lo, math.Nextafter32(lo, -inf), -inf, -10}
+			if hi != inf {
+				inside = append(inside, 0, float32(math.Copysign(0, -1)))
+				outside = append(outside, math.Nextafter32(hi, inf), inf, 10)
+			}
+			for _, rows := range []int{1, 2, 3, 32, 33} {
+				for _, cols := range []int{1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 64, 70} {
+					for _, pInside := range []float64{0, 0.02, 0.3, 1} {
+						z := make([]float32, rows*cols+17)
+						for i := range z {
+							z[i] = float32(math.NaN()) // past the matrix: must not count
+						}
+						for i := range rows * cols {
+							if r.Float64() < pInside {
+								z[i] = inside[r.IntN(len(inside))]
+							} else {
+								z[i] = outside[r.IntN(len(outside))]
+							}
+						}
+						if rows > 1 && r.IntN(2) == 0 { // a column alive only in the last row
+							z[(rows-1)*cols+r.IntN(cols)] = inside[0]
+						}
+						want := refDeadColumns(z, rows, cols, lo, hi)
+						if got := DeadColumns(z, rows, cols, lo, hi); got != want {
+							t.Fatalf("%s (%v, %v] %dx%d p %v: %d dead, want %d", im.name, lo, hi, rows, cols, pInside, got, want)
+						}
+					}
+				}
+			}
+		}
+		if DeadColumns(nil, 0, 5, 0, inf) != 5 || DeadColumns(nil, 3, 0, 0, inf) != 0 {
+			t.Errorf("%s: empty shapes", im.name)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: DeadColumns of a short z did not panic", im.name)
+				}
+			}()
+			DeadColumns(make([]float32, 5), 2, 3, 0, inf)
+		}()
+	}
+}

@@ -222,10 +222,12 @@ type impl struct {
 	// act holds the activation kernels, indexed by actKernel; they get n ≥ 1
 	// and slices of at least n elements (nil where unused).
 	act [numAct]func(n int, a, b, c []float32, s float32)
-	// sumSq and sumSqDist are the reductions of reduce.go; they get
-	// slices of equal length n ≥ 1.
-	sumSq     func(x []float32) float64
-	sumSqDist func(w, v []float32) (ww, dd float64)
+	// sumSq, sumSqDist and deadColumns are the reductions of reduce.go;
+	// they get slices of equal length n ≥ 1, or a matrix of rows·cols ≥ 1
+	// elements.
+	sumSq       func(x []float32) float64
+	sumSqDist   func(w, v []float32) (ww, dd float64)
+	deadColumns func(z []float32, rows, cols int, lo, hi float32) int
 }
 
 // cur is the implementation in use; init in vec_amd64.go replaces it with

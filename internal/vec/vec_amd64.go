@@ -82,6 +82,9 @@ func (s *asmSet) impl() *impl {
 		sumSqDist: func(w, v []float32) (float64, float64) {
 			return r.sumSqDist(ptr(w), ptr(v), len(w))
 		},
+		deadColumns: func(z []float32, rows, cols int, lo, hi float32) int {
+			return r.deadColumns(ptr(z), rows, cols, lo, hi)
+		},
 	}
 }
 
