@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/vec"
 )
 
 // LayerStats describe one weighted layer at one weight update: how much
@@ -39,6 +40,23 @@ type WeightedLayer interface {
 // in every sample of the batch.
 type InactiveUnits interface {
 	Inactive(z float32) bool
+}
+
+// InactiveRange is a region of pre-activations where an activation leaves
+// its unit inactive: z ≤ Lo or z > Hi (so never NaN). ReLU's is
+// {Lo: 0, Hi: +Inf}; |z| > 2 is {Lo: the float32 below −2, Hi: 2}.
+type InactiveRange struct{ Lo, Hi float32 }
+
+// Inactive reports whether z lies in r.
+func (r InactiveRange) Inactive(z float32) bool { return z <= r.Lo || z > r.Hi }
+
+// RangeInactive is an InactiveUnits whose Inactive is that of its
+// InactiveRange. Measuring then compares the pre-activations with the
+// range's bounds in vector instructions (vec.DeadColumns) rather than
+// calling Inactive for each.
+type RangeInactive interface {
+	InactiveUnits
+	InactiveRange() InactiveRange
 }
 
 // LayerObserver is an Observer that also takes layer statistics: the
@@ -115,7 +133,7 @@ func (p *layerProbe) beforeUpdate() {
 // afterUpdate measures the updated weights and tells the observer.
 func (p *layerProbe) afterUpdate(iteration int) {
 	for k, l := range p.layers {
-		ww, dd := normAndDistance(l.Weight().Value, p.before[k])
+		ww, dd := vec.SumSquaresDistance(l.Weight().Value, p.before[k])
 		s := &p.stats[k]
 		s.WeightNorm = math.Sqrt(ww)
 		s.UpdateRatio = math.Sqrt(dd) / s.WeightNorm
@@ -123,60 +141,38 @@ func (p *layerProbe) afterUpdate(iteration int) {
 	p.obs.Layers(iteration, p.stats)
 }
 
-// norm is the Euclidean (Frobenius) norm of v, summed in float64 in four
-// interleaved partial sums (independent additions, so the loop is not held
-// up by the latency of one: measuring stays a small part of training).
+// norm is the Euclidean (Frobenius) norm of v, summed in float64 in the
+// 16 interleaved partial sums of vec.SumSquares (vectorized, so measuring
+// stays a small part of training).
 func norm(v []float32) float64 {
-	var s [4]float64
-	i := 0
-	for ; i+4 <= len(v); i += 4 {
-		for j := range 4 {
-			s[j] += float64(v[i+j]) * float64(v[i+j])
-		}
-	}
-	for ; i < len(v); i++ {
-		s[0] += float64(v[i]) * float64(v[i])
-	}
-	return math.Sqrt((s[0] + s[1]) + (s[2] + s[3]))
-}
-
-// normAndDistance are ‖w‖² and ‖w − before‖², summed in float64 as norm
-// sums.
-func normAndDistance(w, before []float32) (ww, dd float64) {
-	var sw, sd [4]float64
-	i := 0
-	for ; i+4 <= len(w); i += 4 {
-		for j := range 4 {
-			v := float64(w[i+j])
-			d := v - float64(before[i+j])
-			sw[j] += v * v
-			sd[j] += d * d
-		}
-	}
-	for ; i < len(w); i++ {
-		v := float64(w[i])
-		d := v - float64(before[i])
-		sw[0] += v * v
-		sd[0] += d * d
-	}
-	return (sw[0] + sw[1]) + (sw[2] + sw[3]), (sd[0] + sd[1]) + (sd[2] + sd[3])
+	return math.Sqrt(vec.SumSquares(v))
 }
 
 // inactiveFraction is the fraction of z's columns (units) for which act
-// finds every row (sample) inactive.
+// finds every row (sample) inactive. It scans each column until a sample
+// is active: a live unit is usually found so after a sample or two, and a
+// dead column's test gives the same answer all the way down, so the
+// branches are predicted. For a RangeInactive act vec.DeadColumns does it
+// with vector compares, 16 columns at a time.
 func inactiveFraction(z *mat.Matrix, act InactiveUnits) float64 {
 	if z.Rows == 0 || z.Cols == 0 {
 		return math.NaN()
 	}
+	if ra, ok := act.(RangeInactive); ok {
+		r := ra.InactiveRange()
+		return float64(vec.DeadColumns(z.Data, z.Rows, z.Cols, r.Lo, r.Hi)) / float64(z.Cols)
+	}
+	cols := z.Cols
+	data := z.Data[:z.Rows*cols]
 	dead := 0
-	for j := 0; j < z.Cols; j++ {
+	for j := range cols {
 		all := true
-		for i := 0; i < z.Rows && all; i++ {
-			all = act.Inactive(z.Data[i*z.Cols+j])
+		for i := j; i < len(data) && all; i += cols {
+			all = act.Inactive(data[i])
 		}
 		if all {
 			dead++
 		}
 	}
-	return float64(dead) / float64(z.Cols)
+	return float64(dead) / float64(cols)
 }

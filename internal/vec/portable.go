@@ -21,6 +21,9 @@ var portable = &impl{
 		actSigmoid: sigmoidGo, actTanh: tanhGo, actExpShift: expShiftGo, actSigmoidGrad: sigmoidGradGo,
 		actTanhGrad: tanhGradGo, actLeakyReLU: leakyReluGo, actLeakyReLUGrad: leakyReluGradGo,
 	},
+	sumSq:       sumSqGo,
+	sumSqDist:   sumSqDistGo,
+	deadColumns: deadColumnsGo,
 }
 
 func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) }

@@ -1,5 +1,6 @@
 // Package vec holds the element-wise float32 kernels of the optimizers (and,
-// in activation.go, of the activation layers and losses): one
+// in activation.go, of the activation layers and losses, and in reduce.go
+// the float64 sums of squares of the layer statistics): one
 // fused pass over the slices per step (each array read once, written once),
 // with AVX-512 (16 lanes) and AVX2 (8 lanes) assembly chosen at run time on
 // amd64 and the portable Go in portable.go everywhere else.
@@ -221,6 +222,12 @@ type impl struct {
 	// act holds the activation kernels, indexed by actKernel; they get n ≥ 1
 	// and slices of at least n elements (nil where unused).
 	act [numAct]func(n int, a, b, c []float32, s float32)
+	// sumSq, sumSqDist and deadColumns are the reductions of reduce.go;
+	// they get slices of equal length n ≥ 1, or a matrix of rows·cols ≥ 1
+	// elements.
+	sumSq       func(x []float32) float64
+	sumSqDist   func(w, v []float32) (ww, dd float64)
+	deadColumns func(z []float32, rows, cols int, lo, hi float32) int
 }
 
 // cur is the implementation in use; init in vec_amd64.go replaces it with

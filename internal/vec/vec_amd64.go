@@ -41,6 +41,7 @@ func flags(on ...bool) int {
 // impl wraps an instruction set's kernels, picking each call's variant (the
 // flag letters of kernels_amd64.go's asmSet) from its coefficients.
 func (s *asmSet) impl() *impl {
+	r := reduceSets[s.name]
 	return &impl{
 		name: s.name,
 		sgd: func(theta, grad []float32, nlr, wd float32) {
@@ -76,6 +77,13 @@ func (s *asmSet) impl() *impl {
 			actTanhGrad:      asmAct(s.tanhGrad[0]),
 			actLeakyReLU:     asmAct(s.leakyRelu[0]),
 			actLeakyReLUGrad: asmAct(s.leakyReluGrad[0]),
+		},
+		sumSq: func(x []float32) float64 { return r.sumSq(ptr(x), len(x)) },
+		sumSqDist: func(w, v []float32) (float64, float64) {
+			return r.sumSqDist(ptr(w), ptr(v), len(w))
+		},
+		deadColumns: func(z []float32, rows, cols int, lo, hi float32) int {
+			return r.deadColumns(ptr(z), rows, cols, lo, hi)
 		},
 	}
 }

@@ -51,6 +51,12 @@ func (r *ReLU) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	return &r.dx
 }
 
-// Inactive is z ≤ 0: the unit outputs exactly 0 and passes no gradient
-// (framework.InactiveUnits; a unit inactive for a whole batch is dead).
-func (r *ReLU) Inactive(z float32) bool { return z <= 0 }
+// InactiveRange is z ≤ 0: the unit outputs exactly 0 and passes no
+// gradient (framework.RangeInactive; a unit inactive for a whole batch is
+// dead).
+func (r *ReLU) InactiveRange() framework.InactiveRange {
+	return framework.InactiveRange{Lo: 0, Hi: float32(math.Inf(1))}
+}
+
+// Inactive is z ≤ 0 (InactiveRange).
+func (r *ReLU) Inactive(z float32) bool { return r.InactiveRange().Inactive(z) }

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"math"
+
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
 	"github.com/gradsweep/gradsweep/internal/vec"
@@ -26,6 +28,11 @@ func (s *Sigmoid) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	return s.backward(dy, func(dx, dy []float32) { vec.SigmoidGrad(dx, dy, s.y.Data) })
 }
 
-// Inactive is |z| > 4: σ'(z) < 0.018, under a fourteenth of its peak 0.25
-// (framework.InactiveUnits: the unit is saturated).
-func (s *Sigmoid) Inactive(z float32) bool { return z > 4 || z < -4 }
+// InactiveRange is |z| > 4: σ'(z) < 0.018, under a fourteenth of its peak
+// 0.25 (framework.RangeInactive: the unit is saturated).
+func (s *Sigmoid) InactiveRange() framework.InactiveRange {
+	return framework.InactiveRange{Lo: math.Nextafter32(-4, float32(math.Inf(-1))), Hi: 4}
+}
+
+// Inactive is |z| > 4 (InactiveRange).
+func (s *Sigmoid) Inactive(z float32) bool { return s.InactiveRange().Inactive(z) }

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"math"
+
 	"github.com/gradsweep/gradsweep/framework"
 	"github.com/gradsweep/gradsweep/framework/mat"
 	"github.com/gradsweep/gradsweep/internal/vec"
@@ -26,6 +28,11 @@ func (t *Tanh) Backward(dy *mat.Matrix, want bool) *mat.Matrix {
 	return t.backward(dy, func(dx, dy []float32) { vec.TanhGrad(dx, dy, t.y.Data) })
 }
 
-// Inactive is |z| > 2: tanh'(z) < 0.071, under a fourteenth of its peak 1
-// (framework.InactiveUnits: the unit is saturated).
-func (t *Tanh) Inactive(z float32) bool { return z > 2 || z < -2 }
+// InactiveRange is |z| > 2: tanh'(z) < 0.071, under a fourteenth of its
+// peak 1 (framework.RangeInactive: the unit is saturated).
+func (t *Tanh) InactiveRange() framework.InactiveRange {
+	return framework.InactiveRange{Lo: math.Nextafter32(-2, float32(math.Inf(-1))), Hi: 2}
+}
+
+// Inactive is |z| > 2 (InactiveRange).
+func (t *Tanh) Inactive(z float32) bool { return t.InactiveRange().Inactive(z) }
