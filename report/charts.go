@@ -801,7 +801,37 @@ type heatPlot struct {
 	scale  colorScale
 	scaled bool
 	best   [2]int // row, col of the outlined cell (-1: none)
+	// bestIsSweeps says the outlined best is the sweep's best point, so
+	// the cells tied with it (marksTied) are outlined too, dashed.
+	bestIsSweeps bool
 }
+
+// testedTie says whether the tie test found no difference between p and
+// the best point (not merely too few repeats to test).
+func testedTie(p *pointInfo) bool { return p.Final() && p.Tied && !math.IsNaN(p.P) }
+
+// marksTied says whether cell (r, c) is outlined as tied with the best:
+// the chart's best is the sweep's (ties are tested against it), and the
+// cell's point, another one, was tested as tied with it.
+func (h *heatPlot) marksTied(r, c int) bool {
+	pt := h.cells[r][c].p
+	return h.bestIsSweeps && h.best != [2]int{r, c} && pt != nil && testedTie(pt)
+}
+
+// anyTied says whether a cell is marked tied with the best.
+func (h *heatPlot) anyTied() bool {
+	for r, row := range h.cells {
+		for c := range row {
+			if h.marksTied(r, c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tiedDashes is the dash pattern of a cell tied with the best.
+var tiedDashes = []vg.Length{vg.Points(4), vg.Points(2.5)}
 
 func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 	trX, trY := p.Transforms(&c)
@@ -854,6 +884,14 @@ func (h *heatPlot) Plot(c draw.Canvas, p *plot.Plot) {
 			}
 			if r == h.best[0] && col == h.best[1] {
 				c.StrokeLines(draw.LineStyle{Color: color.Black, Width: vg.Points(3)}, append(rect, rect[0]))
+			} else if h.marksTied(r, col) {
+				var edge color.Color = color.Black
+				if luminance(fill) < 0.5 {
+					edge = color.White
+				}
+				in := vg.Points(2.5)
+				inner := []vg.Point{{X: x0 + in, Y: y0 + in}, {X: x1 - in, Y: y0 + in}, {X: x1 - in, Y: y1 - in}, {X: x0 + in, Y: y1 - in}}
+				c.StrokeLines(draw.LineStyle{Color: edge, Width: vg.Points(1.6), Dashes: tiedDashes}, append(inner, inner[0]))
 			}
 			h.cellText(&c, p, lines, fill, ctr, cw, ch)
 		}
@@ -928,8 +966,8 @@ func (b *colorBar) at(f float64) float64 {
 
 // cellThumb draws a legend square for heatmap cells.
 type cellThumb struct {
-	fill              color.Color
-	cross, small, out bool
+	fill                    color.Color
+	cross, small, out, tied bool
 }
 
 func (t cellThumb) Thumbnail(c *draw.Canvas) {
@@ -941,6 +979,9 @@ func (t cellThumb) Thumbnail(c *draw.Canvas) {
 	border := draw.LineStyle{Color: color.RGBA{150, 150, 150, 255}, Width: vg.Points(0.5)}
 	if t.out {
 		border = draw.LineStyle{Color: color.Black, Width: vg.Points(2)}
+	}
+	if t.tied {
+		border = draw.LineStyle{Color: color.Black, Width: vg.Points(1.2), Dashes: []vg.Length{vg.Points(3), vg.Points(2)}}
 	}
 	c.StrokeLines(border, append(rect, rect[0]))
 	ls := draw.LineStyle{Color: colDiverged, Width: vg.Points(1.8)}
@@ -955,17 +996,15 @@ func (t cellThumb) Thumbnail(c *draw.Canvas) {
 	}
 }
 
-// heatmapFigure: the final ranking metric (mean over repeats) over
-// learning rate × batch size for one optimizer (or all when opt is nil).
-func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
-	if len(a.lrs) == 0 || len(a.batches) == 0 {
-		return nil
-	}
+// heatmapPlot lays out the heatmap of one optimizer (all when opt is nil):
+// its cells, the best one, and whether cells tied with it are marked;
+// multi says a cell holds several grid points, anyPruned that one is
+// pruned.
+func (a *analysis) heatmapPlot(opt *string) (hp *heatPlot, multi, anyPruned bool) {
 	cells, multi := a.heatmapGrid(opt)
 	scale, scaled := a.heatmapScale()
-	hp := &heatPlot{cells: cells, scale: scale, scaled: scaled, best: [2]int{-1, -1}}
+	hp = &heatPlot{cells: cells, scale: scale, scaled: scaled, best: [2]int{-1, -1}}
 	var bestP *pointInfo
-	anyPruned := false
 	for r, row := range cells {
 		for c, cell := range row {
 			anyPruned = anyPruned || (cell.p != nil && cell.p.Class == results.PrunedClass)
@@ -974,6 +1013,18 @@ func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
 			}
 		}
 	}
+	hp.bestIsSweeps = bestP != nil && bestP.Rank == 0
+	return hp, multi, anyPruned
+}
+
+// heatmapFigure: the final ranking metric (mean over repeats) over
+// learning rate × batch size for one optimizer (or all when opt is nil).
+func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
+	if len(a.lrs) == 0 || len(a.batches) == 0 {
+		return nil
+	}
+	hp, multi, anyPruned := a.heatmapPlot(opt)
+	scale, scaled, tied := hp.scale, hp.scaled, hp.anyTied()
 	title := fmt.Sprintf("Final %s (mean over repeats, %s)", a.metric.Name, a.metric.Direction())
 	if opt != nil && a.hasOpt {
 		title = fmt.Sprintf("%s: final %s (mean over repeats, %s)", orDefault(*opt, "(unnamed)"), a.metric.Name, a.metric.Direction())
@@ -1027,6 +1078,10 @@ func (a *analysis) heatmapFigure(opt *string, w, h int) *figure {
 			{"some repeats diverged", []plot.Thumbnailer{cellThumb{fill: viridis(0.6), small: true}}},
 			{"excluded, or no result", []plot.Thumbnailer{cellThumb{fill: color.White}}},
 			{"best in this chart", []plot.Thumbnailer{cellThumb{fill: viridis(0.9), out: true}}},
+		}
+		if tied {
+			entries = append(entries, legendEntry{"tied with the best", []plot.Thumbnailer{cellThumb{fill: viridis(0.9), tied: true}}},
+				legendEntry{"(Welch's t-test, p ≥ 0.05)", nil})
 		}
 		if anyPruned {
 			entries = append(entries, legendEntry{"pruned: no final value", []plot.Thumbnailer{cellThumb{fill: colPrunedFill}}})

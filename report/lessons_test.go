@@ -125,6 +125,7 @@ func TestChartsTeachTheRightLesson(t *testing.T) {
 			}
 			checkGDLikeWithLike(t, a, charts)
 			checkBatchCharts(t, a)
+			checkHeatmapTies(t, a)
 		})
 	}
 	// The quickstart's lr=10 trials blew up without all diverging: the
@@ -362,5 +363,45 @@ func TestLogAxisWithZeroLoss(t *testing.T) {
 	}
 	if !slices.ContainsFunc(f.legend, func(e legendEntry) bool { return strings.Contains(e.label, "blew up") }) {
 		t.Errorf("legend %v does not explain the blow-up's mark", f.legend)
+	}
+}
+
+// checkHeatmapTies: the heatmap outlines, beside the best, exactly the
+// cells whose point the tie test could not tell from the sweep's best
+// ("tied with best (p=…)"), so no cell looks like the one answer when the
+// repeats cannot pick it.
+func checkHeatmapTies(t *testing.T, a *analysis) {
+	t.Helper()
+	if len(a.lrs) < 2 || len(a.batches) < 2 {
+		return
+	}
+	opts := []*string{nil}
+	if len(a.opts) > 1 {
+		opts = nil
+		for i := range a.opts {
+			opts = append(opts, &a.opts[i])
+		}
+	}
+	for _, opt := range opts {
+		hp, _, _ := a.heatmapPlot(opt)
+		tested := 0
+		for r, row := range hp.cells {
+			for c, cell := range row {
+				if cell.p == nil || [2]int{r, c} == hp.best {
+					continue
+				}
+				tie := strings.HasPrefix(cell.p.Verdict, "tied with best (p=") && cell.p.Final() && hp.bestIsSweeps
+				if tie {
+					tested++
+				}
+				if got := hp.marksTied(r, c); got != tie {
+					t.Errorf("heatmap cell %s (%s): marked tied %v", cell.p.Label, cell.p.Verdict, got)
+				}
+			}
+		}
+		if tested > 0 != hp.anyTied() {
+			t.Errorf("the heatmap has %d tied cells, its legend says %v", tested, hp.anyTied())
+		}
+		t.Logf("heatmap: %d cells tied with the best", tested)
 	}
 }
