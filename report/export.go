@@ -109,6 +109,19 @@ type TrialRecord struct {
 	LastFiniteLoss    Number         `json:"last_finite_loss"`
 	TimeToTarget      Number         `json:"time_to_target"`
 	Metrics           SeriesRecord   `json:"metrics"`
+	// LayerStats is every stored record of record.layer_stats_every, by
+	// update then layer; null when none was recorded.
+	LayerStats []LayerRecord `json:"layer_stats"`
+}
+
+// LayerRecord is one dense layer's statistics at one weight update.
+type LayerRecord struct {
+	Iteration    int    `json:"iteration"`
+	Layer        int    `json:"layer"`
+	GradNorm     Number `json:"grad_norm"`
+	WeightNorm   Number `json:"weight_norm"`
+	UpdateRatio  Number `json:"update_ratio"`
+	DeadFraction Number `json:"dead_fraction"`
 }
 
 func optString(s string) *string {
@@ -166,6 +179,10 @@ func NewTrialRecord(t *framework.TrialData) TrialRecord {
 		ValLoss:       series(eps, func(e *framework.EpochStats) float64 { return e.ValLoss }),
 		TrainAccuracy: series(eps, func(e *framework.EpochStats) float64 { return e.TrainAccuracy }),
 		ValAccuracy:   series(eps, func(e *framework.EpochStats) float64 { return e.ValAccuracy }),
+	}
+	for _, l := range t.Layers {
+		r.LayerStats = append(r.LayerStats, LayerRecord{Iteration: l.Iteration, Layer: l.Layer, GradNorm: Number(l.GradNorm),
+			WeightNorm: Number(l.WeightNorm), UpdateRatio: Number(l.UpdateRatio), DeadFraction: Number(l.DeadFraction)})
 	}
 	return r
 }

@@ -180,6 +180,40 @@ func cmdShow(env *env, args []string) error {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%.3f\n", s.Epoch, s.Iteration, fmtFloat(s.TrainLoss), fmtFloat(s.ValLoss),
 			fmtFloat(s.TrainAccuracy), fmtFloat(s.ValAccuracy), s.Seconds)
 	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return showLayerStats(w, t.Layers)
+}
+
+// showLayerStats prints, per dense layer, what record.layer_stats_every
+// stored: how many updates, the gradient norm at the first and the last
+// of them, and the weight norm, update ratio and dead or saturated
+// fraction at the last (the whole series: --json, or the layer_stats
+// table). Nothing when nothing was recorded.
+func showLayerStats(w io.Writer, points []framework.LayerPoint) error {
+	if len(points) == 0 {
+		return nil
+	}
+	first, last, n := map[int]framework.LayerPoint{}, map[int]framework.LayerPoint{}, map[int]int{}
+	var layers []int
+	for _, p := range points {
+		if _, ok := first[p.Layer]; !ok {
+			first[p.Layer] = p
+			layers = append(layers, p.Layer)
+		}
+		last[p.Layer] = p
+		n[p.Layer]++
+	}
+	sort.Ints(layers)
+	fmt.Fprintf(w, "layer statistics (record.layer_stats_every), updates %d to %d:\n", points[0].Iteration, points[len(points)-1].Iteration)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tRECORDS\tGRAD_NORM FIRST\tGRAD_NORM LAST\tWEIGHT_NORM\tUPDATE_RATIO\tDEAD_FRACTION")
+	for _, l := range layers {
+		f, z := first[l], last[l]
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", l, n[l], fmtFloat(f.GradNorm), fmtFloat(z.GradNorm),
+			fmtFloat(z.WeightNorm), fmtFloat(z.UpdateRatio), fmtFloat(z.DeadFraction))
+	}
 	return tw.Flush()
 }
 

@@ -121,7 +121,7 @@ func TestOneExportSchema(t *testing.T) {
 			flatten("", rec, fields)
 			var want []string
 			for k := range fields {
-				if !strings.HasPrefix(k, "metrics.") {
+				if !strings.HasPrefix(k, "metrics.") && k != "layer_stats" { // series: JSON only
 					want = append(want, k)
 				}
 			}
@@ -324,5 +324,38 @@ func TestRunRefusesAnUnwritableReportFolder(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "sweeps.db")); err == nil {
 			t.Fatalf("--report %s: a database was written before the refusal", c.flag)
 		}
+	}
+}
+
+// What record.layer_stats_every stored reaches the user: show TRIAL
+// prints a row per dense layer (first and last gradient norm, as stored),
+// and --json (the trial record of export) carries every stored row.
+func TestShowLayerStats(t *testing.T) {
+	dir := t.TempDir()
+	text := strings.Replace(mustRead(t, "testdata/small.yaml"), "repeats: 2", "repeats: 1\nrecord: {layer_stats_every: 10}", 1)
+	writeFile(t, dir, "small.yaml", text)
+	mustRun(t, dir, "run", "small.yaml", "--quiet")
+	db := filepath.Join(dir, "sweeps.db")
+	id := strings.Trim(query(t, db, `SELECT id FROM trials ORDER BY idx LIMIT 1`), `"`)
+	out := mustRun(t, dir, "show", id).stdout
+	for _, layer := range []string{"0", "2"} {
+		first := query(t, db, `SELECT grad_norm FROM layer_stats WHERE trial = '`+id+`' AND layer = `+layer+` ORDER BY iteration LIMIT 1`)
+		last := query(t, db, `SELECT grad_norm FROM layer_stats WHERE trial = '`+id+`' AND layer = `+layer+` ORDER BY iteration DESC LIMIT 1`)
+		n := query(t, db, `SELECT count(*) FROM layer_stats WHERE trial = '`+id+`' AND layer = `+layer)
+		f, _ := strconv.ParseFloat(first, 64)
+		l, _ := strconv.ParseFloat(last, 64)
+		row := regexp.MustCompile(`(?m)^` + layer + ` +` + n + ` +` + regexp.QuoteMeta(fmtFloat(f)) + ` +` + regexp.QuoteMeta(fmtFloat(l)) + ` `)
+		if !strings.Contains(out, "layer statistics (record.layer_stats_every)") || !row.MatchString(out) {
+			t.Fatalf("show %s: no row for layer %s (%s records, %s → %s):\n%s", id, layer, n, first, last, out)
+		}
+	}
+	var rec struct {
+		LayerStats []map[string]any `json:"layer_stats"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, dir, "show", id, "--json").stdout), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := strconv.Itoa(len(rec.LayerStats)); got != query(t, db, `SELECT count(*) FROM layer_stats WHERE trial = '`+id+`'`) {
+		t.Fatalf("--json has %s layer_stats rows", got)
 	}
 }
