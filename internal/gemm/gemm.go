@@ -10,6 +10,7 @@ package gemm
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gradsweep/gradsweep/internal/threads"
 )
@@ -43,12 +44,22 @@ func Kernel() string { return kernelName }
 // minPartFlops is the least work (2·m·n·k / parts) worth a thread of its
 // own: below it, waking a helper and sharing the operands' cache lines cost
 // more than the split gains. Measured with BenchmarkSgemmThreads.
-var minPartFlops = 1 << 20
+var minPartFlops atomic.Int64
+
+func init() { minPartFlops.Store(1 << 20) }
+
+// SetSplitThreshold sets the least work per part (2·m·n·k flops / parts)
+// for which a product is split, and returns the previous one; 1 splits
+// every product into as many parts as threads are lent. For tests and
+// measurements: the results are the same bits whatever the threshold.
+func SetSplitThreshold(flops int) int {
+	return int(minPartFlops.Swap(int64(max(flops, 1))))
+}
 
 // splitParts is the number of parts worth splitting an m×n×k product into,
 // at most units (the blocks the implementation can hand out whole).
 func splitParts(m, n, k, units int) int {
-	return min(units, 2*m*n*k/minPartFlops)
+	return min(units, int(2*int64(m)*int64(n)*int64(k)/minPartFlops.Load()))
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -91,8 +91,7 @@ func checkSplit(t *testing.T, name string, p *problem, newJob func(p *problem) *
 // existed (the one-thread path).
 func TestSgemmThreadsBitIdentical(t *testing.T) {
 	defer threads.SetLimit(threads.SetLimit(1))
-	defer func(v int) { minPartFlops = v }(minPartFlops)
-	minPartFlops = 1
+	defer SetSplitThreshold(SetSplitThreshold(1))
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, s := range [][3]int{{32, 128, 784}, {128, 784, 32}, {32, 784, 128}, {257, 129, 65}, {255, 10, 33}, {17, 257, 255}} {
 		for combo := range 4 {
@@ -117,8 +116,7 @@ func TestSplitNoAllocs(t *testing.T) {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
 	defer threads.SetLimit(threads.SetLimit(3))
-	defer func(v int) { minPartFlops = v }(minPartFlops)
-	minPartFlops = 1
+	defer SetSplitThreshold(SetSplitThreshold(1))
 	rng := rand.New(rand.NewPCG(15, 16))
 	for combo := range 4 {
 		p := newProblem(rng, combo&1 != 0, combo&2 != 0, 64, 128, 100, 0, 0, 0, 0)
@@ -135,8 +133,7 @@ func TestSplitNoAllocs(t *testing.T) {
 // clearly below its 1-thread time is below the threshold.
 func BenchmarkSgemmThreads(b *testing.B) {
 	defer threads.SetLimit(threads.SetLimit(1))
-	defer func(v int) { minPartFlops = v }(minPartFlops)
-	minPartFlops = 1
+	defer SetSplitThreshold(SetSplitThreshold(1))
 	shapes := append(denseShapes(256), denseShapes(32)...)
 	shapes = append(shapes, denseShapes(8)...)
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -150,5 +147,21 @@ func BenchmarkSgemmThreads(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkSgemmThreadsSquare is the ceiling of the split: a 512³ product
+// with 1 and 2 threads.
+func BenchmarkSgemmThreadsSquare(b *testing.B) {
+	defer threads.SetLimit(threads.SetLimit(1))
+	rng := rand.New(rand.NewPCG(1, 1))
+	p := newProblem(rng, false, false, 512, 512, 512, 0, 0, 0, 0)
+	for _, th := range []int{1, 2} {
+		b.Run(fmt.Sprintf("t%d", th), func(b *testing.B) {
+			threads.SetLimit(th)
+			for b.Loop() {
+				Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, 0, p.c, p.ldc)
+			}
+		})
 	}
 }
