@@ -3,9 +3,9 @@ package bench
 import (
 	"context"
 	"math"
-	"runtime"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
