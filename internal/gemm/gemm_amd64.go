@@ -190,15 +190,28 @@ func (ks *kernelSet) dotRows(m, n, k int, a []float32, lda int, b []float32, ldb
 	}
 }
 
+// packCost is the cost of packing one element of an operand, in FMAs of
+// the kernels (16 per instruction with AVX-512): a rough weight, used only
+// to choose the direction of a split.
+const packCost = 4
+
 // part computes part i of n of the product: a range of whole row blocks, or
-// a range of whole nr-wide column panels, whichever splits more evenly. The
-// tiles are those of the one-thread call (same heights, same widths, same k
-// blocks, same kernels), so every element is summed in the same order and
-// the result is bit-identical whatever n.
+// a range of whole nr-wide column panels, whichever costs the busiest part
+// less (a split by rows packs all of a transposed B in every part, a split
+// by columns all of a packed A). The tiles are those of the one-thread call
+// (same heights, same widths, same k blocks, same kernels), so every
+// element is summed in the same order and the result is bit-identical
+// whatever n.
 func (ks *kernelSet) part(j *job, i, n int) {
 	nrFull := 2 * ks.vw
 	rowCost := ceilDiv(j.nBlocks, n) * ceilDiv(j.m, j.nBlocks) * j.n
 	colCost := ceilDiv(j.panels, n) * nrFull * j.m
+	if j.transB {
+		rowCost += packCost * j.n
+	}
+	if j.packA {
+		colCost += packCost * j.m
+	}
 	if rowCost <= colCost {
 		ks.blocked(j.transA, j.transB, j.m, j.n, j.k, j.a, j.lda, j.b, j.ldb, j.beta, j.mode, j.c, j.ldc,
 			j.packA, i*j.nBlocks/n, (i+1)*j.nBlocks/n, 0, j.n)

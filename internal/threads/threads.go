@@ -19,6 +19,8 @@ package threads
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Job is work split into parts. Part(i, n) does part i of n (0 ≤ i < n); the
@@ -27,29 +29,114 @@ type Job interface {
 	Part(i, n int)
 }
 
-type helper struct {
-	wake  chan struct{}
-	done  chan struct{}
+// A helper's states. The caller that borrowed it posts a call (posted);
+// the helper takes it (running) unless the caller took it back first, and
+// reports done. Between calls the helper polls for a while (spinning), then
+// parks on its wake channel (parked), so that the products of one training
+// step, microseconds apart, find it awake.
+const (
+	parked int32 = iota
+	spinning
+	posted
+	running
+	done
+)
+
+// call is one Run: its parts are claimed one at a time, by the caller and
+// by the helpers that start in time, so a helper the system does not
+// schedule soon leaves its part to the others instead of holding the call.
+type call struct {
 	job   Job
-	part  int
-	parts int
-	err   any // a panic in Part, re-raised in the caller
+	parts int32
+	next  atomic.Int32 // the next part to claim
+}
+
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+// work does parts of c until none is left; a panic is returned.
+func (c *call) work() (err any) {
+	defer func() { err = recover() }()
+	for {
+		i := c.next.Add(1) - 1
+		if i >= c.parts {
+			return nil
+		}
+		c.job.Part(int(i), int(c.parts))
+	}
+}
+
+type helper struct {
+	state atomic.Int32
+	wake  chan struct{} // a call was posted to a parked helper
+	done  chan struct{} // one token per call taken (buffered)
+	c     *call
+	err   any // a panic in a part, raised again in the caller
+}
+
+// spinFor is how long a helper polls for its next call, and a caller for
+// its helpers, before parking.
+const spinFor = 50 * time.Microsecond
+
+// poll calls ready until it is true or spinFor has passed, yielding the
+// processor between calls (so that a goroutine waiting for it runs).
+func poll(ready func() bool) bool {
+	var deadline time.Time
+	for i := 0; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%16 == 0 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(spinFor)
+			} else if now.After(deadline) {
+				return false
+			}
+		}
+		runtime.Gosched()
+	}
 }
 
 func (h *helper) loop() {
-	for range h.wake {
-		h.run()
+	for {
+		if !poll(h.isPosted) {
+			if s := h.state.Load(); s != posted && h.state.CompareAndSwap(s, parked) {
+				<-h.wake
+			}
+		}
+		if !h.state.CompareAndSwap(posted, running) {
+			continue // taken back by the caller (or a stale wake-up)
+		}
+		h.err = h.c.work()
+		h.state.Store(done)
 		h.done <- struct{}{}
 	}
 }
 
-func (h *helper) run() {
-	defer func() {
-		if p := recover(); p != nil {
-			h.err = p
+func (h *helper) isPosted() bool { return h.state.Load() == posted }
+func (h *helper) isDone() bool   { return h.state.Load() == done }
+
+// post offers the helper call c.
+func (h *helper) post(c *call) {
+	h.c = c
+	if h.state.Swap(posted) == parked {
+		select {
+		case h.wake <- struct{}{}:
+		default: // a token from a call taken back is still there
 		}
-	}()
-	h.job.Part(h.part, h.parts)
+	}
+}
+
+// finish takes the call back from a helper that has not started it, or
+// waits until the helper is done with it; it returns the helper's panic.
+func (h *helper) finish() any {
+	if !h.state.CompareAndSwap(posted, spinning) {
+		poll(h.isDone)
+		<-h.done
+	}
+	err := h.err
+	h.c, h.err = nil, nil
+	return err
 }
 
 // maxHelpers bounds the helpers one call borrows (and the array that holds
@@ -120,7 +207,8 @@ func borrow(hs *[maxHelpers]*helper, want int) int {
 			h = lender.idle[n-1]
 			lender.idle = lender.idle[:n-1]
 		} else {
-			h = &helper{wake: make(chan struct{}), done: make(chan struct{}, 1)}
+			h = &helper{wake: make(chan struct{}, 1), done: make(chan struct{}, 1)}
+			h.state.Store(spinning)
 			go h.loop()
 		}
 		hs[i] = h
@@ -136,10 +224,11 @@ func giveBack(hs []*helper) {
 	lender.lent -= len(hs)
 }
 
-// Run does job in at most parts parts: part 0 on the caller's goroutine and
-// one part on each helper it could borrow (so in fewer parts, down to one,
-// when the cores are busy). It returns when every part is done; a panic in
-// a part is raised again in the caller.
+// Run does job in at most parts parts, on the caller's goroutine and on the
+// helpers it could borrow: as many parts as threads (so in fewer parts,
+// down to one, when the cores are busy), each claimed by whichever thread
+// is free first. It returns when every part is done; a panic in a part is
+// raised again in the caller.
 func Run(job Job, parts int) {
 	if parts <= 1 {
 		job.Part(0, 1)
@@ -151,24 +240,21 @@ func Run(job Job, parts int) {
 		job.Part(0, 1)
 		return
 	}
-	for i, h := range hs[:n] {
-		h.job, h.part, h.parts = job, i+1, n+1
-		h.wake <- struct{}{}
-	}
-	var err any
-	func() {
-		defer func() { err = recover() }()
-		job.Part(0, n+1)
-	}()
+	c := calls.Get().(*call)
+	c.job, c.parts = job, int32(n+1)
+	c.next.Store(0)
 	for _, h := range hs[:n] {
-		<-h.done
-		h.job = nil
-		if h.err != nil && err == nil {
-			err = h.err
+		h.post(c)
+	}
+	err := c.work()
+	for _, h := range hs[:n] {
+		if e := h.finish(); e != nil && err == nil {
+			err = e
 		}
-		h.err = nil
 	}
 	giveBack(hs[:n])
+	c.job = nil
+	calls.Put(c)
 	if err != nil {
 		panic(err)
 	}
