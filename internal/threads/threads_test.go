@@ -151,3 +151,15 @@ func TestNoAllocs(t *testing.T) {
 		t.Errorf("%v allocations per Run", n)
 	}
 }
+
+// TestParkedHelpers: calls further apart than helpers poll find them
+// parked, wake them or do their parts, and every part runs exactly once.
+func TestParkedHelpers(t *testing.T) {
+	defer SetLimit(SetLimit(3))
+	for range 20 {
+		if got := runParts(t, 3); got != 3 {
+			t.Errorf("ran in %d parts, want 3", got)
+		}
+		time.Sleep(2 * spinFor)
+	}
+}
