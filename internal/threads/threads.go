@@ -10,8 +10,11 @@
 // rest of the work itself. So as trials finish, the survivors pick up the
 // freed cores at their next call, and no trial ever waits on another.
 //
-// Helpers are persistent goroutines parked on channels; lending one costs no
-// allocation. Callers must split their work so that the result does not
+// Helpers are persistent goroutines: after a call they poll for the next one
+// for 50 µs (the products of a training step come microseconds apart), then
+// park on a channel. Lending one costs no allocation, and the parts of a
+// call are claimed by whichever thread is free first, so a helper the
+// system does not schedule in time leaves its part to the caller. Callers must split their work so that the result does not
 // depend on the number of parts (never inside a sum): then every number is
 // the same whatever the threads.
 package threads
@@ -148,7 +151,7 @@ var lender struct {
 	limit int       // threads that may compute at once (0: GOMAXPROCS)
 	busy  int       // trials inside Enter/Leave
 	lent  int       // helpers working for a caller
-	idle  []*helper // parked helpers
+	idle  []*helper // helpers not lent
 }
 
 // SetLimit sets the number of threads that may compute at once and returns
@@ -160,13 +163,6 @@ func SetLimit(n int) int {
 	old := lender.limit
 	lender.limit = max(n, 0)
 	return old
-}
-
-// Limit returns the number of threads that may compute at once.
-func Limit() int {
-	lender.mu.Lock()
-	defer lender.mu.Unlock()
-	return limitLocked()
 }
 
 func limitLocked() int {
