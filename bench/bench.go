@@ -3,7 +3,9 @@
 // numpy_mlp.py in this folder, which scripts/bench.py runs beside it: an MLP (by
 // default 784-128-64-10) with ReLU hidden activations, softmax
 // cross-entropy, plain SGD (lr 0.05), float32, one pass over the first N
-// MNIST training images in order (no shuffle), on one thread.
+// MNIST training images in order (no shuffle), on Options.Threads threads
+// (matrix products split over them, see internal/threads; the numbers do
+// not depend on it).
 package bench
 
 import (
@@ -21,6 +23,7 @@ import (
 	"github.com/gradsweep/gradsweep/framework/mat"
 	"github.com/gradsweep/gradsweep/framework/safetensors"
 	"github.com/gradsweep/gradsweep/internal/gemm"
+	"github.com/gradsweep/gradsweep/internal/threads"
 	_ "github.com/gradsweep/gradsweep/plugins"
 )
 
@@ -37,6 +40,9 @@ type Options struct {
 	// Activation is the hidden layers' activation, one of Activations
 	// (default relu); leaky_relu has slope 0.01, as nn.LeakyReLU.
 	Activation string
+	// Threads is the number of threads the training may use (default: all
+	// cores, runtime.NumCPU); 1 is one thread, as the one-thread yardsticks.
+	Threads int
 }
 
 // Activations are the hidden activations the workload offers, as the
@@ -97,6 +103,9 @@ func (o *Options) defaults() {
 	}
 	if o.Activation == "" {
 		o.Activation = "relu"
+	}
+	if o.Threads <= 0 {
+		o.Threads = runtime.NumCPU()
 	}
 }
 
@@ -254,15 +263,16 @@ func Run(o Options) (Result, error) {
 	}
 	rec := &lossRecorder{}
 	tr.Observer = rec
-	prev := runtime.GOMAXPROCS(1) // one thread, as the yardstick
+	prev := runtime.GOMAXPROCS(o.Threads)
 	defer runtime.GOMAXPROCS(prev)
+	defer threads.SetLimit(threads.SetLimit(o.Threads))
 	start := time.Now()
 	res, err := tr.Train(context.Background(), d, nil)
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Peer: "gradsweep-" + runtime.Version(), Arch: o.Arch, Batch: o.Batch, Threads: 1, Opt: o.Optimizer, Activation: o.Activation, Data: kind,
+	return Result{Peer: "gradsweep-" + runtime.Version(), Arch: o.Arch, Batch: o.Batch, Threads: o.Threads, Opt: o.Optimizer, Activation: o.Activation, Data: kind,
 		Kernel: gemm.Kernel(), Samples: res.Samples, SamplesPerS: float64(res.Samples) / secs, StepsPerS: float64(res.Iterations) / secs,
 		Seconds: secs, FinalLoss: rec.last, MeanLoss: rec.sum / float64(rec.n)}, nil
 }

@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -60,6 +62,30 @@ func TestBenchRuns(t *testing.T) {
 		if _, err := ParseArch(bad); err == nil {
 			t.Errorf("ParseArch(%q) accepted", bad)
 		}
+	}
+}
+
+// TestBenchThreads runs the reference workload on 1, 2 and 3 threads: the
+// result says how many, and the losses are the same bits (the products
+// split by output blocks only). The default is every core.
+func TestBenchThreads(t *testing.T) {
+	var want Result
+	for _, n := range []int{1, 2, 3} {
+		r, err := Run(Options{Batch: 32, Samples: 320, Threads: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Threads != n {
+			t.Errorf("--threads %d: the result says %d", n, r.Threads)
+		}
+		if n == 1 {
+			want = r
+		} else if math.Float64bits(r.MeanLoss) != math.Float64bits(want.MeanLoss) || math.Float64bits(r.FinalLoss) != math.Float64bits(want.FinalLoss) {
+			t.Errorf("%d threads: mean loss %v, final %v; 1 thread: %v, %v", n, r.MeanLoss, r.FinalLoss, want.MeanLoss, want.FinalLoss)
+		}
+	}
+	if r, err := Run(Options{Batch: 8, Samples: 16, Arch: "784-16-10"}); err != nil || r.Threads != runtime.NumCPU() {
+		t.Errorf("default threads: %d (%v), want %d", r.Threads, err, runtime.NumCPU())
 	}
 }
 

@@ -21,11 +21,13 @@ its own seeded generator.
 usage: /usr/bin/python3 bench/numpy_mlp.py [--batch 32] [--samples 60000]
            [--arch 784,128,64,10] [--lr 0.05] [--mnist DIR] [--load-init FILE]
 
-Run it on one thread, as scripts/bench.py does: OMP_NUM_THREADS=1
-OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX.
+Run it on one thread, as scripts/bench.py does by default: OMP_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX (OPENBLAS_NUM_THREADS=N for
+N threads, which the JSON line reports).
 """
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -115,7 +117,8 @@ def main():
     dt = time.perf_counter() - t0
     if W[0].dtype != np.float32:
         sys.exit('numpy_mlp.py: internal error: the weights left float32 (%s)' % W[0].dtype)
-    print(json.dumps({'peer': 'numpy-%s' % np.__version__, 'arch': a.arch, 'batch': a.batch, 'threads': 1,
+    print(json.dumps({'peer': 'numpy-%s' % np.__version__, 'arch': a.arch, 'batch': a.batch,
+                      'threads': int(os.environ.get('OPENBLAS_NUM_THREADS', '1')),
                       'opt': 'sgd', 'activation': a.activation, 'data': 'mnist', 'samples': n, 'samples_per_s': n / dt,
                       'steps_per_s': steps / dt, 'seconds': dt, 'final_loss': float(loss),
                       'mean_loss': loss_sum / n}))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gradsweep/gradsweep/framework/mat"
+	"github.com/gradsweep/gradsweep/internal/threads"
 )
 
 // TrainConfig is how one trial trains. The zero value of each optional
@@ -259,7 +260,13 @@ func (t *Trainer) Train(ctx context.Context, train, val *Dataset) (Result, error
 // (at most the configured epochs), so a pruner can pause trials at rungs.
 // A paused trial's result has Status Running. Training ends at the first
 // stop rule that fires (see stop.go).
+//
+// While it trains, the trainer counts as a busy trial of package threads:
+// its matrix products may borrow the cores no other training uses, which
+// changes no number (they split by output blocks only).
 func (t *Trainer) TrainUntil(ctx context.Context, train, val *Dataset, until int) (Result, error) {
+	threads.Enter()
+	defer threads.Leave()
 	if t.state == nil {
 		if err := t.begin(train); err != nil {
 			return Result{}, err

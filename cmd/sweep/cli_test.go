@@ -248,6 +248,28 @@ func TestWorkersBitIdentical(t *testing.T) {
 	}
 }
 
+// Trials that borrow the idle cores (wide layers: their products split;
+// one worker lends the other cores all along, two at the tail) store what
+// one thread per trial (GOMAXPROCS=1) stores, bit for bit.
+func TestLentThreadsBitIdentical(t *testing.T) {
+	export := func(env []string, workers string) string {
+		dir := workdir(t, "wide.yaml")
+		if r := runEnv(t, dir, env, "run", "wide.yaml", "--quiet", "--workers", workers); r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		return exportNoClock(t, dir, "sweeps.db", "wide")
+	}
+	one := export([]string{"GOMAXPROCS=1"}, "1")
+	for _, c := range []struct {
+		env     []string
+		workers string
+	}{{[]string{"GOMAXPROCS=3"}, "1"}, {[]string{"GOMAXPROCS=3"}, "2"}, {nil, "2"}} {
+		if got := export(c.env, c.workers); got != one {
+			t.Errorf("%v --workers %s: results differ from one thread per trial", c.env, c.workers)
+		}
+	}
+}
+
 func integrity(t *testing.T, db string) {
 	t.Helper()
 	if got := query(t, db, "pragma integrity_check"); got != "ok" {

@@ -165,11 +165,15 @@ func cmdBench(env *env, args []string) error {
 	fs.StringVar(&o.MNISTDir, "mnist", os.Getenv("MNIST_DIR"), "MNIST IDX `DIR` (default $MNIST_DIR; \"auto\" finds the GoMNIST module; empty: synthetic data of the same shape)")
 	fs.StringVar(&o.Init, "init", "", "start from the weights in this safetensors `FILE` (torch_mlp.py --save-init)")
 	fs.StringVar(&o.Activation, "activation", "relu", "hidden activation: "+strings.Join(bench.Activations, ", ")+" (leaky_relu: slope 0.01)")
+	fs.IntVar(&o.Threads, "threads", 0, "threads the training may use (default: all cores; 1: one thread, as the one-thread yardsticks)")
 	if _, err := parse(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
 	if o.Batch < 1 || o.Samples < 1 {
 		return usagef("bench: --batch and --samples must be ≥ 1, got %d and %d", o.Batch, o.Samples)
+	}
+	if o.Threads < 0 {
+		return usagef("bench: --threads must be ≥ 1 (or 0: all cores), got %d", o.Threads)
 	}
 	if o.MNISTDir == "auto" {
 		dir, err := data.MNISTDir()

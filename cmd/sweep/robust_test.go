@@ -96,7 +96,7 @@ func TestRunFlagLimits(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("--workers 1000000 on 2 trials: %v (a 20 s limit): %s", err, out)
 	}
-	for _, c := range [][]string{{"--batch", "0"}, {"--batch", "-1"}, {"--samples", "0"}} {
+	for _, c := range [][]string{{"--batch", "0"}, {"--batch", "-1"}, {"--samples", "0"}, {"--threads", "-1"}} {
 		if r := runCLI(t, dir, append([]string{"bench"}, c...)...); r.code != 2 || !strings.Contains(r.stderr, "must be ≥ 1") {
 			t.Errorf("bench %v: exit %d: %s", c, r.code, r.stderr)
 		}

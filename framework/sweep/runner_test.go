@@ -19,6 +19,8 @@ import (
 	"github.com/gradsweep/gradsweep/framework/results"
 	"github.com/gradsweep/gradsweep/framework/safetensors"
 	"github.com/gradsweep/gradsweep/framework/sweep"
+	"github.com/gradsweep/gradsweep/internal/gemm"
+	"github.com/gradsweep/gradsweep/internal/threads"
 	_ "github.com/gradsweep/gradsweep/plugins"
 	"github.com/gradsweep/gradsweep/plugins/layers"
 	"github.com/gradsweep/gradsweep/store/sqlite"
@@ -104,19 +106,7 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 	if len(one.outcomes) != 36 || len(four.outcomes) != 36 || four.started != 36 {
 		t.Fatalf("%d / %d outcomes, %d started", len(one.outcomes), len(four.outcomes), four.started)
 	}
-	for id, a := range one.outcomes {
-		b := four.outcomes[id]
-		if a.Status != b.Status || !same(a.Result.Final.TrainLoss, b.Result.Final.TrainLoss) ||
-			!same(a.Result.Final.ValLoss, b.Result.Final.ValLoss) || a.Result.Iterations != b.Result.Iterations {
-			t.Errorf("trial %s differs: %+v vs %+v", id, a.Result.Final, b.Result.Final)
-		}
-		ea, eb := one.epochs[id], four.epochs[id]
-		for i := range ea {
-			if !same(ea[i].TrainLoss, eb[i].TrainLoss) {
-				t.Errorf("trial %s epoch %d differs", id, i+1)
-			}
-		}
-	}
+	sameOutcomes(t, one, four)
 	if sum1.Best == nil || sum4.Best == nil || sum1.Best.ID != sum4.Best.ID || !same(sum1.BestValue, sum4.BestValue) {
 		t.Errorf("best differs: %v vs %v", sum1.Best, sum4.Best)
 	}
@@ -126,6 +116,53 @@ func TestWorkersDoNotChangeResults(t *testing.T) {
 	}
 	if lr := sum1.Best.Params["training.learning_rate"]; lr == 30.0 {
 		t.Errorf("a diverging learning rate ranked best")
+	}
+}
+
+// sameOutcomes reports every trial whose outcome or epoch series differs
+// between two runs of a sweep.
+func sameOutcomes(t *testing.T, one, other *collector) {
+	t.Helper()
+	for id, a := range one.outcomes {
+		b := other.outcomes[id]
+		if a.Status != b.Status || !same(a.Result.Final.TrainLoss, b.Result.Final.TrainLoss) ||
+			!same(a.Result.Final.ValLoss, b.Result.Final.ValLoss) || a.Result.Iterations != b.Result.Iterations {
+			t.Errorf("trial %s differs: %+v vs %+v", id, a.Result.Final, b.Result.Final)
+		}
+		ea, eb := one.epochs[id], other.epochs[id]
+		for i := range ea {
+			if !same(ea[i].TrainLoss, eb[i].TrainLoss) || !same(ea[i].ValLoss, eb[i].ValLoss) {
+				t.Errorf("trial %s epoch %d differs", id, i+1)
+			}
+		}
+	}
+}
+
+// Trials that borrow idle cores (every product split, 3 threads for 1 or 2
+// workers, the survivors of successive halving taking the freed ones) give
+// the results of trials on one thread each, bit for bit.
+func TestLentThreadsDoNotChangeResults(t *testing.T) {
+	wide := strings.Replace(src, "units: 8,", "units: 37,", 1)
+	for _, text := range []string{wide, strings.Replace(wide, "epochs: 6}", "epochs: 9}", 1) + "pruner: {type: asha, min_epochs: 1, eta: 3}\n"} {
+		old := threads.SetLimit(1)
+		one, _, err := runWith(t, text, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		threads.SetLimit(3)
+		split := gemm.SetSplitThreshold(1)
+		for _, workers := range []int{1, 2} {
+			lent, _, err := runWith(t, text, workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(lent.outcomes) != len(one.outcomes) || len(one.outcomes) != 36 {
+				t.Fatalf("%d / %d outcomes", len(one.outcomes), len(lent.outcomes))
+			}
+			sameOutcomes(t, one, lent)
+		}
+		gemm.SetSplitThreshold(split)
+		threads.SetLimit(old)
 	}
 }
 

@@ -34,6 +34,11 @@
 // k-block × nr panel of B stays in L1/L2 while it is reused); then row
 // blocks, m being split evenly into blocks of at most mr rows.
 //
+// Products of at least minPartFlops per part are split over lent threads
+// (package threads) by ranges of whole row blocks or whole column panels of
+// the one-thread call (kernelSet.part), so every tile, and every element's
+// order of summation, is the one of the one-thread call.
+//
 // Small shapes never touch the pool and start no goroutine: with m ≤ 4 and
 // op(B) = Bᵀ (the batch-1 forward pass), C is computed by dot kernels, four
 // rows of B at a time with vectors running along k; the other batch-1 forms
@@ -113,33 +118,6 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// shapeOK reports whether every element the operation touches is inside the
-// slices; otherwise the caller falls back to Portable, which panics exactly
-// as before.
-func shapeOK(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) bool {
-	if m <= 0 || n <= 0 || k < 0 || ldc < n || len(c) < (m-1)*ldc+n {
-		return false
-	}
-	if k == 0 {
-		return true
-	}
-	if transA {
-		if lda < m || len(a) < (k-1)*lda+m {
-			return false
-		}
-	} else if lda < k || len(a) < (m-1)*lda+k {
-		return false
-	}
-	if transB {
-		if ldb < k || len(b) < (n-1)*ldb+k {
-			return false
-		}
-	} else if ldb < n || len(b) < (k-1)*ldb+n {
-		return false
-	}
-	return true
-}
-
 func (ks *kernelSet) sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if !shapeOK(transA, transB, m, n, k, a, lda, b, ldb, c, ldc) {
 		Portable(transA, transB, m, n, k, a, lda, b, ldb, beta, c, ldc)
@@ -149,18 +127,39 @@ func (ks *kernelSet) sgemm(transA, transB bool, m, n, k int, a []float32, lda in
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	mode := 2
-	switch beta {
-	case 0:
-		mode = 0
-	case 1:
-		mode = 1
-	}
+	mode := storeMode(beta)
 	if transB && (!transA || m == 1 && lda == 1) && m <= 4 {
 		ks.dotRows(m, n, k, a, lda, b, ldb, beta, mode, c, ldc)
 		return
 	}
-	ks.blocked(transA, transB, m, n, k, a, lda, b, ldb, beta, mode, c, ldc)
+	jb := ks.newJob(transA, transB, m, n, k, a, lda, b, ldb, beta, mode, c, ldc)
+	if parts := splitParts(m, n, k, max(jb.nBlocks, jb.panels)); parts > 1 {
+		runJob(jb, parts)
+		return
+	}
+	ks.blocked(transA, transB, m, n, k, a, lda, b, ldb, beta, mode, c, ldc, jb.packA, 0, jb.nBlocks, 0, n)
+}
+
+// newJob describes a blocked product for splitting: its row blocks, its
+// column panels and whether A is packed.
+func (ks *kernelSet) newJob(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, mode int, c []float32, ldc int) job {
+	nrFull := 2 * ks.vw
+	return job{ks: ks, transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+		beta: beta, c: c, ldc: ldc, mode: mode,
+		packA:   !transA && aliased(lda) && n > 2*nrFull && k > 16,
+		nBlocks: ceilDiv(m, ks.mr), panels: ceilDiv(n, nrFull)}
+}
+
+// storeMode is the kernels' way of storing into C for beta: 0 overwrites,
+// 1 adds, 2 scales C by beta first.
+func storeMode(beta float32) int {
+	switch beta {
+	case 0:
+		return 0
+	case 1:
+		return 1
+	}
+	return 2
 }
 
 func scaleC(m, n int, beta float32, c []float32, ldc int) {
@@ -191,12 +190,48 @@ func (ks *kernelSet) dotRows(m, n, k int, a []float32, lda int, b []float32, ldb
 	}
 }
 
-func (ks *kernelSet) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, mode int, c []float32, ldc int) {
+// packCost is the cost of packing one element of an operand, in FMAs of
+// the kernels (16 per instruction with AVX-512): a rough weight, used only
+// to choose the direction of a split.
+const packCost = 4
+
+// part computes part i of n of the product: a range of whole row blocks, or
+// a range of whole nr-wide column panels, whichever costs the busiest part
+// less (a split by rows packs all of a transposed B in every part, a split
+// by columns all of a packed A). The tiles are those of the one-thread call
+// (same heights, same widths, same k blocks, same kernels), so every
+// element is summed in the same order and the result is bit-identical
+// whatever n.
+func (ks *kernelSet) part(j *job, i, n int) {
+	nrFull := 2 * ks.vw
+	rowCost := ceilDiv(j.nBlocks, n) * ceilDiv(j.m, j.nBlocks) * j.n
+	colCost := ceilDiv(j.panels, n) * nrFull * j.m
+	if j.transB {
+		rowCost += packCost * j.n
+	}
+	if j.packA {
+		colCost += packCost * j.m
+	}
+	if rowCost <= colCost {
+		ks.blocked(j.transA, j.transB, j.m, j.n, j.k, j.a, j.lda, j.b, j.ldb, j.beta, j.mode, j.c, j.ldc,
+			j.packA, i*j.nBlocks/n, (i+1)*j.nBlocks/n, 0, j.n)
+		return
+	}
+	ks.blocked(j.transA, j.transB, j.m, j.n, j.k, j.a, j.lda, j.b, j.ldb, j.beta, j.mode, j.c, j.ldc,
+		j.packA, 0, j.nBlocks, i*j.panels/n*nrFull, min(j.n, (i+1)*j.panels/n*nrFull))
+}
+
+// blocked computes the row blocks blk0 ≤ blk < blk1 (of the m rows split
+// evenly into blocks of at most mr rows) and the columns jc0 ≤ j < jc1 (jc0
+// a multiple of the panel width) of C. Whether A is packed is decided by
+// the caller for the whole product, so that every part runs the same
+// kernels.
+func (ks *kernelSet) blocked(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, mode int, c []float32, ldc int,
+	packA bool, blk0, blk1, jc0, jc1 int) {
 	vw, mrMax := ks.vw, ks.mr
 	nrFull := 2 * vw
 	nBlocks := (m + mrMax - 1) / mrMax
 	chunk := max(1, mcBlock/mrMax) // row blocks packed at once
-	packA := !transA && aliased(lda) && n > 2*nrFull && k > 16
 	// k blocks of at most kcBlock, split evenly (784 = 3×262, not 3×256+16).
 	kc := (k + (k+kcBlock-1)/kcBlock - 1) / ((k + kcBlock - 1) / kcBlock)
 	var s *scratch
@@ -204,7 +239,7 @@ func (ks *kernelSet) blocked(transA, transB bool, m, n, k int, a []float32, lda 
 		s = scratchPool.Get().(*scratch)
 		defer scratchPool.Put(s)
 		if packA {
-			s.a = grow(s.a, min(chunk, nBlocks)*mrMax*kc)
+			s.a = grow(s.a, min(chunk, blk1-blk0)*mrMax*kc)
 		}
 		if transB {
 			s.b = grow(s.b, kc*nrFull)
@@ -220,8 +255,8 @@ func (ks *kernelSet) blocked(transA, transB bool, m, n, k int, a []float32, lda 
 		if pc > 0 {
 			md = 1
 		}
-		for b0 := 0; b0 < nBlocks; b0 += chunk {
-			b1 := min(nBlocks, b0+chunk)
+		for b0 := blk0; b0 < blk1; b0 += chunk {
+			b1 := min(blk1, b0+chunk)
 			r0 := blockStart(m, nBlocks, b0)
 			if packA {
 				for blk := b0; blk < b1; blk++ {
@@ -229,8 +264,8 @@ func (ks *kernelSet) blocked(transA, transB bool, m, n, k int, a []float32, lda 
 					packRows(s.a[(i0-r0)*kcur:], mr, a[i0*lda+pc:], lda, mr, kcur)
 				}
 			}
-			for jc := 0; jc < n; jc += nrFull {
-				nr := min(nrFull, n-jc)
+			for jc := jc0; jc < jc1; jc += nrFull {
+				nr := min(nrFull, jc1-jc)
 				nv := (nr + vw - 1) / vw
 				rem := nr - (nv-1)*vw
 				edge := 0

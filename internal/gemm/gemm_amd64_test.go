@@ -42,3 +42,17 @@ func BenchmarkAVX2(b *testing.B) {
 	}
 	benchShapes(b, avx2Set.sgemm)
 }
+
+// kernelJobs describes a product as a job of each kernel set this CPU runs.
+func kernelJobs() map[string]func(p *problem) *job {
+	jobs := map[string]func(p *problem) *job{}
+	for _, ks := range []*kernelSet{avx512Set, avx2Set} {
+		if ks != nil {
+			jobs[ks.name] = func(p *problem) *job {
+				j := ks.newJob(p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.beta, storeMode(p.beta), nil, p.ldc)
+				return &j
+			}
+		}
+	}
+	return jobs
+}

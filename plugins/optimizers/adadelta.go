@@ -20,6 +20,7 @@ type Adadelta struct {
 	Eps         float64 `opt:"eps" default:"1e-6" range:"(0,]" doc:"ε inside both square roots"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state       states[adadeltaState]
+	upd         rangeUpdate[vec.AdadeltaParams]
 }
 
 type adadeltaState struct{ v, u []float32 }
@@ -39,6 +40,10 @@ func (o *Adadelta) Step(params []*framework.Param, lr float64) {
 		st := o.state.get(p, func(n int) *adadeltaState {
 			return &adadeltaState{v: make([]float32, n), u: make([]float32, n)}
 		})
-		vec.Adadelta(p.Value, p.Grad, st.v, st.u, c)
+		o.upd.run(adadeltaKernel, p.Value, p.Grad, [3][]float32{st.v, st.u}, c)
 	}
+}
+
+func adadeltaKernel(theta, grad []float32, s [3][]float32, c vec.AdadeltaParams) {
+	vec.Adadelta(theta, grad, s[0], s[1], c)
 }

@@ -20,6 +20,7 @@ type Adagrad struct {
 	Eps         float64 `opt:"eps" default:"1e-10" range:"(0,]" doc:"ε added to √s"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state       states[adagradState]
+	upd         rangeUpdate[vec.AdagradParams]
 }
 
 type adagradState struct {
@@ -43,6 +44,10 @@ func (o *Adagrad) Step(params []*framework.Param, lr float64) {
 		})
 		st.step++
 		c.CLR = float32(lr / (1 + float64(st.step-1)*o.LRDecay))
-		vec.Adagrad(p.Value, p.Grad, st.sum, c) // s ← s + g²; θ ← θ − γ̃·g/(√s + ε)
+		o.upd.run(adagradKernel, p.Value, p.Grad, [3][]float32{st.sum}, c)
 	}
+}
+
+func adagradKernel(theta, grad []float32, s [3][]float32, c vec.AdagradParams) {
+	vec.Adagrad(theta, grad, s[0], c) // s ← s + g²; θ ← θ − γ̃·g/(√s + ε)
 }

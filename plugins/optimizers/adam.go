@@ -37,6 +37,7 @@ type adamCore struct {
 	Eps     float64 `opt:"eps" default:"1e-8" range:"(0,]" doc:"ε added to √v̂"`
 	AMSGrad bool    `opt:"amsgrad" default:"false" doc:"use the running maximum of v̂ (AMSGrad)"`
 	state   states[adamState]
+	upd     rangeUpdate[vec.AdamParams]
 }
 
 type adamState struct {
@@ -68,6 +69,10 @@ func (o *adamCore) step(params []*framework.Param, lr float64, l2 float32, decou
 		c.BC2Sqrt = float32(math.Sqrt(1 - math.Pow(o.Beta2, t)))
 		c.StepSize = float32(lr / (1 - math.Pow(o.Beta1, t)))
 		// θ ← θ·keep; m ← β₁m + c₁g; v ← β₂v + c₂g·g; θ ← θ − s·m/(√v/bc + ε)
-		vec.Adam(p.Value, p.Grad, st.m, st.v, st.vmax, c)
+		o.upd.run(adamKernel, p.Value, p.Grad, [3][]float32{st.m, st.v, st.vmax}, c)
 	}
+}
+
+func adamKernel(theta, grad []float32, s [3][]float32, c vec.AdamParams) {
+	vec.Adam(theta, grad, s[0], s[1], s[2], c)
 }

@@ -20,6 +20,7 @@ type Momentum struct {
 	Dampening   float64 `opt:"dampening" default:"0" range:"[0,1]" doc:"τ: damping of the new gradient in the velocity"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state       states[velocity]
+	upd         rangeUpdate[vec.MomentumParams]
 }
 
 type velocity struct {
@@ -34,12 +35,12 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "momentum", Doc: "SGD wi
 
 // Step applies the momentum update.
 func (o *Momentum) Step(params []*framework.Param, lr float64) {
-	velocityStep(params, lr, o.Momentum, o.Dampening, o.WeightDecay, false, &o.state)
+	velocityStep(params, lr, o.Momentum, o.Dampening, o.WeightDecay, false, &o.state, &o.upd)
 }
 
 // velocityStep is torch.optim.SGD's momentum branch, shared by Momentum
 // and Nesterov.
-func velocityStep(params []*framework.Param, lr, momentum, dampening, weightDecay float64, nesterov bool, state *states[velocity]) {
+func velocityStep(params []*framework.Param, lr, momentum, dampening, weightDecay float64, nesterov bool, state *states[velocity], upd *rangeUpdate[vec.MomentumParams]) {
 	c := vec.MomentumParams{
 		NegLR:    -float32(lr),
 		Mu:       float32(momentum),
@@ -50,9 +51,13 @@ func velocityStep(params []*framework.Param, lr, momentum, dampening, weightDeca
 	for _, p := range params {
 		st := state.get(p, newVelocity)
 		c.First = !st.started
-		vec.Momentum(p.Value, p.Grad, st.b, c)
+		upd.run(momentumKernel, p.Value, p.Grad, [3][]float32{st.b}, c)
 		st.started = true
 	}
+}
+
+func momentumKernel(theta, grad []float32, s [3][]float32, c vec.MomentumParams) {
+	vec.Momentum(theta, grad, s[0], c)
 }
 
 // Nesterov is torch.optim.SGD(momentum=μ, nesterov=True), Nesterov's
@@ -68,6 +73,7 @@ type Nesterov struct {
 	Momentum    float64 `opt:"momentum" default:"0.9" range:"(0,1)" doc:"μ: fraction of the previous velocity kept"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state       states[velocity]
+	upd         rangeUpdate[vec.MomentumParams]
 }
 
 var _ = add(framework.Plugin[framework.Optimizer]{Name: "nesterov", Doc: "SGD with Nesterov momentum (NAG)",
@@ -75,5 +81,5 @@ var _ = add(framework.Plugin[framework.Optimizer]{Name: "nesterov", Doc: "SGD wi
 
 // Step applies the Nesterov update.
 func (o *Nesterov) Step(params []*framework.Param, lr float64) {
-	velocityStep(params, lr, o.Momentum, 0, o.WeightDecay, true, &o.state)
+	velocityStep(params, lr, o.Momentum, 0, o.WeightDecay, true, &o.state, &o.upd)
 }

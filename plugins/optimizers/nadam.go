@@ -25,6 +25,7 @@ type NAdam struct {
 	MomentumDecay float64 `opt:"momentum_decay" default:"0.004" range:"[0,]" doc:"ψ: momentum schedule decay"`
 	WeightDecay   float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state         states[nadamState]
+	upd           rangeUpdate[vec.NAdamParams]
 }
 
 type nadamState struct {
@@ -58,6 +59,10 @@ func (o *NAdam) Step(params []*framework.Param, lr float64) {
 		c.CG = float32(lr * (1 - mu) / (1 - mp))
 		c.CM = float32(lr * muNext / (1 - mp*muNext))
 		// m, v as Adam; d = √(v/bc) + ε; θ ← θ − cg·g/d − cm·m/d
-		vec.NAdam(p.Value, p.Grad, st.m, st.v, c)
+		o.upd.run(nadamKernel, p.Value, p.Grad, [3][]float32{st.m, st.v}, c)
 	}
+}
+
+func nadamKernel(theta, grad []float32, s [3][]float32, c vec.NAdamParams) {
+	vec.NAdam(theta, grad, s[0], s[1], c)
 }

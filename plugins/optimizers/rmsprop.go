@@ -22,6 +22,7 @@ type RMSprop struct {
 	Centered    bool    `opt:"centered" default:"false" doc:"subtract the squared mean gradient (variance estimate)"`
 	WeightDecay float64 `opt:"weight_decay" default:"0" range:"[0,]" doc:"λ: L2 penalty added to the gradient"`
 	state       states[rmspropState]
+	upd         rangeUpdate[vec.RMSpropParams]
 }
 
 type rmspropState struct{ v, gAvg, b []float32 }
@@ -43,6 +44,10 @@ func (o *RMSprop) Step(params []*framework.Param, lr float64) {
 		st := o.state.get(p, func(n int) *rmspropState {
 			return &rmspropState{v: make([]float32, n), gAvg: make([]float32, n), b: make([]float32, n)}
 		})
-		vec.RMSprop(p.Value, p.Grad, st.v, st.gAvg, st.b, c)
+		o.upd.run(rmspropKernel, p.Value, p.Grad, [3][]float32{st.v, st.gAvg, st.b}, c)
 	}
+}
+
+func rmspropKernel(theta, grad []float32, s [3][]float32, c vec.RMSpropParams) {
+	vec.RMSprop(theta, grad, s[0], s[1], s[2], c)
 }
