@@ -132,6 +132,9 @@ func (p *Prepared) resolve(plans []framework.TrialPlan, reg framework.Registries
 // would train the same trial again and again, and a chart over them would
 // show a learning rate with no effect.
 func (p *Prepared) checkRateIsUsed(reg framework.Registries) error {
+	if reg.Schedules == nil {
+		return nil // no schedule but constant can be built (buildSchedule)
+	}
 	path := experiment.TrainingPath("LearningRate")
 	varied, name := false, ""
 	for i, plan := range p.Plans {
