@@ -42,16 +42,20 @@ var kernelName = "portable"
 func Kernel() string { return kernelName }
 
 // minPartFlops is the least work (2·m·n·k / parts) worth a thread of its
-// own, 1 MFLOP (some 10 µs of kernel time): below it the hand-off to a
-// helper (about a microsecond when it polls, more when it must be woken)
-// is a large part of the gain. Measured with BenchmarkSgemmThreads on the
-// reference MLP's shapes, 2 threads against 1 in the same run: 1.4–1.8×
-// on the 51 MFLOP products of batch 256 when the second core was free; the
-// 0.04–0.5 MFLOP products of batch 32 lost 3–28% when split, those of 3–6
-// MFLOP neither lost nor gained on a loaded machine.
+// own: 64 MFLOP. A product alone splits well from 1 MFLOP on
+// (BenchmarkSgemmThreads, idle machine: 1.6–1.8× at 4–49 MFLOP), but inside
+// training the parts run on a core whose cache does not hold the weights
+// and activations the caller's does, and the caller then reads back what
+// the helper wrote: whole training passes (bench.BenchmarkSplitThreshold,
+// 2 cores of an AMD EPYC, 2026-11-30) lost up to 17% on the reference MLP
+// 784-128-64-10 at batch 32 when its 6 MFLOP products split, gained
+// nothing dependable at batch 256 (49 MFLOP: 0.91–1.09× over runs), and
+// gained 1.5× on a wide 784-1024-1024-10 MLP at batch 256 (products of
+// 400–540 MFLOP), nothing at batch 32 (51–67 MFLOP). So only products of
+// 128 MFLOP and more are split.
 var minPartFlops atomic.Int64
 
-func init() { minPartFlops.Store(1 << 20) }
+func init() { minPartFlops.Store(64 << 20) }
 
 // SetSplitThreshold sets the least work per part (2·m·n·k flops / parts)
 // for which a product is split, and returns the previous one; 1 splits

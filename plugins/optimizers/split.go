@@ -3,13 +3,16 @@ package optimizers
 import "github.com/gradsweep/gradsweep/internal/threads"
 
 // splitElems is the least number of weights worth a thread of their own in
-// an update: the updates are element-wise passes of a fraction of a
-// nanosecond per weight (0.07 ns for SGD, 0.2–0.3 for Adam), so a part
-// under some 30,000 weights costs about as much as handing it to a lent
-// thread. Measured on the 784×128 weight of the reference MLP (109,386
-// weights in all): Adam 21–26 µs on one thread, 11–19 µs on two; SGD 9 µs,
-// 8 µs.
-var splitElems = 32768
+// an update: 524,288, so only a parameter of a million weights or more is
+// split. The updates are element-wise passes of a fraction of a nanosecond
+// per weight (0.07 ns for SGD, 0.2–0.3 for Adam); alone, Adam's update of
+// the reference MLP's 100,352-weight matrix took 11–19 µs on two threads
+// against 21–26 µs on one, but inside training a helper that writes half
+// of the weights leaves them in its own cache, where the caller's next
+// product must fetch them: whole passes of the reference MLP with the
+// update split at 32,768 weights ran up to 20% slower on 2 threads than on
+// one (bench.BenchmarkSplitThreshold, 2026-11-30).
+var splitElems = 1 << 19
 
 // rangeUpdate updates one parameter, split by ranges of its weights over
 // the threads package threads lends. Every weight's update reads and writes
