@@ -266,6 +266,9 @@ func Run(o Options) (Result, error) {
 	prev := runtime.GOMAXPROCS(o.Threads)
 	defer runtime.GOMAXPROCS(prev)
 	defer threads.SetLimit(threads.SetLimit(o.Threads))
+	runtime.GC() // the data's loading garbage is not the training's
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	start := time.Now()
 	res, err := tr.Train(context.Background(), d, nil)
 	secs := time.Since(start).Seconds()
