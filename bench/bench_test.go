@@ -11,15 +11,20 @@ import (
 	"testing"
 )
 
-// benchmarkStep times one training pass step by step at a batch size, on
+// benchmarkPass times training passes of 64 batches at a batch size, on
 // synthetic data of MNIST's shape (or MNIST with $MNIST_DIR).
 func benchmarkPass(b *testing.B, batch int) {
-	n := batch * 64
+	timePasses(b, Options{Batch: batch}, batch*64)
+}
+
+// timePasses times passes over the first n samples with the trainer of o,
+// after one pass of warm-up, and reports samples/s.
+func timePasses(b *testing.B, o Options, n int) {
 	d, _, err := Data(os.Getenv("MNIST_DIR"), n, 784, 10)
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr, err := Trainer(Options{Batch: batch}, d)
+	tr, err := Trainer(o, d)
 	if err != nil {
 		b.Fatal(err)
 	}

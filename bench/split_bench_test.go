@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/gradsweep/gradsweep/internal/gemm"
@@ -31,25 +29,7 @@ func BenchmarkSplitThreshold(b *testing.B) {
 					if th.flops > 0 { // else gemm's own threshold
 						defer gemm.SetSplitThreshold(gemm.SetSplitThreshold(th.flops))
 					}
-					n := batch * 16
-					d, _, err := Data(os.Getenv("MNIST_DIR"), n, 784, 10)
-					if err != nil {
-						b.Fatal(err)
-					}
-					tr, err := Trainer(Options{Batch: batch, Arch: arch}, d)
-					if err != nil {
-						b.Fatal(err)
-					}
-					tr.Config.Epochs = 1 << 30
-					ctx := context.Background()
-					epoch := 1
-					tr.TrainUntil(ctx, d, nil, epoch) // warm-up
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						epoch++
-						tr.TrainUntil(ctx, d, nil, epoch)
-					}
-					b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "samples/s")
+					timePasses(b, Options{Batch: batch, Arch: arch}, batch*16)
 				})
 			}
 		}
