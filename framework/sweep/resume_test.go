@@ -135,9 +135,9 @@ func TestPrunedSweepResumesExactly(t *testing.T) {
 				stops []int64
 			}{
 				{"epoch", []int64{1}}, {"epoch", []int64{5}}, {"epoch", []int64{epochs / 3}}, {"epoch", []int64{epochs / 2}},
-				{"epoch", []int64{epochs - 5}}, {"epoch", []int64{epochs / 4, epochs / 4, epochs / 4}},
+				{"epoch", []int64{epochs - 5}}, {"epoch", []int64{epochs - 2}}, {"epoch", []int64{epochs / 4, epochs / 4, epochs / 4}},
 				{"finish", []int64{1}}, {"finish", []int64{trials / 4}}, {"finish", []int64{trials / 2}},
-				{"finish", []int64{trials - 3}}, {"finish", []int64{trials / 6, trials / 6, trials / 6}},
+				{"finish", []int64{trials / 6, trials / 6, trials / 6}},
 			} {
 				db := filepath.Join(t.TempDir(), "resumed.db")
 				if !runInterrupted(t, c.text, db, s.kind, s.stops) {

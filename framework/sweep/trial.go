@@ -165,8 +165,12 @@ func (r *run) batchLossEvery(cfg framework.TrainConfig, n int) int {
 	}
 }
 
-// advance trains a trial up to epoch until, turning panics into failures.
+// advance trains a trial up to epoch until (≤ 0: its own last epoch),
+// turning panics into failures.
 func (r *run) advance(ctx context.Context, a *active, until int) {
+	if until <= 0 {
+		until = a.trainer.Config.Epochs
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			a.err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
@@ -372,13 +376,20 @@ func (r *run) runPruned(ctx context.Context) error {
 		}
 		live = r.prune(live, check, earlier)
 	}
+	// The survivors of the last rung train to their own last epoch side by
+	// side (each trial's numbers do not depend on the others'), and are
+	// finished in trial order.
+	var rest []*active
+	for _, a := range live {
+		if ctx.Err() == nil && a.err == nil && a.result.Status == framework.Running {
+			rest = append(rest, a)
+		}
+	}
+	r.parallel(ctx, rest, 0)
 	for _, a := range live {
 		if ctx.Err() != nil && a.result.Status == framework.Running {
 			a.result = a.trainer.Prune()
 			a.result.Status, a.result.StopReason = framework.Interrupted, "interrupted"
-		}
-		if a.err == nil && a.result.Status == framework.Running {
-			r.advance(ctx, a, a.trainer.Config.Epochs)
 		}
 		r.finish(a)
 	}
