@@ -122,6 +122,9 @@ func TestThreadsBitIdentical(t *testing.T) {
 // TestThreadedStepAllocatesNothing: with threads lent to every product, a
 // training step still allocates nothing after warm-up.
 func TestThreadedStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race sync.Pool drops items: allocation counts mean nothing")
+	}
 	defer gemm.SetSplitThreshold(gemm.SetSplitThreshold(1))
 	defer threads.SetLimit(threads.SetLimit(3))
 	d, _ := data.Synthetic("spirals", 256, 0.1, 5)

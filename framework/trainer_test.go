@@ -244,6 +244,9 @@ func TestDeterminism(t *testing.T) {
 
 // After warm-up a training epoch allocates nothing: no per-step garbage.
 func TestTrainingStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race allocation counts mean nothing")
+	}
 	d, _ := data.Synthetic("spirals", 256, 0.1, 5)
 	for _, opt := range []string{"sgd", "momentum", "adam", "nadam", "rmsprop", "adagrad", "adadelta", "adamw", "nesterov"} {
 		tr := build(t, []framework.LayerSpec{dense(32, "he"), act("relu"), dense(16, "he"), act("tanh"), dense(2, "xavier")}, 2, "cross_entropy", opt,
@@ -266,6 +269,9 @@ func TestTrainingStepAllocatesNothing(t *testing.T) {
 // A schedule keeps the training step allocation-free, stepped per epoch
 // or per update, behind a warmup too.
 func TestScheduledStepAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race allocation counts mean nothing")
+	}
 	d, _ := data.Synthetic("spirals", 256, 0.1, 5)
 	for _, spec := range []framework.ScheduleSpec{
 		{Type: "step", Options: map[string]any{"step_size": 2}},
