@@ -801,21 +801,53 @@ type heatPlot struct {
 	scale  colorScale
 	scaled bool
 	best   [2]int // row, col of the outlined cell (-1: none)
-	// bestIsSweeps says the outlined best is the sweep's best point, so
-	// the cells tied with it (marksTied) are outlined too, dashed.
-	bestIsSweeps bool
+	// tied holds the grid points the repeats cannot tell from the
+	// outlined best (tiedWith); their cells are outlined dashed.
+	tied map[int]bool
 }
 
-// testedTie says whether the tie test found no difference between p and
-// the best point (not merely too few repeats to test).
-func testedTie(p *pointInfo) bool { return p.Final() && p.Tied && !math.IsNaN(p.P) }
-
-// marksTied says whether cell (r, c) is outlined as tied with the best:
-// the chart's best is the sweep's (ties are tested against it), and the
-// cell's point, another one, was tested as tied with it.
+// marksTied says whether cell (r, c) is outlined as tied with the chart's
+// best: another point, which the tie test could not tell from it.
 func (h *heatPlot) marksTied(r, c int) bool {
 	pt := h.cells[r][c].p
-	return h.bestIsSweeps && h.best != [2]int{r, c} && pt != nil && testedTie(pt)
+	return h.best != [2]int{r, c} && pt != nil && pt.Final() && h.tied[pt.Point.Point]
+}
+
+// tiedWith returns the grid points (by point index) that the repeats
+// cannot tell from best, the best point of a heatmap (Welch's t-test as
+// 'sweep best', and not merely too few repeats to test). When best is the
+// sweep's best, that is the sweep's own verdict; otherwise (a heatmap of
+// one optimizer whose best is not the sweep's) the points of that
+// optimizer are ranked again among themselves, so the chart's best is
+// tested against its own neighbours.
+func (a *analysis) tiedWith(best *pointInfo, opt *string) map[int]bool {
+	tied := map[int]bool{}
+	if best == nil {
+		return tied
+	}
+	ranked := make([]results.Point, 0, len(a.points))
+	if best.Rank == 0 || opt == nil {
+		for _, p := range a.points {
+			ranked = append(ranked, p.Point)
+		}
+	} else {
+		var trials []framework.TrialData
+		for _, ti := range a.trials {
+			if ti.Opt == *opt {
+				trials = append(trials, *ti.T)
+			}
+		}
+		ranked = results.Rank(a.metric.Metric, trials)
+	}
+	if len(ranked) == 0 || ranked[0].Point != best.Point.Point {
+		return tied // the chart's best is not the ranking's: nothing was tested against it
+	}
+	for _, r := range ranked[1:] {
+		if r.Tied && !math.IsNaN(r.P) {
+			tied[r.Point] = true
+		}
+	}
+	return tied
 }
 
 // anyTied says whether a cell is marked tied with the best.
@@ -1013,7 +1045,7 @@ func (a *analysis) heatmapPlot(opt *string) (hp *heatPlot, multi, anyPruned bool
 			}
 		}
 	}
-	hp.bestIsSweeps = bestP != nil && bestP.Rank == 0
+	hp.tied = a.tiedWith(bestP, opt)
 	return hp, multi, anyPruned
 }
 
