@@ -153,7 +153,7 @@ func (p *Prepared) checkRateIsUsed(reg framework.Registries) error {
 		}
 		name = spec.Type
 	}
-	if !varied || p.Exp.TPE != nil && len(p.Plans) == 0 {
+	if !varied {
 		return nil
 	}
 	line, _ := p.Exp.VariedLine(path, p.Plans[0].Params[path])
