@@ -21,6 +21,7 @@ import (
 	"github.com/gradsweep/gradsweep/framework/results"
 	"github.com/gradsweep/gradsweep/framework/sweep"
 	"github.com/gradsweep/gradsweep/store/sqlite"
+	"golang.org/x/sys/unix"
 )
 
 func loadExperiment(path string) (*sweep.Prepared, error) {
@@ -430,7 +431,7 @@ func checkReportDir(dir string) error {
 		case err == nil && !fi.IsDir():
 			return usagef("--report %s: %s is not a folder", dir, p)
 		case err == nil:
-			if err := syscall.Access(p, 2 /* W_OK */); err != nil {
+			if err := unix.Access(p, unix.W_OK); err != nil {
 				return usagef("--report %s: cannot write in %s: %v", dir, p, err)
 			}
 			return nil
